@@ -1,0 +1,150 @@
+"""Checkpoint → recipe → cache: produce the INT8 model of a checkpoint, from the cache when possible."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from .cache import CorruptEntry, QuantCache
+from .checkpoint import CheckpointInfo, gpt2_config
+from .errors import CacheError
+from .recipe import (
+    CancelFn,
+    DynamicInt8Recipe,
+    Exported,
+    ProgressFn,
+    QuantizationBackend,
+    RecipeOptions,
+    count_eligible,
+    count_int8_embeddings,
+    count_quantized,
+    timed_quantize,
+    unique_tensor_bytes,
+)
+
+log = logging.getLogger("gpt2q")
+DEFAULT_BACKEND: QuantizationBackend = DynamicInt8Recipe()
+
+
+@dataclass
+class QuantizeReport:
+    """What a quantization produced, and what it cost."""
+
+    layers_quantized: int
+    layers_eligible: int
+    embeddings_int8: int
+    fp32_bytes: int
+    int8_bytes: int
+    seconds: float
+    quantize_seconds: float
+    cache_hit: bool
+    cache_dir: str
+    cache_key: str
+    backend: str
+    options: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def size_ratio(self) -> float:
+        return self.int8_bytes / self.fp32_bytes if self.fp32_bytes else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["size_ratio"] = self.size_ratio
+        return d
+
+    def summary(self) -> str:
+        source = f"from cache in {self.seconds:.2f} s" if self.cache_hit else f"in {self.seconds:.2f} s"
+        return (
+            f"{self.layers_quantized}/{self.layers_eligible} linear layers INT8, "
+            f"{self.embeddings_int8} embeddings INT8; {self.fp32_bytes / 1e6:.1f} MB → "
+            f"{self.int8_bytes / 1e6:.1f} MB ({self.size_ratio:.0%}); {source}"
+        )
+
+
+def quantize_checkpoint(
+    info: CheckpointInfo,
+    options: RecipeOptions,
+    load_fp32: Callable[[], nn.Module],
+    cache: QuantCache,
+    backend: QuantizationBackend = DEFAULT_BACKEND,
+    progress: ProgressFn | None = None,
+    cancelled: CancelFn | None = None,
+) -> tuple[nn.Module, QuantizeReport]:
+    """The INT8 model of *info*: loaded from *cache* if a sound entry exists, else quantized and stored.
+
+    *load_fp32* is called only when the recipe has to run. A corrupt entry is reported in the notes,
+    deleted and rebuilt; a cache that cannot be written leaves the in-memory model usable.
+    """
+    config = gpt2_config(info)
+    key = cache.key_for(info, options.as_dict(), backend.name)
+    notes: list[str] = []
+    eligible = count_eligible(config.n_layer)
+    if cache.has(key):
+        start = time.perf_counter()
+        try:
+            manifest, tensors = cache.load_tensors(key)
+            qmodel = backend.rebuild(config, Exported(tensors, manifest["layout"]))
+        except (CorruptEntry, ValueError, KeyError, RuntimeError) as exc:
+            notes.append(f"The cached INT8 model was unusable ({exc}); it was deleted and rebuilt.")
+            log.warning("corrupt cache entry %s: %s", key, exc)
+            cache.delete(key)
+        else:
+            seconds = time.perf_counter() - start
+            return qmodel, QuantizeReport(
+                layers_quantized=count_quantized(qmodel),
+                layers_eligible=eligible,
+                embeddings_int8=count_int8_embeddings(qmodel),
+                fp32_bytes=int(manifest["fp32_bytes"]),
+                int8_bytes=int(manifest["weights_bytes"]),
+                seconds=seconds,
+                quantize_seconds=float(manifest["quantize_seconds"]),
+                cache_hit=True,
+                cache_dir=str(cache.entry_path(key)),
+                cache_key=key,
+                backend=backend.name,
+                options=options.as_dict(),
+                notes=notes,
+            )
+    fp32 = load_fp32()
+    qmodel, seconds = timed_quantize(backend, fp32, options, progress, cancelled)
+    exported = backend.export(qmodel)
+    fp32_bytes = unique_tensor_bytes(fp32)
+    int8_bytes = sum(t.numel() * t.element_size() for t in exported.tensors.values())
+    cache_dir = ""
+    manifest = {
+        "backend": backend.name,
+        "options": options.as_dict(),
+        "layout": exported.layout,
+        "source": {"name": info.name, "path": str(info.path), "weight_format": info.weight_format},
+        "config": info.config,
+        "fp32_bytes": fp32_bytes,
+        "quantize_seconds": seconds,
+        "torch": torch.__version__,
+    }
+    try:
+        entry = cache.store(key, exported.tensors, manifest)
+        int8_bytes, cache_dir = int(entry.manifest["weights_bytes"]), str(entry.path)
+    except CacheError as exc:
+        notes.append(str(exc))
+    return qmodel, QuantizeReport(
+        layers_quantized=count_quantized(qmodel),
+        layers_eligible=eligible,
+        embeddings_int8=count_int8_embeddings(qmodel),
+        fp32_bytes=fp32_bytes,
+        int8_bytes=int8_bytes,
+        seconds=seconds,
+        quantize_seconds=seconds,
+        cache_hit=False,
+        cache_dir=cache_dir,
+        cache_key=key,
+        backend=backend.name,
+        options=options.as_dict(),
+        notes=notes,
+    )

@@ -1,0 +1,98 @@
+"""Comparison rows rendered as a text table, CSV, JSON or Markdown."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+
+from .compare import ComparisonRow
+from .metrics import percentile
+from .runner import visible_token
+
+FORMATS = ("table", "json", "csv", "markdown")
+COLUMNS = (
+    "prompt", "fp32_token", "fp32_id", "fp32_prob", "fp32_median_ms", "fp32_p90_ms",
+    "int8_token", "int8_id", "int8_prob", "int8_median_ms", "int8_p90_ms",
+    "agree", "kl", "top5_overlap", "speedup",
+)  # fmt: skip
+
+
+def flat_row(row: ComparisonRow) -> dict[str, object]:
+    """One row as flat, export-ready values (tokens kept raw; the views make whitespace visible)."""
+    return {
+        "prompt": row.prompt,
+        "fp32_token": row.fp32.token,
+        "fp32_id": row.fp32.token_id,
+        "fp32_prob": row.fp32.prob,
+        "fp32_median_ms": row.fp32.timing.median_ms,
+        "fp32_p90_ms": row.fp32.timing.p90_ms,
+        "int8_token": row.int8.token,
+        "int8_id": row.int8.token_id,
+        "int8_prob": row.int8.prob,
+        "int8_median_ms": row.int8.timing.median_ms,
+        "int8_p90_ms": row.int8.timing.p90_ms,
+        "agree": row.agree,
+        "kl": row.kl,
+        "top5_overlap": row.top5_overlap,
+        "speedup": row.speedup,
+    }
+
+
+def _short(text: str, width: int = 28) -> str:
+    text = visible_token(text) if text.strip() == "" else text.replace("\n", "↵")
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _display_cells(row: ComparisonRow) -> list[str]:
+    return [
+        _short(row.prompt),
+        f"{visible_token(row.fp32.token)} ({row.fp32.token_id})", f"{row.fp32.prob:.3f}",
+        f"{row.fp32.timing.median_ms:.2f}", f"{row.fp32.timing.p90_ms:.2f}",
+        f"{visible_token(row.int8.token)} ({row.int8.token_id})", f"{row.int8.prob:.3f}",
+        f"{row.int8.timing.median_ms:.2f}", f"{row.int8.timing.p90_ms:.2f}",
+        "yes" if row.agree else "NO", f"{row.kl:.2e}", f"{row.speedup:.2f}×",
+    ]  # fmt: skip
+
+
+_HEADERS = [
+    "prompt", "FP32 token", "p", "median ms", "p90 ms",
+    "INT8 token", "p", "median ms", "p90 ms", "agree", "KL", "speedup",
+]  # fmt: skip
+
+
+def render(rows: Sequence[ComparisonRow], fmt: str) -> str:
+    """*rows* in one of :data:`FORMATS`."""
+    if fmt == "json":
+        return json.dumps([r.as_dict() for r in rows], indent=2, ensure_ascii=False)
+    if fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(flat_row(r) for r in rows)
+        return buf.getvalue()
+    cells = [_display_cells(r) for r in rows]
+    if fmt == "markdown":
+        esc = [[c.replace("|", "\\|") for c in line] for line in cells]
+        lines = ["| " + " | ".join(_HEADERS) + " |", "|" + "---|" * len(_HEADERS)]
+        return "\n".join(lines + ["| " + " | ".join(line) + " |" for line in esc]) + "\n"
+    if fmt != "table":
+        raise ValueError(f"unknown format {fmt!r}")
+    widths = [max(len(h), *(len(c[i]) for c in cells)) if cells else len(h) for i, h in enumerate(_HEADERS)]
+    out = ["  ".join(h.ljust(w) for h, w in zip(_HEADERS, widths))]
+    out.append("  ".join("-" * w for w in widths))
+    out += ["  ".join(c.ljust(w) for c, w in zip(line, widths)) for line in cells]
+    return "\n".join(out) + "\n"
+
+
+def summary(rows: Sequence[ComparisonRow]) -> str:
+    """One line: agreement, mean KL and median speedup over *rows*."""
+    if not rows:
+        return "no prompts"
+    agree = sum(r.agree for r in rows)
+    kl = sum(r.kl for r in rows) / len(rows)
+    return (
+        f"{len(rows)} prompts: top-1 agreement {agree}/{len(rows)}, mean KL {kl:.2e}, "
+        f"median speedup {percentile([r.speedup for r in rows], 50):.2f}×"
+    )

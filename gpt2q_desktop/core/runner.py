@@ -1,0 +1,149 @@
+"""Next-token prediction and benchmark-style timing.
+
+Only the last position's logits are computed (``logits_to_keep=1``). Timing follows benchmark
+practice: warm-up calls, many repeats, median and p90, a fixed thread count.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from .errors import PromptError
+from .metrics import percentile
+
+MAX_PROMPT_CHARS_PER_POSITION = 16
+"""Characters kept per model position before tokenizing a huge prompt (far more than a token needs)."""
+
+_VISIBLE = {" ": "␣", "\n": "↵", "\t": "→", "\r": "␍"}
+
+
+def default_threads() -> int:
+    """A fixed, reproducible thread count: the physical cores torch sees, at most 8."""
+    return max(1, min(8, torch.get_num_threads(), os.cpu_count() or 1))
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """How a prompt is timed and shown."""
+
+    repeats: int = 20
+    warmup: int = 3
+    threads: int = field(default_factory=default_threads)
+    top_k: int = 5
+
+    def __post_init__(self) -> None:
+        if self.repeats < 1 or self.warmup < 0 or self.threads < 1 or self.top_k < 1:
+            raise PromptError("repeats, threads and top-k must be at least 1, warm-up at least 0.")
+
+
+@dataclass(frozen=True)
+class EncodedPrompt:
+    """Token ids of a prompt, after left truncation to the model's context if needed."""
+
+    text: str
+    ids: torch.Tensor
+    original_tokens: int
+    clipped_chars: bool = False
+
+    @property
+    def tokens(self) -> int:
+        return int(self.ids.shape[1])
+
+    @property
+    def truncated(self) -> bool:
+        return self.original_tokens > self.tokens
+
+    def note(self) -> str:
+        if not self.truncated:
+            return ""
+        more = "over " if self.clipped_chars else ""
+        return f"prompt truncated from the left: {more}{self.original_tokens} tokens, last {self.tokens} kept"
+
+
+@dataclass(frozen=True)
+class Timing:
+    median_ms: float
+    p90_ms: float
+    samples_ms: tuple[float, ...]
+
+    @classmethod
+    def of(cls, samples_ms: list[float]) -> Timing:
+        return cls(percentile(samples_ms, 50), percentile(samples_ms, 90), tuple(samples_ms))
+
+
+@dataclass(frozen=True)
+class TopToken:
+    token_id: int
+    token: str
+    prob: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"token_id": self.token_id, "token": self.token, "prob": self.prob}
+
+
+def visible_token(text: str) -> str:
+    """A token with its spaces, newlines and tabs made visible (never stripped to nothing)."""
+    if text == "":
+        return "∅"
+    return "".join(_VISIBLE.get(ch, ch) for ch in text)
+
+
+def encode_prompt(tokenizer: Any, text: str, n_positions: int) -> EncodedPrompt:
+    """Tokenize *text*; refuse an empty prompt, keep the last *n_positions* tokens of a long one."""
+    if not text or not text.strip():
+        raise PromptError("The prompt is empty: type some text to predict its next token.")
+    budget = n_positions * MAX_PROMPT_CHARS_PER_POSITION
+    clipped = text[-budget:] if len(text) > budget else text
+    ids = tokenizer(clipped, add_special_tokens=False)["input_ids"]
+    if not ids:
+        raise PromptError("The prompt tokenizes to nothing.")
+    kept = ids[-n_positions:]
+    return EncodedPrompt(text, torch.tensor([kept], dtype=torch.long), len(ids), clipped is not text)
+
+
+@contextlib.contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run with exactly *n* intra-op threads, then restore the previous count."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def last_logits(model: torch.nn.Module, ids: torch.Tensor) -> torch.Tensor:
+    """The next-token logits: only the last position is projected onto the vocabulary."""
+    with torch.inference_mode():
+        out = model(input_ids=ids, logits_to_keep=1, use_cache=False)
+    return out.logits[0, -1].float()
+
+
+def top_tokens(tokenizer: Any, logits: torch.Tensor, k: int) -> list[TopToken]:
+    probs = torch.softmax(logits.double(), dim=-1)
+    values, indices = torch.topk(probs, min(k, probs.numel()))
+    return [
+        TopToken(int(i), tokenizer.decode([int(i)]), float(p)) for p, i in zip(values.tolist(), indices.tolist())
+    ]
+
+
+def time_interleaved(models: list[torch.nn.Module], ids: torch.Tensor, settings: RunSettings) -> list[Timing]:
+    """Time each model's next-token call, alternating models every repeat so drift hits all alike."""
+    samples: list[list[float]] = [[] for _ in models]
+    with torch_threads(settings.threads), torch.inference_mode():
+        for _ in range(settings.warmup):
+            for m in models:
+                m(input_ids=ids, logits_to_keep=1, use_cache=False)
+        for _ in range(settings.repeats):
+            for i, m in enumerate(models):
+                start = time.perf_counter()
+                m(input_ids=ids, logits_to_keep=1, use_cache=False)
+                samples[i].append((time.perf_counter() - start) * 1000.0)
+    return [Timing.of(s) for s in samples]
