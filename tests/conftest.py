@@ -1,0 +1,72 @@
+"""Shared fixtures: an isolated data dir for every test, and tiny GPT-2 checkpoints built on the spot."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ["HF_HUB_OFFLINE"] = "1"
+
+TRAIN_TEXT = (
+    "The cat sat on the mat. The dog sat on the rug. The sky is blue and the grass is green. "
+    "Once upon a time there was a little girl who lived in a village near the forest. "
+) * 4
+
+
+@pytest.fixture(autouse=True)
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own empty app data dir (cache, logs, digests)."""
+    path = tmp_path / "gpt2q-data"
+    monkeypatch.setenv("GPT2Q_DATA_DIR", str(path))
+    return path
+
+
+def _tiny_model(n_layer: int = 2, seed: int = 0):
+    from gpt2q_desktop.core.synthetic import make_gpt2
+
+    return make_gpt2(n_layer=n_layer, n_embd=64, n_head=2, n_positions=64, seed=seed)
+
+
+def _train(model, steps: int = 40):
+    """A few optimizer steps on a short text: peaked, stable next-token distributions."""
+    import torch
+
+    from gpt2q_desktop.core.checkpoint import load_tokenizer
+    from gpt2q_desktop.core.paths import bundled_tokenizer_dir
+
+    tok = load_tokenizer(bundled_tokenizer_dir())
+    ids = torch.tensor([tok(TRAIN_TEXT)["input_ids"][:64]])
+    model.train().requires_grad_(True)
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    torch.manual_seed(0)
+    for _ in range(steps):
+        loss = model(input_ids=ids, labels=ids).loss
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return model.eval().requires_grad_(False)
+
+
+@pytest.fixture(scope="session")
+def tiny_model():
+    """A random-init 2-block, 64-wide GPT-2 with the real 50,257-token vocabulary."""
+    return _tiny_model()
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory, tiny_model) -> Path:
+    """A Hugging Face folder (safetensors + GPT-2 tokenizer files) of :func:`tiny_model`."""
+    from gpt2q_desktop.core.synthetic import save_checkpoint
+
+    return save_checkpoint(tiny_model, tmp_path_factory.mktemp("tiny") / "tiny-gpt2")
+
+
+@pytest.fixture(scope="session")
+def trained_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny GPT-2 trained briefly on a short English text, so its predictions are peaked."""
+    from gpt2q_desktop.core.synthetic import save_checkpoint
+
+    return save_checkpoint(_train(_tiny_model(seed=1)), tmp_path_factory.mktemp("trained") / "trained-gpt2")
