@@ -229,6 +229,8 @@ def load_tokenizer(folder: Path, vocab_size: int | None = None) -> PreTrainedTok
 def _read_state_dict(info: CheckpointInfo) -> dict[str, Any]:
     import torch
 
+    from .quiet import quiet_torch
+
     state: dict[str, Any] = {}
     for path in info.weight_files:
         try:
@@ -237,7 +239,8 @@ def _read_state_dict(info: CheckpointInfo) -> dict[str, Any]:
 
                 part = load_file(str(path))
             else:
-                part = torch.load(path, map_location="cpu", weights_only=True)
+                with quiet_torch():
+                    part = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:
             kind = type(exc).__name__
             if "Unpickl" in kind or "weights_only" in str(exc):
@@ -349,7 +352,7 @@ def _seed_int8_model(fp32: GPT2LMHeadModel, qweight: Any, bias: Any) -> GPT2LMHe
 
     import torch.ao.nn.quantized.dynamic as nnqd
 
-    from .recipe import quiet_torch
+    from .quiet import quiet_torch
 
     model = copy.copy(fp32)
     model._modules = dict(fp32._modules)  # shallow: share every module except the new lm_head

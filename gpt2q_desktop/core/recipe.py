@@ -12,12 +12,10 @@ the recipe again (:meth:`rebuild`).
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import logging
 import time
-import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
@@ -25,6 +23,7 @@ import torch
 from torch import nn
 
 from .errors import Cancelled
+from .quiet import quiet_torch
 
 log = logging.getLogger("gpt2q")
 
@@ -34,20 +33,6 @@ CancelFn = Callable[[], bool]
 """Returns True when the user asked to stop."""
 
 BLOCK_LINEARS = ("attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj")
-
-
-@contextlib.contextmanager
-def quiet_torch() -> Iterator[None]:
-    """Keep torch's deprecation and quantized-tensor warnings out of users' faces; log them instead."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        yield
-    seen: set[str] = set()
-    for w in caught:
-        text = f"{w.category.__name__}: {str(w.message).splitlines()[0]}"
-        if text not in seen:
-            seen.add(text)
-            log.debug("torch warning hidden from the user: %s", text)
 
 
 def use_quantized_engine() -> str:

@@ -1,0 +1,1 @@
+"""Controllers: wire the views to the engine worker and the settings."""

@@ -1,0 +1,339 @@
+"""The main controller: gives the window's buttons and actions their meaning, and shows what the engine says."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, QUrl
+from PySide6.QtGui import QDesktopServices, QGuiApplication
+from PySide6.QtWidgets import QFileDialog
+
+from ...core.checkpoint import CheckpointInfo, inspect_checkpoint
+from ...core.errors import Gpt2qError
+from ...core.logs import LOGGER, log_file
+from ...core.paths import bundled_tokenizer_dir, demo_student_dir
+from ..display import visible
+from ..log_bridge import QtLogHandler
+from ..models.history_model import HistoryModel
+from ..settings import AppSettings
+from ..sources import find_hf_gpt2
+from ..views.about import about_box
+from ..views.main_window import MainWindow
+from ..workers import JOB_COMPARE, JOB_OPEN, JOB_QUANTIZE, Engine, Opened
+from .cache_controller import CacheController
+
+if TYPE_CHECKING:
+    from ...core.compare import ComparisonRow
+    from ...core.engine import QuantizeReport
+
+log = logging.getLogger(LOGGER)
+
+EXPORT_FILTERS = {"CSV (*.csv)": ".csv", "JSON (*.json)": ".json", "Markdown (*.md)": ".md"}
+EXPORT_FORMATS = {".csv": "csv", ".json": "json", ".md": "markdown", ".markdown": "markdown", ".txt": "table"}
+_STARTING = {JOB_OPEN: "Loading the checkpoint…", JOB_QUANTIZE: "Quantizing…", JOB_COMPARE: "Running…"}
+
+
+def demo_available() -> bool:
+    return (demo_student_dir() / "config.json").is_file()
+
+
+class MainController(QObject):
+    """Owns the engine, the history and the settings; the window only lays out."""
+
+    def __init__(self, window: MainWindow, history: HistoryModel, settings: AppSettings, engine: Engine) -> None:
+        super().__init__(window)
+        self.window, self.history, self.settings, self.engine = window, history, settings, engine
+        self.info: CheckpointInfo | None = None
+        self.tokenizer: str | None = None
+        self._jobs: list[str] = []
+        self._cache: CacheController | None = None
+        self._log_handler = QtLogHandler()
+        self._log_handler.emitter.record.connect(window.log_dock.append)
+        logging.getLogger(LOGGER).addHandler(self._log_handler)
+        self._connect()
+
+    # -- wiring ---------------------------------------------------------------------------------
+    def _connect(self) -> None:
+        w, cp, qp = self.window, self.window.checkpoint_panel, self.window.quantize_panel
+        cp.open_folder_clicked.connect(self.choose_folder)
+        cp.source_chosen.connect(self.open_checkpoint)
+        cp.choose_tokenizer_clicked.connect(self.choose_tokenizer)
+        cp.bundled_tokenizer_clicked.connect(self.use_bundled_tokenizer)
+        w.folder_dropped.connect(self.open_checkpoint)
+        qp.quantize_clicked.connect(self.quantize)
+        qp.cancel_clicked.connect(self.cancel)
+        w.compare_panel.run_requested.connect(self.run_prompt)
+        hp = w.history_panel
+        hp.export_clicked.connect(self.choose_export)
+        hp.prompt_list_clicked.connect(self.choose_prompt_list)
+        hp.copy_requested.connect(self.copy_selection)
+        hp.clear_clicked.connect(self.history.clear)
+        self.history.rowsInserted.connect(self._update_chart)
+        self.history.modelReset.connect(self._update_chart)
+        w.act_open.triggered.connect(self.choose_folder)
+        w.act_prompt_list.triggered.connect(self.choose_prompt_list)
+        w.act_export.triggered.connect(self.choose_export)
+        w.act_cache.triggered.connect(self.show_cache_manager)
+        w.act_data_folder.triggered.connect(CacheController.open_data_folder)
+        w.act_quantize.triggered.connect(self.quantize)
+        w.act_run.triggered.connect(lambda: self.run_prompt(w.compare_panel.prompt.text()))
+        w.act_cancel.triggered.connect(self.cancel)
+        w.act_log_file.triggered.connect(self.open_log_file)
+        w.act_about.triggered.connect(lambda: about_box(w).show())
+        w.closing.connect(self.shutdown)
+        worker = self.engine.worker
+        worker.started.connect(self._on_started)
+        worker.finished.connect(self._on_finished)
+        worker.progress.connect(qp.set_progress)
+        worker.opened.connect(self._on_opened)
+        worker.quantized.connect(self._on_quantized)
+        worker.compared.connect(self._on_compared)
+        worker.failed.connect(self._on_failed)
+        worker.cancelled.connect(self._on_cancelled)
+
+    def start(self, checkpoint: str | None = None, restore: bool = True) -> None:
+        """Restore remembered state, then open *checkpoint*, else the last one used, else the demo student."""
+        geometry = self.settings.geometry
+        if geometry is not None:
+            self.window.restoreGeometry(geometry)
+        self.window.quantize_panel.set_options(self.settings.options)
+        self.window.compare_panel.set_settings(self.settings.run)
+        self._refresh_sources()
+        self._update_actions()
+        if checkpoint:
+            self.open_checkpoint(checkpoint)
+        elif restore and self.settings.last_checkpoint and Path(self.settings.last_checkpoint).is_dir():
+            self.open_checkpoint(self.settings.last_checkpoint, self.settings.last_tokenizer)
+        elif restore and demo_available():
+            self.open_checkpoint(str(demo_student_dir()))
+        else:
+            self.window.checkpoint_panel.show_message(
+                "The bundled demo student is not installed. Open a checkpoint folder (Ctrl+O) or drop one here."
+            )
+        self.window.compare_panel.prompt.setFocus()
+
+    def _refresh_sources(self) -> None:
+        demo = str(demo_student_dir()) if demo_available() else None
+        self.window.checkpoint_panel.set_sources(demo, self.settings.recent, find_hf_gpt2())
+
+    # -- state ----------------------------------------------------------------------------------
+    @property
+    def working(self) -> bool:
+        """True while a quantize or compare job is queued or running (opening does not count)."""
+        return any(job != JOB_OPEN for job in self._jobs)
+
+    def _update_actions(self) -> None:
+        w, ready, free = self.window, self.info is not None, not self.working
+        for widget in (w.act_quantize, w.quantize_panel.quantize_button, w.act_run, w.compare_panel.run_button,
+                       w.act_prompt_list, w.history_panel.prompt_list_button):  # fmt: skip
+            widget.setEnabled(ready and free)
+        for widget in (w.act_open, w.checkpoint_panel.open_button, w.checkpoint_panel.sources):
+            widget.setEnabled(free)
+        w.act_cancel.setEnabled(bool(self._jobs))
+        w.quantize_panel.cancel_button.setEnabled(bool(self._jobs))
+
+    def _submit(self, job: str, send: Callable[[], None]) -> None:
+        self._jobs.append(job)
+        self._update_actions()
+        send()
+
+    def _can_work(self) -> bool:
+        if self.info is None:
+            self.window.notify_error("Open a checkpoint folder first (Ctrl+O).")
+            return False
+        if self.working:
+            self.window.show_status("Busy: wait for the current job to finish, or cancel it (Esc).")
+            return False
+        return True
+
+    # -- checkpoint -----------------------------------------------------------------------------
+    def open_checkpoint(self, path: str, tokenizer: str | None = None) -> bool:
+        """Check a folder at once (no torch), then load it on the engine thread. False if refused."""
+        panel = self.window.checkpoint_panel
+        if self.working:
+            self.window.show_status("Busy: wait for the current job to finish, or cancel it (Esc).")
+            return False
+        try:
+            info = inspect_checkpoint(path, tokenizer, require_tokenizer=False)
+        except Gpt2qError as exc:
+            log.info("checkpoint refused: %s: %s", path, exc)
+            panel.show_message(f"Not opened: {exc}", error=True)
+            self.window.notify_error(f"Not opened: {exc}")
+            return False
+        self.info, self.tokenizer = info, tokenizer
+        panel.show_info(info)
+        panel.show_message("")
+        panel.offer_tokenizer(False)
+        self.window.set_checkpoint_title(info.name)
+        self.window.quantize_panel.result.setText("Not quantized yet.")
+        self._submit(JOB_OPEN, lambda: self.engine.open(str(info.path), tokenizer))
+        return True
+
+    def choose_folder(self) -> None:
+        start = str(self.info.path.parent) if self.info else str(Path.home())
+        folder = QFileDialog.getExistingDirectory(self.window, "Open a GPT-2 checkpoint folder", start)
+        if folder:
+            self.open_checkpoint(folder)
+
+    def choose_tokenizer(self) -> None:
+        if self.info is None:
+            return
+        folder = QFileDialog.getExistingDirectory(self.window, "Choose a tokenizer folder", str(self.info.path))
+        if folder:
+            self.open_checkpoint(str(self.info.path), folder)
+
+    def use_bundled_tokenizer(self) -> None:
+        if self.info is not None:
+            self.open_checkpoint(str(self.info.path), str(bundled_tokenizer_dir()))
+
+    # -- jobs -----------------------------------------------------------------------------------
+    def quantize(self) -> None:
+        if self._can_work():
+            options = self.window.quantize_panel.options()
+            self._submit(JOB_QUANTIZE, lambda: self.engine.quantize(options))
+
+    def run_prompt(self, text: str) -> None:
+        """Compare FP32 and INT8 on *text* (the engine quantizes first if needed)."""
+        self.run_prompts([text])
+
+    def run_prompts(self, prompts: list[str]) -> None:
+        if self._can_work():
+            settings, options = self.window.compare_panel.settings(), self.window.quantize_panel.options()
+            self._submit(JOB_COMPARE, lambda: self.engine.compare(prompts, settings, options))
+
+    def run_prompt_file(self, path: str) -> None:
+        """Run every non-blank line of a UTF-8 text file as a prompt."""
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            self.window.notify_error(f"The prompt list {path} cannot be read as UTF-8 text: {exc}")
+            return
+        prompts = [line for line in text.splitlines() if line.strip()]
+        if not prompts:
+            self.window.notify_error(f"The prompt list {path} holds no prompts.")
+            return
+        self.run_prompts(prompts)
+
+    def choose_prompt_list(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self.window, "Run a prompt list", str(Path.home()), "Text files (*.txt);;All files (*)")
+        if path:
+            self.run_prompt_file(path)
+
+    def cancel(self) -> None:
+        if self._jobs:
+            self.engine.cancel()
+            self.window.quantize_panel.step.setText("Cancelling…")
+
+    # -- engine answers -------------------------------------------------------------------------
+    def _on_started(self, job: str) -> None:
+        self.window.quantize_panel.set_busy(_STARTING[job])
+
+    def _on_finished(self, job: str) -> None:
+        if self._jobs:
+            self._jobs.pop(0)
+        self._update_actions()
+
+    def _on_opened(self, opened: Opened) -> None:
+        panel = self.window.checkpoint_panel
+        notes = list(opened.notes)
+        if not opened.has_tokenizer:
+            notes.append("No tokenizer in this folder: choose one to run prompts (quantizing works without it).")
+        panel.show_message("\n".join(notes))
+        panel.offer_tokenizer(not opened.has_tokenizer)
+        path = str(opened.info.path)
+        self.settings.last_checkpoint = path
+        self.settings.last_tokenizer = self.tokenizer
+        self.settings.add_recent(path)
+        self._refresh_sources()
+        self.window.quantize_panel.set_idle("Ready.")
+        self.window.show_status(f"Loaded {opened.label}.")
+
+    def _on_quantized(self, report: QuantizeReport) -> None:
+        lines = [report.summary()] + [f"Note: {n}" for n in report.notes]
+        self.window.quantize_panel.result.setText("\n".join(lines))
+        self.window.quantize_panel.set_idle("Quantized.")
+        self.window.show_status(f"INT8 ready: {report.summary()}")
+
+    def _on_compared(self, row: ComparisonRow) -> None:
+        self.history.append(row)
+        self.window.compare_panel.show_row(row)
+        verdict = "same token" if row.agree else "different tokens"
+        self.window.show_status(
+            f"FP32 {visible(row.fp32.token)} | INT8 {visible(row.int8.token)}: {verdict}, {row.speedup:.2f}× speedup"
+        )
+
+    def _on_failed(self, text: str) -> None:
+        if self._jobs and self._jobs[0] == JOB_OPEN:
+            self.info = None
+            self.window.set_checkpoint_title(None)
+            self.window.checkpoint_panel.show_message(f"Not loaded: {text}", error=True)
+        self.window.quantize_panel.set_idle("Stopped: see the message.")
+        self.window.notify_error(text)
+
+    def _on_cancelled(self, text: str) -> None:
+        self.window.quantize_panel.set_idle(text)
+        self.window.show_status(text)
+
+    def _update_chart(self) -> None:
+        points = [(r.fp32.timing.median_ms, r.int8.timing.median_ms) for r in self.history.rows]
+        self.window.history_panel.chart.set_points(points)
+
+    # -- history --------------------------------------------------------------------------------
+    def export_to(self, path: str, fmt: str | None = None) -> bool:
+        """Write the history with ``core.report.render``; the format follows the suffix unless given."""
+        rows = self.history.rows
+        if not rows:
+            self.window.notify_error("Nothing to export yet: run a prompt first.")
+            return False
+        from ...core.report import render
+
+        fmt = fmt or EXPORT_FORMATS.get(Path(path).suffix.lower(), "csv")
+        try:
+            Path(path).write_text(render(rows, fmt), encoding="utf-8")
+        except OSError as exc:
+            log.warning("export to %s failed: %s", path, exc)
+            self.window.notify_error(f"Could not write {path}: {exc.strerror or exc}.")
+            return False
+        self.window.show_status(f"Exported {len(rows)} rows to {path}.")
+        return True
+
+    def choose_export(self) -> None:
+        start = str(Path.home() / "gpt2q-history.csv")
+        path, chosen = QFileDialog.getSaveFileName(self.window, "Export history", start, ";;".join(EXPORT_FILTERS))
+        if path:
+            if not Path(path).suffix:
+                path += EXPORT_FILTERS.get(chosen, ".csv")
+            self.export_to(path)
+
+    def copy_selection(self) -> None:
+        rows = self.window.history_panel.selected_source_rows()
+        if not rows:
+            self.window.show_status("Select history rows to copy.")
+            return
+        QGuiApplication.clipboard().setText(self.history.tsv(rows))
+        self.window.show_status(f"Copied {len(rows)} rows.")
+
+    # -- the rest -------------------------------------------------------------------------------
+    def show_cache_manager(self) -> None:
+        if self._cache is None:
+            self._cache = CacheController(self.window)
+        self._cache.show()
+
+    def open_log_file(self) -> None:
+        path = log_file()
+        if path.is_file():
+            QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
+        else:
+            self.window.show_status(f"No log file yet ({path}).")
+
+    def shutdown(self) -> None:
+        """Remember the window and options, stop the engine thread, detach the log pane."""
+        self.settings.geometry = self.window.saveGeometry()
+        self.settings.options = self.window.quantize_panel.options()
+        self.settings.run = self.window.compare_panel.settings()
+        self.settings.sync()
+        self.engine.shutdown()
+        logging.getLogger(LOGGER).removeHandler(self._log_handler)

@@ -1,0 +1,136 @@
+"""The main window: panels, menus with shortcuts, a status bar, a log dock; drop a folder to open it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import QMainWindow, QMessageBox, QSplitter, QVBoxLayout, QWidget
+
+from ..models.history_model import HistoryModel
+from .checkpoint_panel import CheckpointPanel
+from .compare_panel import ComparePanel
+from .history_panel import HistoryPanel
+from .log_dock import LogDock
+from .quantize_panel import QuantizePanel
+
+APP_TITLE = "gpt2q desktop"
+STATUS_TIMEOUT_MS = 10_000
+
+
+def _dropped_folder(event: QDragEnterEvent | QDropEvent) -> str | None:
+    urls = event.mimeData().urls() if event.mimeData().hasUrls() else []
+    if len(urls) == 1 and urls[0].isLocalFile() and Path(urls[0].toLocalFile()).is_dir():
+        return urls[0].toLocalFile()
+    return None
+
+
+class MainWindow(QMainWindow):
+    """Lays out the panels and exposes the actions; a controller gives them meaning."""
+
+    folder_dropped = Signal(str)
+    closing = Signal()
+
+    def __init__(self, history: HistoryModel) -> None:
+        super().__init__()
+        self.setObjectName("main-window")
+        self.setAcceptDrops(True)
+        self.checkpoint_panel = CheckpointPanel()
+        self.quantize_panel = QuantizePanel()
+        self.compare_panel = ComparePanel()
+        self.history_panel = HistoryPanel(history)
+        self.log_dock = LogDock(self)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.log_dock)
+        self.log_dock.hide()
+
+        left = QWidget()
+        column = QVBoxLayout(left)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.checkpoint_panel)
+        column.addWidget(self.quantize_panel)
+        column.addStretch(1)
+        top = QSplitter(Qt.Orientation.Horizontal)
+        top.addWidget(left)
+        top.addWidget(self.compare_panel)
+        top.setStretchFactor(1, 1)
+        main = QSplitter(Qt.Orientation.Vertical)
+        main.addWidget(top)
+        main.addWidget(self.history_panel)
+        main.setStretchFactor(0, 3)
+        main.setStretchFactor(1, 2)
+        self.setCentralWidget(main)
+        self._build_actions()
+        self.resize(1180, 820)
+        self.set_checkpoint_title(None)
+
+    def _action(self, text: str, *keys: QKeySequence | QKeySequence.StandardKey | str) -> QAction:
+        action = QAction(text, self)
+        if keys:
+            action.setShortcuts([QKeySequence(k) for k in keys])
+        return action
+
+    def _build_actions(self) -> None:
+        self.act_open = self._action("&Open folder…", QKeySequence.StandardKey.Open)
+        self.act_prompt_list = self._action("Run a prompt &list…", "Ctrl+L")
+        self.act_export = self._action("&Export history…", "Ctrl+E")
+        self.act_cache = self._action("&Cache manager…")
+        self.act_data_folder = self._action("Open &data folder")
+        self.act_quit = self._action("&Quit", QKeySequence.StandardKey.Quit)
+        self.act_quantize = self._action("&Quantize", "Ctrl+K")
+        self.act_run = self._action("&Run prompt", "Ctrl+R", "F5")
+        self.act_cancel = self._action("&Cancel", "Esc")
+        self.act_cancel.setEnabled(False)
+        self.act_log = self.log_dock.toggleViewAction()
+        self.act_log.setText("Show &log")
+        self.act_log.setShortcut(QKeySequence("Ctrl+Shift+L"))
+        self.act_log_file = self._action("Open log &file")
+        self.act_about = self._action("&About gpt2q desktop")
+
+        menus = {
+            "&File": [self.act_open, self.act_prompt_list, self.act_export, None, self.act_cache, self.act_data_folder, None, self.act_quit],
+            "&Model": [self.act_quantize, self.act_run, self.act_cancel],
+            "&Help": [self.act_log, self.act_log_file, None, self.act_about],
+        }
+        for title, actions in menus.items():
+            menu = self.menuBar().addMenu(title)
+            for action in actions:
+                if action is None:
+                    menu.addSeparator()
+                else:
+                    menu.addAction(action)
+        self.act_quit.triggered.connect(self.close)
+
+    # -- what the controller calls --------------------------------------------------------------
+    def set_checkpoint_title(self, name: str | None) -> None:
+        self.setWindowTitle(f"{name} — {APP_TITLE}" if name else APP_TITLE)
+
+    def show_status(self, text: str) -> None:
+        self.statusBar().showMessage(text, STATUS_TIMEOUT_MS)
+
+    def notify_error(self, text: str) -> None:
+        """A failure in plain words: in the status bar and in a message box."""
+        self.statusBar().showMessage(text)
+        self.show_message_box("gpt2q desktop", text)
+
+    def show_message_box(self, title: str, text: str) -> None:
+        """A non-modal warning box (tests replace this method)."""
+        box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, self)
+        box.setWindowModality(Qt.WindowModality.NonModal)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.show()
+
+    # -- events ---------------------------------------------------------------------------------
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if _dropped_folder(event):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        folder = _dropped_folder(event)
+        if folder:
+            event.acceptProposedAction()
+            self.folder_dropped.emit(folder)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.closing.emit()
+        super().closeEvent(event)

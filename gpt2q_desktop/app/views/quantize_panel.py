@@ -1,0 +1,102 @@
+"""The quantize panel: recipe options, Quantize / Cancel, progress with the current step, the result line."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QRadioButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+
+class QuantizePanel(QGroupBox):
+    """Options and the activity of the engine (quantizing, loading, running prompts)."""
+
+    quantize_clicked = Signal()
+    cancel_clicked = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Quantize to INT8", parent)
+        self.per_tensor = QRadioButton("Per tensor")
+        self.per_channel = QRadioButton("Per channel")
+        self.per_tensor.setChecked(True)
+        self.per_tensor.setToolTip("One scale per weight matrix")
+        self.per_channel.setToolTip("One scale per output channel: closer to FP32, slightly larger")
+        group = QButtonGroup(self)
+        group.addButton(self.per_tensor)
+        group.addButton(self.per_channel)
+        granularity = QHBoxLayout()
+        granularity.addWidget(self.per_tensor)
+        granularity.addWidget(self.per_channel)
+        self.keep_lm_head = QCheckBox("Keep lm_head FP32")
+        self.keep_lm_head.setToolTip("Keep the output projection (and the tied token embedding) in FP32")
+        self.embeddings = QCheckBox("Embeddings INT8")
+        self.embeddings.setToolTip("Store the token and position embeddings as INT8 rows")
+        self.embeddings.setChecked(True)
+
+        self.quantize_button = QPushButton("Quantize")
+        self.quantize_button.setToolTip("Quantize with these options (Ctrl+K); a cached result is reused")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Stop the current job (Esc); nothing half-done is kept")
+        self.cancel_button.setEnabled(False)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.quantize_button)
+        buttons.addWidget(self.cancel_button)
+
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.step = QLabel("Idle")
+        self.step.setWordWrap(True)
+        self.result = QLabel("Not quantized yet.")
+        self.result.setWordWrap(True)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(granularity)
+        layout.addWidget(self.keep_lm_head)
+        layout.addWidget(self.embeddings)
+        layout.addLayout(buttons)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.step)
+        layout.addWidget(self.result)
+
+        self.quantize_button.clicked.connect(self.quantize_clicked)
+        self.cancel_button.clicked.connect(self.cancel_clicked)
+
+    def options(self) -> dict[str, Any]:
+        """The chosen options, as ``core.recipe.RecipeOptions.from_dict`` reads them."""
+        return {
+            "per_channel": self.per_channel.isChecked(),
+            "keep_lm_head": self.keep_lm_head.isChecked(),
+            "quantize_embeddings": self.embeddings.isChecked(),
+        }
+
+    def set_options(self, options: dict[str, Any]) -> None:
+        (self.per_channel if options["per_channel"] else self.per_tensor).setChecked(True)
+        self.keep_lm_head.setChecked(bool(options["keep_lm_head"]))
+        self.embeddings.setChecked(bool(options["quantize_embeddings"]))
+
+    def set_progress(self, done: int, total: int, message: str) -> None:
+        self.progress.setRange(0, max(total, 1))
+        self.progress.setValue(done)
+        self.step.setText(message)
+
+    def set_busy(self, message: str) -> None:
+        """Show an indeterminate bar while a job without steps (loading) runs."""
+        self.progress.setRange(0, 0)
+        self.step.setText(message)
+
+    def set_idle(self, message: str) -> None:
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.step.setText(message)

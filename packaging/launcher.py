@@ -1,0 +1,32 @@
+"""Entry script frozen by PyInstaller (packaging/gpt2q-desktop.spec).
+
+One executable, two faces: started as ``gpt2q`` (the symlink next to it in the bundle) it is the
+command-line tool; started as ``gpt2q-desktop`` it is the window (whose ``--self-test`` runs
+:mod:`gpt2q_desktop.selftest`).
+"""
+
+import os
+import sys
+
+
+def _main() -> int:
+    name = os.path.basename(sys.argv[0] if sys.argv and sys.argv[0] else "").lower()
+    if name.endswith(".exe"):
+        name = name[:-4]
+    if name == "gpt2q":
+        from gpt2q_desktop.cli import main as cli_main
+
+        return cli_main()
+    try:
+        from gpt2q_desktop.app.main import main as app_main
+    except ModuleNotFoundError as exc:  # a build made before the window existed: keep --self-test usable
+        if exc.name not in ("gpt2q_desktop.app", "gpt2q_desktop.app.main") or "--self-test" not in sys.argv:
+            raise
+        from gpt2q_desktop.selftest import run
+
+        return run(sys.argv[1:])
+    return app_main()
+
+
+if __name__ == "__main__":
+    sys.exit(_main())

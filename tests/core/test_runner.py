@@ -1,0 +1,125 @@
+"""Prompts, next-token prediction, timing statistics, metrics and reports."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+import torch
+
+from gpt2q_desktop.core.checkpoint import load_checkpoint
+from gpt2q_desktop.core.compare import compare_prompt
+from gpt2q_desktop.core.errors import PromptError
+from gpt2q_desktop.core.metrics import kl_divergence, percentile, speedup, topk_overlap
+from gpt2q_desktop.core.recipe import DynamicInt8Recipe, RecipeOptions
+from gpt2q_desktop.core.report import COLUMNS, FORMATS, render, summary
+from gpt2q_desktop.core.runner import RunSettings, encode_prompt, last_logits, time_interleaved, visible_token
+
+FAST = RunSettings(repeats=3, warmup=1, threads=1, top_k=5)
+
+
+@pytest.fixture(scope="module")
+def pair(trained_checkpoint):
+    loaded = load_checkpoint(trained_checkpoint)
+    return loaded, DynamicInt8Recipe().quantize(loaded.model, RecipeOptions(per_channel=True))
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\n\t"])
+def test_empty_prompts_are_refused(pair, text: str) -> None:
+    with pytest.raises(PromptError, match="empty"):
+        encode_prompt(pair[0].tokenizer, text, 64)
+
+
+def test_long_prompt_is_truncated_from_the_left(pair) -> None:
+    tok = pair[0].tokenizer
+    text = "one two three four five six seven eight nine ten " * 20
+    enc = encode_prompt(tok, text, 64)
+    assert enc.tokens == 64 and enc.truncated and "truncated from the left" in enc.note()
+    assert enc.ids[0].tolist() == tok(text)["input_ids"][-64:]
+
+
+def test_huge_prompt_is_clipped_before_tokenizing(pair) -> None:
+    enc = encode_prompt(pair[0].tokenizer, "word " * 200_000, 64)
+    assert enc.tokens == 64 and enc.clipped_chars and "over" in enc.note()
+
+
+def test_unicode_prompt_round_trips(pair) -> None:
+    tok = pair[0].tokenizer
+    enc = encode_prompt(tok, "今天天气很好 🌤️ and", 64)
+    assert not enc.truncated and tok.decode(enc.ids[0].tolist()) == "今天天气很好 🌤️ and"
+
+
+def test_only_last_position_logits_are_computed(pair) -> None:
+    model = pair[0].model
+    ids = torch.tensor([[464, 3290, 318, 4171]])
+    with torch.inference_mode():
+        out = model(input_ids=ids, logits_to_keep=1, use_cache=False)
+        full = model(input_ids=ids, use_cache=False)
+    assert out.logits.shape == (1, 1, 50257)
+    torch.testing.assert_close(last_logits(model, ids), full.logits[0, -1], rtol=0, atol=1e-5)
+
+
+def test_visible_tokens_never_vanish() -> None:
+    assert visible_token(" the") == "␣the"
+    assert visible_token("\n\n") == "↵↵"
+    assert visible_token("\t") == "→"
+    assert visible_token("") == "∅"
+    assert visible_token("猫") == "猫"
+
+
+def test_percentiles_and_speedup() -> None:
+    assert percentile([3.0, 1.0, 2.0], 50) == 2.0
+    assert percentile(list(map(float, range(1, 11))), 90) == pytest.approx(9.1)
+    assert speedup(30.0, 10.0) == 3.0
+    with pytest.raises(ValueError):
+        percentile([], 50)
+
+
+def test_kl_and_overlap() -> None:
+    a = torch.tensor([3.0, 1.0, 0.0, -1.0, -2.0, -3.0])
+    assert kl_divergence(a, a) == 0.0
+    assert kl_divergence(a, a.flip(0)) > 1.0
+    assert topk_overlap(a, a, 5) == 1.0
+    assert topk_overlap(a, a.flip(0), 2) == 0.0
+
+
+def test_timing_collects_every_repeat(pair) -> None:
+    ids = torch.tensor([[464, 3290]])
+    t_a, t_b = time_interleaved([pair[0].model, pair[1]], ids, RunSettings(repeats=5, warmup=0, threads=1))
+    assert len(t_a.samples_ms) == len(t_b.samples_ms) == 5
+    assert 0 < t_a.median_ms <= t_a.p90_ms <= max(t_a.samples_ms)
+
+
+def test_invalid_settings_are_refused() -> None:
+    with pytest.raises(PromptError):
+        RunSettings(repeats=0)
+
+
+def test_compare_agrees_on_a_trained_fixture(pair) -> None:
+    loaded, int8 = pair
+    rows = [compare_prompt(loaded.model, int8, loaded.tokenizer, p, FAST, 64) for p in ("The cat sat on the", "The sky is")]
+    for row in rows:
+        assert row.agree and row.kl < 0.05 and row.top5_overlap >= 0.6
+        expected = int(last_logits(loaded.model, encode_prompt(loaded.tokenizer, row.prompt, 64).ids).argmax())
+        assert row.fp32.token_id == expected
+        assert row.fp32.prob > 0.1, "a trained fixture is peaked (uniform would be 2e-5)"
+        assert len(row.fp32.top) == 5 and row.fp32.top[0].prob >= row.fp32.top[1].prob
+    assert rows[0].fp32.token == " mat"
+
+
+def test_reports_in_every_format(pair) -> None:
+    loaded, int8 = pair
+    rows = [compare_prompt(loaded.model, int8, loaded.tokenizer, p, FAST, 64) for p in ("The cat sat on the", 'a "quoted", | piped\nprompt')]
+    data = json.loads(render(rows, "json"))
+    assert [set(d) >= {"prompt", "fp32", "int8", "agree", "kl", "speedup"} for d in data] == [True, True]
+    assert set(data[0]["fp32"]) >= {"token", "token_id", "prob", "median_ms", "p90_ms"}
+    parsed = list(csv.DictReader(io.StringIO(render(rows, "csv"))))
+    assert [r["prompt"] for r in parsed] == [r.prompt for r in rows] and list(parsed[0]) == list(COLUMNS)
+    md = render(rows, "markdown").splitlines()
+    assert len(md) == 4 and md[0].startswith("| prompt") and "\\|" in md[3]
+    table = render(rows, "table")
+    assert "␣mat" in table and "×" in table
+    assert "top-1 agreement 2/2" in summary(rows)
+    assert set(FORMATS) == {"table", "json", "csv", "markdown"}
