@@ -36,10 +36,11 @@ class StderrProgress:
 
 
 def _layers(text: str) -> tuple[int, ...]:
+    """A comma-separated list of whole numbers, e.g. ``0,3``."""
     try:
         return tuple(sorted({int(x) for x in text.split(",") if x.strip()}))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected block numbers like 0,3: {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected whole numbers like 0,3: {text!r}") from None
 
 
 def _at_least(minimum: int) -> Any:
@@ -94,6 +95,15 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--top-k", type=_at_least(1), default=5, help="top tokens to report (default 5)")
     c.add_argument("--format", choices=("table", "json", "csv", "markdown"), default="table")
     _add_recipe_args(c)
+
+    b = sub.add_parser("bench", help="speed and size of FP32 and INT8 variants on GPT-2s of real shapes")
+    b.add_argument("--layers", type=_layers, default=(6, 12), metavar="6,12", help="synthetic model depths")
+    b.add_argument("--prompt-tokens", type=_layers, default=(8, 32), metavar="8,32", help="prompt lengths")
+    b.add_argument("--threads", type=_at_least(1), default=None, help="torch threads (default: cores, at most 8)")
+    b.add_argument("--repeats", type=_at_least(1), default=20, help="timed calls per variant (default 20)")
+    b.add_argument("--warmup", type=_at_least(0), default=3, help="untimed calls first (default 3)")
+    b.add_argument("--no-demo", action="store_true", help="skip the bundled demo student")
+    b.add_argument("--json", action="store_true", help="print a JSON list of rows")
 
     k = sub.add_parser("cache", help="list or clear cached INT8 models")
     k.add_argument("action", choices=("list", "clear"))
@@ -189,6 +199,27 @@ def cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace, out: TextIO) -> int:
+    from .core.bench import read_bandwidth_gbs, render_bench, run_bench
+    from .core.paths import demo_student_dir
+    from .core.runner import default_threads
+
+    threads = args.threads or default_threads()
+    demo = None if args.no_demo or not demo_student_dir().is_dir() else demo_student_dir()
+    bandwidth = read_bandwidth_gbs(threads)
+    print(f"read bandwidth ≈ {bandwidth:.1f} GB/s on {threads} threads", file=sys.stderr)
+    rows = run_bench(
+        list(args.layers), list(args.prompt_tokens), threads, args.repeats, args.warmup, demo,
+        log=lambda msg: print(msg, file=sys.stderr),
+    )  # fmt: skip
+    if args.json:
+        print(json.dumps([r.as_dict() for r in rows], indent=2), file=out)
+    else:
+        print(f"gpt2q bench: {threads} threads, {args.repeats} repeats, read bandwidth ≈ {bandwidth:.1f} GB/s", file=out)
+        print(render_bench(rows, bandwidth), end="", file=out)
+    return 0
+
+
 def cmd_cache(args: argparse.Namespace, out: TextIO) -> int:
     from .core.cache import QuantCache
 
@@ -208,7 +239,7 @@ def cmd_cache(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-COMMANDS = {"quantize": cmd_quantize, "compare": cmd_compare, "cache": cmd_cache}
+COMMANDS = {"quantize": cmd_quantize, "compare": cmd_compare, "bench": cmd_bench, "cache": cmd_cache}
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:

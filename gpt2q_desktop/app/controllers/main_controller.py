@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, QUrl
+from PySide6.QtCore import QObject, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import QFileDialog
 
@@ -42,6 +42,9 @@ def demo_available() -> bool:
 
 class MainController(QObject):
     """Owns the engine, the history and the settings; the window only lays out."""
+
+    idle = Signal()
+    """Every requested job has finished."""
 
     def __init__(self, window: MainWindow, history: HistoryModel, settings: AppSettings, engine: Engine) -> None:
         super().__init__(window)
@@ -235,6 +238,8 @@ class MainController(QObject):
         if self._jobs:
             self._jobs.pop(0)
         self._update_actions()
+        if not self._jobs:
+            self.idle.emit()
 
     def _on_opened(self, opened: Opened) -> None:
         panel = self.window.checkpoint_panel

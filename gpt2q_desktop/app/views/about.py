@@ -34,6 +34,8 @@ def about_box(parent: QWidget) -> QMessageBox:
     rows = "".join(f"<tr><td>{name}</td><td>&nbsp;{value}</td></tr>" for name, value in versions().items())
     box = QMessageBox(parent)
     box.setWindowTitle("About gpt2q desktop")
+    box.setWindowModality(Qt.WindowModality.NonModal)
+    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     box.setTextFormat(Qt.TextFormat.RichText)
     box.setText(
         "<b>gpt2q desktop</b><br>Quantize a GPT-2 student to INT8 on the CPU and compare FP32 with INT8 "

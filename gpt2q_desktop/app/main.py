@@ -1,0 +1,79 @@
+"""``gpt2q-desktop``: build the window, paint it, then open the checkpoint (torch loads on the engine thread)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from types import TracebackType
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+from ..core.logs import LOGGER, setup_logging
+from ..version import __version__
+from .controllers.main_controller import MainController
+from .models.history_model import HistoryModel
+from .settings import APPLICATION, ORGANIZATION, AppSettings
+from .views.main_window import APP_TITLE, MainWindow
+from .workers import Engine
+
+ENV_QUIT_AFTER_MS = "GPT2Q_QUIT_AFTER_MS"
+"""Close the window after this many milliseconds (smoke checks)."""
+
+log = logging.getLogger(LOGGER)
+
+
+def build() -> MainController:
+    """The window, its history model, the engine thread and the controller that joins them (not shown yet)."""
+    history = HistoryModel()
+    window = MainWindow(history)
+    history.setParent(window)
+    return MainController(window, history, AppSettings(), Engine(window))
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gpt2q-desktop", description="Compare a GPT-2 student in FP32 and INT8.")
+    parser.add_argument("checkpoint", nargs="?", help="checkpoint folder (default: the last one used, or the demo student)")
+    parser.add_argument("--version", action="version", version=f"gpt2q-desktop {__version__}")
+    return parser
+
+
+def _install_excepthook(controller: MainController) -> None:
+    """Unexpected errors in the UI thread go to the log and to one plain message; the app keeps running."""
+
+    def hook(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+        log.error("unexpected error in the window", exc_info=(kind, exc, tb))
+        controller.window.notify_error(f"Unexpected error ({kind.__name__}: {exc}). Details are in the log.")
+
+    sys.excepthook = hook
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if "--self-test" in args:
+        from .. import selftest  # written separately; imported only when asked for
+
+        return int(selftest.run())
+    options, qt_args = _parser().parse_known_args(args)
+    setup_logging()
+    app = QApplication.instance() or QApplication([sys.argv[0], *qt_args])
+    app.setOrganizationName(ORGANIZATION)
+    app.setApplicationName(APPLICATION)
+    app.setApplicationDisplayName(APP_TITLE)
+    app.setApplicationVersion(__version__)
+    controller = build()
+    _install_excepthook(controller)
+    controller.window.show()
+    app.processEvents()  # paint before anything else happens
+    QTimer.singleShot(0, lambda: controller.start(options.checkpoint))
+    quit_after = os.environ.get(ENV_QUIT_AFTER_MS)
+    if quit_after:
+        QTimer.singleShot(int(quit_after), controller.window.close)
+    return app.exec()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

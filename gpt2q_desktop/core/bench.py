@@ -1,0 +1,274 @@
+"""``gpt2q bench``: honest speed and size figures for FP32 and INT8 variants of a GPT-2.
+
+Models of real shapes (768 wide, 12 heads, 50,257 tokens) are built from a fixed seed, written as
+checkpoint folders and quantized through the same engine and cache as the app. All variants of a model
+are timed in one process, interleaved call by call, so drift hits every variant alike.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import resource
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from .cache import QuantCache
+from .checkpoint import inspect_checkpoint, load_checkpoint
+from .engine import QuantizeReport, quantize_checkpoint
+from .metrics import percentile
+from .quiet import quiet_torch
+from .recipe import RecipeOptions
+from .runner import torch_threads
+from .synthetic import make_gpt2, save_checkpoint
+
+VARIANTS = ("fp32_full", "fp32_last", "int8_seed", "int8", "int8_per_channel", "fp32_decode", "int8_decode")
+DECODE_PAST = 32
+
+
+@dataclass
+class BenchRow:
+    """One variant of one model at one prompt length."""
+
+    model: str
+    layers: int
+    prompt_tokens: int
+    variant: str
+    median_ms: float
+    p90_ms: float
+    bytes: int
+    ratio_vs_fp32_full: float = 0.0
+    ratio_vs_fp32_last: float = 0.0
+    extra: dict[str, float] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def peak_rss_mb(fn: Callable[[], Any]) -> tuple[Any, float]:
+    """Run *fn*; return its result and the process's peak resident memory (MB) while it ran.
+
+    On Linux the high-water mark is reset first (``/proc/self/clear_refs``); elsewhere the figure
+    is the process's lifetime peak.
+    """
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+    result = fn()
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return result, int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return result, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def read_bandwidth_gbs(threads: int, mbytes: int = 512) -> float:
+    """Measured memory read bandwidth (GB/s): the best of a few sums over a large buffer."""
+    buf = torch.ones(mbytes * 2**20 // 4)
+    best = float("inf")
+    with torch_threads(threads):
+        for _ in range(5):
+            start = time.perf_counter()
+            buf.sum()
+            best = min(best, time.perf_counter() - start)
+    return buf.numel() * 4 / best / 1e9
+
+
+def streamed_bytes_per_token(model: nn.Module) -> int:
+    """Weight bytes one decode step must read: every matrix once (embedding lookups excluded)."""
+    import torch.ao.nn.quantized.dynamic as nnqd
+
+    total = 0
+    for m in model.modules():
+        if isinstance(m, nnqd.Linear):
+            total += m.in_features * m.out_features  # int8
+        elif isinstance(m, nn.Linear):
+            total += m.weight.numel() * 4
+        elif type(m).__name__ == "Conv1D":
+            total += m.weight.numel() * 4
+    return total
+
+
+def _seed_int8(fp32: nn.Module) -> tuple[nn.Module, int]:
+    """The seed's recipe: ``quantize_dynamic`` on the unconverted model (only lm_head), and its file size."""
+    from torch.ao.quantization import quantize_dynamic
+
+    with quiet_torch():
+        model = quantize_dynamic(fp32, {nn.Linear}, dtype=torch.qint8)
+        buf = io.BytesIO()
+        torch.save(model.state_dict(), buf)
+    return model, buf.tell()
+
+
+def _calls(variants: dict[str, nn.Module], ids: torch.Tensor, past: dict[str, Any]) -> dict[str, Callable[[], Callable[[], Any]]]:
+    """For each variant, a maker of its timed call (made untimed: decode calls get a fresh past)."""
+
+    def forward(model: nn.Module, keep: int) -> Callable[[], Callable[[], Any]]:
+        call = lambda: model(input_ids=ids, logits_to_keep=keep, use_cache=False)  # noqa: E731
+        return lambda: call
+
+    def decode(model: nn.Module, cache: Any) -> Callable[[], Callable[[], Any]]:
+        step = ids[:, -1:]
+
+        def make() -> Callable[[], Any]:
+            fresh = copy.deepcopy(cache)  # a decode step appends to its cache: never reuse one
+            return lambda: model(input_ids=step, past_key_values=fresh, logits_to_keep=1)
+
+        return make
+
+    return {
+        "fp32_full": forward(variants["fp32"], 0),
+        "fp32_last": forward(variants["fp32"], 1),
+        "int8_seed": forward(variants["int8_seed"], 1),
+        "int8": forward(variants["int8"], 1),
+        "int8_per_channel": forward(variants["int8_per_channel"], 1),
+        "fp32_decode": decode(variants["fp32"], past["fp32"]),
+        "int8_decode": decode(variants["int8_per_channel"], past["int8_per_channel"]),
+    }
+
+
+def _time_interleaved(makers: dict[str, Callable[[], Callable[[], Any]]], repeats: int, warmup: int) -> dict[str, list[float]]:
+    samples: dict[str, list[float]] = {k: [] for k in makers}
+    for _ in range(warmup):
+        for make in makers.values():
+            make()()
+    for _ in range(repeats):
+        for name, make in makers.items():
+            call = make()
+            start = time.perf_counter()
+            call()
+            samples[name].append((time.perf_counter() - start) * 1000.0)
+    return samples
+
+
+def bench_model(
+    name: str,
+    folder: Path,
+    prompt_tokens: list[int],
+    threads: int,
+    repeats: int,
+    warmup: int,
+    log: Callable[[str], None],
+) -> list[BenchRow]:
+    """All variants of the checkpoint in *folder*, at each prompt length."""
+    info = inspect_checkpoint(folder, require_tokenizer=False)
+    with tempfile.TemporaryDirectory(prefix="gpt2q-bench-") as tmp:
+        cache = QuantCache(Path(tmp))
+        loaded, fp32_peak = peak_rss_mb(lambda: load_checkpoint(folder, require_tokenizer=False))
+        fp32 = loaded.model
+        reports: dict[str, QuantizeReport] = {}
+        loads: dict[str, QuantizeReport] = {}
+        models: dict[str, nn.Module] = {"fp32": fp32}
+        peaks: dict[str, float] = {"fp32": fp32_peak}
+        with torch_threads(threads):
+            for key, options in (("int8", RecipeOptions()), ("int8_per_channel", RecipeOptions(per_channel=True))):
+                log(f"{name}: quantizing ({options.describe()})")
+                _, reports[key] = quantize_checkpoint(info, options, lambda: fp32, cache)
+                (models[key], loads[key]), peaks[key] = peak_rss_mb(
+                    lambda o=options: quantize_checkpoint(info, o, lambda: fp32, cache)
+                )
+                if not loads[key].cache_hit:
+                    raise RuntimeError(f"the {key} model was not reloaded from the cache: {loads[key].notes}")
+            models["int8_seed"], seed_bytes = _seed_int8(fp32)
+        sizes = {
+            "fp32": info.file_bytes,
+            "int8": reports["int8"].int8_bytes,
+            "int8_per_channel": reports["int8_per_channel"].int8_bytes,
+            "int8_seed": seed_bytes,
+        }
+        streamed = {k: streamed_bytes_per_token(models[k]) for k in ("fp32", "int8_per_channel")}
+        rows: list[BenchRow] = []
+        gen = torch.Generator().manual_seed(1234)
+        for tokens in prompt_tokens:
+            n = min(tokens, info.n_positions - 1)
+            ids = torch.randint(0, info.vocab_size, (1, n), generator=gen)
+            past_ids = torch.randint(0, info.vocab_size, (1, DECODE_PAST), generator=gen)
+            with torch_threads(threads), torch.inference_mode():
+                past = {k: models[k](input_ids=past_ids, use_cache=True).past_key_values for k in ("fp32", "int8_per_channel")}
+                log(f"{name}: timing {len(VARIANTS)} variants × {repeats} repeats, {n}-token prompt, {threads} threads")
+                samples = _time_interleaved(_calls(models, ids, past), repeats, warmup)
+            med = {k: percentile(v, 50) for k, v in samples.items()}
+            for variant in VARIANTS:
+                base = variant.removesuffix("_full").removesuffix("_last").removesuffix("_decode")
+                size_key = "fp32" if base == "fp32" else ("int8_per_channel" if variant == "int8_decode" else base)
+                extra: dict[str, float] = {}
+                report = reports.get(size_key)
+                if report is not None:
+                    extra["quantize_s"] = report.quantize_seconds
+                    extra["cache_load_s"] = loads[size_key].seconds
+                if size_key in peaks:
+                    extra["peak_rss_mb"] = peaks[size_key]
+                if variant.endswith("_decode"):
+                    extra["streamed_mb"] = streamed["fp32" if variant == "fp32_decode" else "int8_per_channel"] / 1e6
+                    extra["ratio_vs_fp32_decode"] = med["fp32_decode"] / med[variant]
+                rows.append(
+                    BenchRow(
+                        model=name,
+                        layers=info.n_layer,
+                        prompt_tokens=1 if variant.endswith("_decode") else n,
+                        variant=variant,
+                        median_ms=med[variant],
+                        p90_ms=percentile(samples[variant], 90),
+                        bytes=sizes[size_key],
+                        ratio_vs_fp32_full=med["fp32_full"] / med[variant],
+                        ratio_vs_fp32_last=med["fp32_last"] / med[variant],
+                        extra=extra,
+                    )
+                )
+        return rows
+
+
+def run_bench(
+    layers: list[int],
+    prompt_tokens: list[int],
+    threads: int,
+    repeats: int,
+    warmup: int,
+    demo: Path | None,
+    log: Callable[[str], None] = lambda s: None,
+) -> list[BenchRow]:
+    """Build each synthetic GPT-2 (and the demo student, if given) and bench every variant."""
+    rows: list[BenchRow] = []
+    with tempfile.TemporaryDirectory(prefix="gpt2q-bench-models-") as tmp:
+        for n_layer in layers:
+            log(f"building a {n_layer}-layer GPT-2 (768 wide, seed 0)")
+            folder = save_checkpoint(make_gpt2(n_layer), Path(tmp) / f"gpt2-{n_layer}l", tokenizer=False)
+            rows += bench_model(f"gpt2-{n_layer}l", folder, prompt_tokens, threads, repeats, warmup, log)
+            for f in folder.iterdir():
+                f.unlink()
+    if demo is not None:
+        rows += bench_model("demo-student", demo, prompt_tokens, threads, repeats, warmup, log)
+    return rows
+
+
+def render_bench(rows: list[BenchRow], bandwidth_gbs: float) -> str:
+    """A plain-text table with ratios beside the times, and the bandwidth floor for decode steps."""
+    head = f"{'model':<14}{'tokens':>7}  {'variant':<17}{'median ms':>10}{'p90 ms':>9}{'vs full':>9}{'vs last':>9}{'file MB':>9}{'size':>7}  notes"
+    out = [head, "-" * len(head)]
+    fp32_bytes = {r.model: r.bytes for r in rows if r.variant == "fp32_full"}
+    for r in rows:
+        notes = []
+        if "quantize_s" in r.extra and r.variant in ("int8", "int8_per_channel"):
+            speed = r.extra["quantize_s"] / max(r.extra["cache_load_s"], 1e-9)
+            notes.append(f"quantize {r.extra['quantize_s']:.2f}s, cache load {r.extra['cache_load_s']:.2f}s ({speed:.1f}×)")
+        if "peak_rss_mb" in r.extra and r.variant in ("fp32_last", "int8", "int8_per_channel"):
+            notes.append(f"peak RSS {r.extra['peak_rss_mb']:.0f} MB")
+        if "streamed_mb" in r.extra:
+            floor = r.extra["streamed_mb"] / 1e3 / bandwidth_gbs * 1e3
+            notes.append(f"{r.extra['ratio_vs_fp32_decode']:.2f}× vs FP32 decode; streams {r.extra['streamed_mb']:.0f} MB → floor {floor:.1f} ms")
+        out.append(
+            f"{r.model:<14}{r.prompt_tokens:>7}  {r.variant:<17}{r.median_ms:>10.2f}{r.p90_ms:>9.2f}"
+            f"{r.ratio_vs_fp32_full:>8.2f}×{r.ratio_vs_fp32_last:>8.2f}×{r.bytes / 1e6:>9.1f}"
+            f"{r.bytes / fp32_bytes[r.model]:>7.0%}  {'; '.join(notes)}"
+        )
+    return "\n".join(out) + "\n"

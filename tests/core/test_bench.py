@@ -1,0 +1,42 @@
+"""The benchmark measures every variant and reports sizes honestly (figures are printed, not asserted)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from gpt2q_desktop.cli import main
+from gpt2q_desktop.core.bench import VARIANTS, bench_model, render_bench, streamed_bytes_per_token
+
+
+def test_bench_model_rows(tiny_checkpoint: Path) -> None:
+    rows = bench_model("tiny", tiny_checkpoint, [4], threads=1, repeats=2, warmup=0, log=lambda s: None)
+    assert [r.variant for r in rows] == list(VARIANTS)
+    by = {r.variant: r for r in rows}
+    assert by["fp32_full"].ratio_vs_fp32_full == 1.0 and by["fp32_last"].ratio_vs_fp32_last == 1.0
+    assert by["int8"].bytes < 0.3 * by["fp32_full"].bytes
+    assert by["int8_seed"].bytes > by["fp32_full"].bytes, "the seed recipe stores lm_head twice"
+    assert by["int8_decode"].prompt_tokens == 1 and by["int8"].prompt_tokens == 4
+    assert by["int8"].extra["cache_load_s"] > 0 and by["int8"].extra["quantize_s"] > 0
+    assert all(r.median_ms > 0 and r.p90_ms >= r.median_ms for r in rows)
+    table = render_bench(rows, bandwidth_gbs=10.0)
+    assert table.count("\n") == len(VARIANTS) + 2 and "floor" in table
+
+
+def test_streamed_bytes_shrink_fourfold(tiny_model) -> None:
+    from gpt2q_desktop.core.recipe import DynamicInt8Recipe, RecipeOptions
+
+    int8 = DynamicInt8Recipe().quantize(tiny_model, RecipeOptions())
+    assert streamed_bytes_per_token(tiny_model) == 4 * streamed_bytes_per_token(int8)
+
+
+def test_bench_cli_json_keys(monkeypatch, capsys, tiny_checkpoint: Path) -> None:
+    import gpt2q_desktop.core.bench as bench
+
+    from gpt2q_desktop.core.synthetic import make_gpt2
+
+    monkeypatch.setattr(bench, "make_gpt2", lambda n: make_gpt2(n, n_embd=64, n_head=2, n_positions=64))
+    code = main(["bench", "--layers", "1", "--prompt-tokens", "8", "--repeats", "1", "--warmup", "0", "--threads", "1", "--no-demo", "--json"])
+    rows = json.loads(capsys.readouterr().out)
+    assert code == 0 and {r["variant"] for r in rows} == set(VARIANTS)
+    assert all({"layers", "prompt_tokens", "variant", "median_ms", "p90_ms", "bytes"} <= set(r) for r in rows)
