@@ -71,6 +71,12 @@ def _add_recipe_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--exclude-layers", type=_layers, default=(), metavar="I,J", help="blocks to keep in FP32")
 
 
+def _add_text_args(p: argparse.ArgumentParser, default_tokens: int) -> None:
+    p.add_argument("--text", type=Path, metavar="F", help="UTF-8 text (default: the demo student's held-out text)")
+    p.add_argument("--max-tokens", type=_at_least(2), default=default_tokens, help=f"tokens to evaluate (default {default_tokens:,})")
+    p.add_argument("--threads", type=_at_least(1), default=None, help="torch threads (default: cores, at most 8)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .version import __version__
 
@@ -104,6 +110,18 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--warmup", type=_at_least(0), default=3, help="untimed calls first (default 3)")
     b.add_argument("--no-demo", action="store_true", help="skip the bundled demo student")
     b.add_argument("--json", action="store_true", help="print a JSON list of rows")
+
+    e = sub.add_parser("eval", help="perplexity, KL, Δp and top-1 agreement of FP32 vs INT8 over a text")
+    _add_checkpoint_args(e)
+    _add_text_args(e, default_tokens=20_000)
+    _add_recipe_args(e)
+    e.add_argument("--json", action="store_true", help="print one JSON object")
+
+    s = sub.add_parser("sensitivity", help="rank blocks by the KL each adds when quantized alone")
+    _add_checkpoint_args(s)
+    _add_text_args(s, default_tokens=512)
+    s.add_argument("--per-channel", action="store_true", help="one scale per output channel")
+    s.add_argument("--json", action="store_true", help="print a JSON list, most sensitive first")
 
     k = sub.add_parser("cache", help="list or clear cached INT8 models")
     k.add_argument("action", choices=("list", "clear"))
@@ -220,6 +238,65 @@ def cmd_bench(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _text_path(args: argparse.Namespace) -> Path:
+    from .core.paths import demo_heldout_text
+
+    return args.text if args.text else demo_heldout_text()
+
+
+def cmd_eval(args: argparse.Namespace, out: TextIO) -> int:
+    from .core.cache import QuantCache
+    from .core.checkpoint import load_checkpoint
+    from .core.engine import quantize_checkpoint
+    from .core.quality import evaluate_text, read_text
+    from .core.runner import default_threads, torch_threads
+
+    text = _text_path(args)
+    chunks = read_text(text)
+    first = next(chunks, "")  # fail on a bad file before any long work
+    loaded = load_checkpoint(_checkpoint_path(args), args.tokenizer)
+    int8, report = quantize_checkpoint(loaded.info, _recipe(args), lambda: loaded.model, QuantCache(), progress=StderrProgress())
+    print(f"INT8: {report.summary()}", file=sys.stderr)
+    with torch_threads(args.threads or default_threads()):
+        result = evaluate_text(
+            loaded.model, int8, loaded.tokenizer, _chain(first, chunks), loaded.info.n_positions,
+            args.max_tokens, progress=StderrProgress(),
+        )  # fmt: skip
+    if args.json:
+        print(json.dumps({"text": str(text), **result.as_dict()}, indent=2), file=out)
+    else:
+        print(result.summary(), file=out)
+        edges = ["<1e-7"] + [f"≥{b:.0e}" for b in result.kl_bins]
+        print("KL histogram: " + ", ".join(f"{e} {c}" for e, c in zip(edges, result.kl_histogram)), file=out)
+    return 0
+
+
+def _chain(first: str, rest: Any) -> Any:
+    yield first
+    yield from rest
+
+
+def cmd_sensitivity(args: argparse.Namespace, out: TextIO) -> int:
+    from .core.checkpoint import load_checkpoint
+    from .core.quality import layer_sensitivity, read_text
+    from .core.runner import default_threads, torch_threads
+
+    text = "".join(read_text(_text_path(args)))[: args.max_tokens * 16]
+    loaded = load_checkpoint(_checkpoint_path(args), args.tokenizer)
+    with torch_threads(args.threads or default_threads()):
+        scores = layer_sensitivity(
+            loaded.model, loaded.tokenizer, text, loaded.info.n_positions, args.max_tokens,
+            per_channel=args.per_channel, progress=StderrProgress(),
+        )  # fmt: skip
+    if args.json:
+        print(json.dumps([s.as_dict() for s in scores], indent=2), file=out)
+    else:
+        print(f"{'rank':<6}{'quantized alone':<24}{'KL mean':>10}{'same top':>10}", file=out)
+        for rank, s in enumerate(scores, 1):
+            print(f"{rank:<6}{s.layer:<24}{s.kl_mean:>10.2e}{s.top1_agreement:>10.1%}", file=out)
+    return 0
+
+
 def cmd_cache(args: argparse.Namespace, out: TextIO) -> int:
     from .core.cache import QuantCache
 
@@ -239,7 +316,14 @@ def cmd_cache(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-COMMANDS = {"quantize": cmd_quantize, "compare": cmd_compare, "bench": cmd_bench, "cache": cmd_cache}
+COMMANDS = {
+    "quantize": cmd_quantize,
+    "compare": cmd_compare,
+    "bench": cmd_bench,
+    "eval": cmd_eval,
+    "sensitivity": cmd_sensitivity,
+    "cache": cmd_cache,
+}
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:

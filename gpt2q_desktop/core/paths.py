@@ -28,3 +28,8 @@ def demo_student_dir() -> Path:
 def bundled_tokenizer_dir() -> Path:
     """The original GPT-2 tokenizer files shipped with the app."""
     return resources_dir() / "gpt2-tokenizer"
+
+
+def demo_heldout_text() -> Path:
+    """Held-out prose of the demo student's corpus (never seen in training), for evaluations."""
+    return demo_student_dir() / "heldout.txt"

@@ -1,0 +1,250 @@
+"""Quality lab: where INT8 diverges from FP32, by how much, and which layers to blame.
+
+* :func:`continuation_pair` — greedy (or seeded sampling) continuations of both models with a KV cache,
+  the first diverging token and per-token latency;
+* :func:`evaluate_text` — perplexity of each model, KL(FP32‖INT8) mean / median / p99 and histogram,
+  Δp percentiles of the reference token, top-1 agreement, over a text streamed in bounded chunks;
+* :func:`layer_sensitivity` — the KL each block adds when it alone is INT8, ranked.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .errors import Cancelled, Gpt2qError
+from .metrics import percentile
+from .recipe import CancelFn, DynamicInt8Recipe, ProgressFn, QuantizationBackend, RecipeOptions
+from .runner import encode_prompt
+
+KL_BINS = tuple(10.0**e for e in range(-7, 2))  # histogram edges: 1e-7 … 10 nats
+CHUNK_CHARS = 200_000
+
+
+# -- continuation --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Continuation:
+    """Tokens one model generated after a prompt, and how long each step took."""
+
+    token_ids: tuple[int, ...]
+    tokens: tuple[str, ...]
+    step_ms: tuple[float, ...]
+
+    @property
+    def text(self) -> str:
+        return "".join(self.tokens)
+
+
+@dataclass(frozen=True)
+class ContinuationPair:
+    prompt: str
+    fp32: Continuation
+    int8: Continuation
+    first_divergence: int | None
+    """Index of the first token where the two continuations differ, or None if they never do."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def generate(
+    model: torch.nn.Module, tokenizer: Any, ids: torch.Tensor, n_tokens: int, n_positions: int,
+    temperature: float = 0.0, seed: int = 0,
+) -> Continuation:  # fmt: skip
+    """Greedy (``temperature`` 0) or seeded sampling continuation with a KV cache."""
+    gen = torch.Generator().manual_seed(seed)
+    out_ids: list[int] = []
+    times: list[float] = []
+    past = None
+    step = ids
+    with torch.inference_mode():
+        for _ in range(max(0, min(n_tokens, n_positions - ids.shape[1]))):
+            start = time.perf_counter()
+            out = model(input_ids=step, past_key_values=past, use_cache=True, logits_to_keep=1)
+            logits = out.logits[0, -1].float()
+            if temperature > 0:
+                probs = torch.softmax(logits / temperature, dim=-1)
+                next_id = int(torch.multinomial(probs, 1, generator=gen))
+            else:
+                next_id = int(logits.argmax())
+            times.append((time.perf_counter() - start) * 1000.0)
+            past, step = out.past_key_values, torch.tensor([[next_id]])
+            out_ids.append(next_id)
+    return Continuation(tuple(out_ids), tuple(tokenizer.decode([i]) for i in out_ids), tuple(times))
+
+
+def continuation_pair(
+    fp32: torch.nn.Module, int8: torch.nn.Module, tokenizer: Any, prompt: str, n_tokens: int, n_positions: int,
+    temperature: float = 0.0, seed: int = 0,
+) -> ContinuationPair:  # fmt: skip
+    """Both models continue *prompt*; the first position where they part is marked."""
+    ids = encode_prompt(tokenizer, prompt, n_positions).ids
+    a = generate(fp32, tokenizer, ids, n_tokens, n_positions, temperature, seed)
+    b = generate(int8, tokenizer, ids, n_tokens, n_positions, temperature, seed)
+    diverge = next((i for i, (x, y) in enumerate(zip(a.token_ids, b.token_ids)) if x != y), None)
+    return ContinuationPair(prompt, a, b, diverge)
+
+
+# -- corpus evaluation ---------------------------------------------------------------------------
+@dataclass
+class CorpusEval:
+    """FP32 versus INT8 over a text, token by token."""
+
+    tokens: int
+    ppl_fp32: float
+    ppl_int8: float
+    kl_mean: float
+    kl_median: float
+    kl_p99: float
+    kl_max: float
+    delta_p: dict[str, float]
+    top1_agreement: float
+    kl_histogram: list[int]
+    kl_bins: list[float] = field(default_factory=lambda: list(KL_BINS))
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def summary(self) -> str:
+        return (
+            f"{self.tokens:,} tokens: perplexity FP32 {self.ppl_fp32:.2f} vs INT8 {self.ppl_int8:.2f}; "
+            f"KL mean {self.kl_mean:.2e}, median {self.kl_median:.2e}, p99 {self.kl_p99:.2e}; "
+            f"same top token {self.top1_agreement:.1%}; Δp p1 {self.delta_p['p1']:+.4f} p99 {self.delta_p['p99']:+.4f}"
+        )
+
+
+def read_text(path: Path) -> Iterator[str]:
+    """A UTF-8 text file in chunks (bounded memory on large files), split at line ends."""
+    try:
+        with path.open(encoding="utf-8") as fh:
+            carry = ""
+            while chunk := fh.read(CHUNK_CHARS):
+                chunk = carry + chunk
+                cut = chunk.rfind("\n") + 1 or len(chunk)
+                carry = chunk[cut:]
+                yield chunk[:cut]
+            if carry:
+                yield carry
+    except FileNotFoundError:
+        raise Gpt2qError(f"The text file {path} does not exist.") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise Gpt2qError(f"The text file {path} cannot be read as UTF-8 text: {exc}") from None
+
+
+def _windows(tokenizer: Any, chunks: Iterator[str], window: int, max_tokens: int) -> Iterator[list[int]]:
+    """Non-overlapping windows of token ids, at most *max_tokens* tokens in all."""
+    buf: list[int] = []
+    seen = 0
+    for chunk in chunks:
+        buf += tokenizer(chunk, add_special_tokens=False)["input_ids"]
+        while len(buf) >= window and seen < max_tokens:
+            take = min(window, max_tokens - seen + 1)
+            yield buf[:take]
+            seen += take - 1
+            buf = buf[take:]
+        if seen >= max_tokens:
+            return
+    if len(buf) >= 2 and seen < max_tokens:
+        yield buf[: max_tokens - seen + 1]
+
+
+def _window_stats(fp32: torch.nn.Module, int8: torch.nn.Module, ids: list[int]) -> dict[str, torch.Tensor]:
+    x = torch.tensor([ids])
+    with torch.inference_mode():
+        lp = torch.log_softmax(fp32(input_ids=x, use_cache=False).logits[0, :-1].double(), -1)
+        lq = torch.log_softmax(int8(input_ids=x, use_cache=False).logits[0, :-1].double(), -1)
+    target = x[0, 1:]
+    rows = torch.arange(target.numel())
+    return {
+        "nll_p": -lp[rows, target],
+        "nll_q": -lq[rows, target],
+        "kl": (lp.exp() * (lp - lq)).sum(-1).clamp_min(0.0),
+        "dp": lq[rows, target].exp() - lp[rows, target].exp(),
+        "agree": (lp.argmax(-1) == lq.argmax(-1)).double(),
+    }
+
+
+def evaluate_text(
+    fp32: torch.nn.Module, int8: torch.nn.Module, tokenizer: Any, chunks: Iterator[str], window: int,
+    max_tokens: int = 20_000, progress: ProgressFn | None = None, cancelled: CancelFn | None = None,
+) -> CorpusEval:  # fmt: skip
+    """Perplexities, KL statistics, Δp percentiles and top-1 agreement over the text in *chunks*."""
+    parts: dict[str, list[torch.Tensor]] = {}
+    done = 0
+    for ids in _windows(tokenizer, chunks, window, max_tokens):
+        if cancelled is not None and cancelled():
+            raise Cancelled("Evaluation cancelled.")
+        for key, value in _window_stats(fp32, int8, ids).items():
+            parts.setdefault(key, []).append(value.float())
+        done += len(ids) - 1
+        if progress is not None:
+            progress(done, max_tokens, f"evaluated {done:,} tokens")
+    if not parts:
+        raise Gpt2qError("The text is too short to evaluate: it needs at least two tokens.")
+    s = {k: torch.cat(v).double() for k, v in parts.items()}
+    kl = s["kl"].tolist()
+    dp = s["dp"].tolist()
+    counts = [0] * (len(KL_BINS) + 1)
+    for value in kl:
+        counts[sum(value >= edge for edge in KL_BINS)] += 1
+    return CorpusEval(
+        tokens=len(kl),
+        ppl_fp32=math.exp(float(s["nll_p"].mean())),
+        ppl_int8=math.exp(float(s["nll_q"].mean())),
+        kl_mean=float(s["kl"].mean()),
+        kl_median=percentile(kl, 50),
+        kl_p99=percentile(kl, 99),
+        kl_max=max(kl),
+        delta_p={f"p{q}": percentile(dp, q) for q in (1, 5, 50, 95, 99)},
+        top1_agreement=float(s["agree"].mean()),
+        kl_histogram=counts,
+    )
+
+
+# -- per-layer sensitivity -----------------------------------------------------------------------
+@dataclass(frozen=True)
+class LayerScore:
+    """The KL a part adds when it alone is quantized."""
+
+    layer: str
+    kl_mean: float
+    top1_agreement: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def layer_sensitivity(
+    fp32: torch.nn.Module, tokenizer: Any, text: str, window: int, max_tokens: int = 512,
+    per_channel: bool = False, backend: QuantizationBackend | None = None,
+    progress: ProgressFn | None = None, cancelled: CancelFn | None = None,
+) -> list[LayerScore]:  # fmt: skip
+    """Quantize one block at a time (then lm_head with the embeddings alone); rank by the KL each adds."""
+    backend = backend or DynamicInt8Recipe()
+    n_layer = len(fp32.transformer.h)
+    every = tuple(range(n_layer))
+    parts = [(f"block {i}", RecipeOptions(per_channel, True, False, tuple(j for j in every if j != i))) for i in every]
+    parts.append(("lm_head + embeddings", RecipeOptions(per_channel, False, True, every)))
+    scores = []
+    for done, (label, options) in enumerate(parts):
+        if cancelled is not None and cancelled():
+            raise Cancelled("Sensitivity analysis cancelled.")
+        if progress is not None:
+            progress(done, len(parts), f"measuring {label}")
+        int8 = backend.quantize(fp32, options)
+        result = evaluate_text(fp32, int8, tokenizer, iter([text]), window, max_tokens)
+        scores.append(LayerScore(label, result.kl_mean, result.top1_agreement))
+    if progress is not None:
+        progress(len(parts), len(parts), "done")
+    return sorted(scores, key=lambda s: s.kl_mean, reverse=True)
+
+
+def block_index(label: str) -> int | None:
+    """The block number of a ranking label such as ``block 3`` (None for lm_head + embeddings)."""
+    return int(label.split()[1]) if label.startswith("block ") else None
