@@ -103,6 +103,27 @@ def _env(name: str, value: str) -> Iterator[None]:
 _QT_APP: Any = None  # kept alive for the whole process
 
 
+_QT_NOISE = ("does not support propagateSizeHints",)  # the offscreen platform's harmless complaint
+
+
+def _quiet_qt_noise() -> None:
+    """Drop the offscreen plugin's known noise from stderr; every other Qt message still goes there."""
+    from PySide6.QtCore import QtMsgType, qInstallMessageHandler
+
+    previous = None
+
+    def handler(kind: Any, context: Any, message: str) -> None:
+        if any(noise in message for noise in _QT_NOISE):
+            return
+        if previous is not None:
+            previous(kind, context, message)
+        elif sys.stderr is not None:
+            level = {QtMsgType.QtDebugMsg: "debug", QtMsgType.QtInfoMsg: "info"}.get(kind, "warning")
+            print(f"qt {level}: {message}", file=sys.stderr, flush=True)
+
+    previous = qInstallMessageHandler(handler)
+
+
 def check_qt() -> str:
     """Create (or reuse) a QApplication, paint a widget with the app icon into a QImage and inspect it.
 
@@ -117,6 +138,7 @@ def check_qt() -> str:
 
     from .core.paths import resources_dir
 
+    _quiet_qt_noise()
     app = QApplication.instance()
     if app is None:
         _QT_APP = app = QApplication([sys.argv[0] if sys.argv and sys.argv[0] else "gpt2q-desktop"])
@@ -161,13 +183,55 @@ def check_qt() -> str:
     widget.deleteLater()
     app.processEvents()
 
-    colours = {image.pixel(x, y) for x in range(0, image.width(), 2) for y in range(0, image.height(), 2)}
+    colours = _colours(image)
     white = QColor("#ffffff").rgba()
     if white not in colours:
         raise SelfTestFailure("the widget was not painted (no background in the rendered image)")
     if len(colours) < 3:
         raise SelfTestFailure("the rendered widget holds no icon (a single flat colour)")
-    return f"Qt painted ({platform})"
+    window = _paint_main_window(app)
+    return f"Qt painted ({platform}{', main window' if window else ''})"
+
+
+def _colours(image: Any) -> set[int]:
+    return {image.pixel(x, y) for x in range(0, image.width(), 2) for y in range(0, image.height(), 2)}
+
+
+_WINDOW_MODULES = {
+    "gpt2q_desktop.app",
+    "gpt2q_desktop.app.views",
+    "gpt2q_desktop.app.views.main_window",
+    "gpt2q_desktop.app.models",
+    "gpt2q_desktop.app.models.history_model",
+}
+
+
+def _paint_main_window(app: Any) -> bool:
+    """Build the app's main window (without its engine), show and paint it offscreen; False if absent.
+
+    Only a window module that does not exist at all is skipped: anything else missing (a module a
+    bundle left out, a broken widget) fails the self-test.
+    """
+    try:
+        from .app.models.history_model import HistoryModel
+        from .app.views.main_window import MainWindow
+    except ModuleNotFoundError as exc:
+        if exc.name in _WINDOW_MODULES:
+            _say(f"no main window to paint ({exc.name} is absent)")
+            return False
+        raise
+    history = HistoryModel()
+    window = MainWindow(history)
+    history.setParent(window)
+    window.show()
+    app.processEvents()
+    image = window.grab().toImage()
+    window.close()
+    window.deleteLater()
+    app.processEvents()
+    if image.isNull() or image.width() < 100 or len(_colours(image)) < 3:
+        raise SelfTestFailure("the main window did not paint")
+    return True
 
 
 # -- core -------------------------------------------------------------------------------------------

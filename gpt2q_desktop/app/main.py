@@ -27,16 +27,20 @@ log = logging.getLogger(LOGGER)
 
 
 def build() -> MainController:
-    """The window, its history model, the engine thread and the controller that joins them (not shown yet)."""
+    """The window (restored, not shown yet), its history, the engine thread and the controller that joins them."""
     history = HistoryModel()
     window = MainWindow(history)
     history.setParent(window)
-    return MainController(window, history, AppSettings(), Engine(window))
+    controller = MainController(window, history, AppSettings(), Engine(window))
+    controller.restore_window()
+    return controller
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gpt2q-desktop", description="Compare a GPT-2 student in FP32 and INT8.")
-    parser.add_argument("checkpoint", nargs="?", help="checkpoint folder (default: the last one used, or the demo student)")
+    parser.add_argument(
+        "checkpoint", nargs="?", help="checkpoint folder (default: the last one used, or the demo student)"
+    )
     parser.add_argument("--version", action="version", version=f"gpt2q-desktop {__version__}")
     return parser
 
@@ -52,11 +56,12 @@ def _install_excepthook(controller: MainController) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the window (or, with ``--self-test``, the self-test); returns the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
     if "--self-test" in args:
         from .. import selftest  # written separately; imported only when asked for
 
-        return int(selftest.run())
+        return int(selftest.run(args))
     options, qt_args = _parser().parse_known_args(args)
     setup_logging()
     app = QApplication.instance() or QApplication([sys.argv[0], *qt_args])
@@ -65,6 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.setApplicationDisplayName(APP_TITLE)
     app.setApplicationVersion(__version__)
     controller = build()
+    app.aboutToQuit.connect(controller.engine.shutdown)  # also when the app quits without closing the window
     _install_excepthook(controller)
     controller.window.show()
     app.processEvents()  # paint before anything else happens

@@ -3,7 +3,7 @@
 The window never imports torch. It asks :class:`Engine` to open, quantize or compare; the
 :class:`EngineWorker` runs the core on its own ``QThread`` and answers with signals that carry core
 results (``CheckpointInfo``, ``QuantizeReport``, ``ComparisonRow``). Jobs are queued, so torch work is
-serialised on that one thread. Cancel sets a thread-safe flag that the core polls.
+serialised on that one thread. Cancel sets a thread-safe flag that the core polls; a new request clears it.
 """
 
 from __future__ import annotations
@@ -138,7 +138,6 @@ class EngineWorker(QObject):
         self.quantized.emit(report)
 
     def _run(self, name: str, job: Callable[[], None]) -> None:
-        self._cancel.clear()
         self.started.emit(name)
         try:
             job()
@@ -150,7 +149,9 @@ class EngineWorker(QObject):
             self.failed.emit(str(exc))
         except Exception as exc:  # the app must keep working whatever the core or torch raises
             log.exception("unexpected error while %s", _DOING[name])
-            self.failed.emit(f"Unexpected error while {_DOING[name]} ({type(exc).__name__}: {exc}). Details are in the log.")
+            self.failed.emit(
+                f"Unexpected error while {_DOING[name]} ({type(exc).__name__}: {exc}). Details are in the log."
+            )
         finally:
             self.finished.emit(name)
 
@@ -176,16 +177,19 @@ class Engine(QObject):
         self._thread.start()
 
     def open(self, path: str, tokenizer: str | None = None) -> None:
+        self._cancel.clear()
         self._open_requested.emit(path, tokenizer)
 
     def quantize(self, options: dict[str, Any]) -> None:
+        self._cancel.clear()
         self._quantize_requested.emit(dict(options))
 
     def compare(self, prompts: list[str], settings: dict[str, int], options: dict[str, Any]) -> None:
+        self._cancel.clear()
         self._compare_requested.emit(list(prompts), dict(settings), dict(options))
 
     def cancel(self) -> None:
-        """Ask the running job to stop at its next step (thread-safe)."""
+        """Stop every job requested so far at its next step (thread-safe); the next request clears it."""
         self._cancel.set()
 
     def shutdown(self) -> None:

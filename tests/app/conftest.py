@@ -52,10 +52,8 @@ def make_app(qtbot, boxes: list[str], run) -> Iterator[Callable[..., MainControl
         qtbot.addWidget(controller.window)
         controller.window.show()
         made.append(controller)
-        if checkpoint is None and not restore:
-            controller.start(None, restore=False)
-        else:
-            run(controller, lambda: controller.start(str(checkpoint) if checkpoint else None, restore=restore))
+        controller.start(str(checkpoint) if checkpoint else None, restore=restore)
+        qtbot.waitUntil(lambda: not controller.busy, timeout=JOB_TIMEOUT_MS)
         controller.window.compare_panel.set_settings(FAST_RUN)
         return controller
 

@@ -41,6 +41,7 @@ def test_opens_on_the_given_checkpoint_and_shows_what_was_found(make_app, tiny_c
 
 
 def test_open_quantize_prompt_fills_both_cards_like_the_core(make_app, run, qtbot, trained_checkpoint):
+    from gpt2q_desktop.app.display import prob_text
     from gpt2q_desktop.core.runner import visible_token
 
     app = make_app(trained_checkpoint)
@@ -48,7 +49,7 @@ def test_open_quantize_prompt_fills_both_cards_like_the_core(make_app, run, qtbo
     window.quantize_panel.per_channel.setChecked(True)
     run(app, lambda: qtbot.mouseClick(window.quantize_panel.quantize_button, Qt.MouseButton.LeftButton))
     result = window.quantize_panel.result.text()
-    assert "8/8 linear layers INT8" in result and "MB →" in result
+    assert "9/9 linear layers INT8" in result and "MB →" in result
     assert len(QuantCache().entries()) == 1
 
     prompt = "The cat sat on the"
@@ -59,7 +60,7 @@ def test_open_quantize_prompt_fills_both_cards_like_the_core(make_app, run, qtbo
     (row,) = app.history.rows
     for card, side, got in ((panel.fp32_card, expected.fp32, row.fp32), (panel.int8_card, expected.int8, row.int8)):
         assert card.token.text() == visible_token(side.token)
-        assert card.detail.text() == f"id {side.token_id} · p {side.prob:.3f}"
+        assert card.detail.text() == f"id {side.token_id} · p {prob_text(side.prob)}"
         assert [t.token_id for t in got.top] == [t.token_id for t in side.top]
         assert [t.prob for t in got.top] == pytest.approx([t.prob for t in side.top], abs=1e-6)
         assert [label for label, _ in card.bars.items] == [visible_token(t.token) for t in side.top]

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QUrl, Signal
-from PySide6.QtGui import QDesktopServices, QGuiApplication
+from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QFileDialog
 
 from ...core.checkpoint import CheckpointInfo, inspect_checkpoint
@@ -24,6 +24,7 @@ from ..views.about import about_box
 from ..views.main_window import MainWindow
 from ..workers import JOB_COMPARE, JOB_OPEN, JOB_QUANTIZE, Engine, Opened
 from .cache_controller import CacheController
+from .history_controller import HistoryController
 
 if TYPE_CHECKING:
     from ...core.compare import ComparisonRow
@@ -31,8 +32,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(LOGGER)
 
-EXPORT_FILTERS = {"CSV (*.csv)": ".csv", "JSON (*.json)": ".json", "Markdown (*.md)": ".md"}
-EXPORT_FORMATS = {".csv": "csv", ".json": "json", ".md": "markdown", ".markdown": "markdown", ".txt": "table"}
 _STARTING = {JOB_OPEN: "Loading the checkpoint…", JOB_QUANTIZE: "Quantizing…", JOB_COMPARE: "Running…"}
 
 
@@ -53,6 +52,7 @@ class MainController(QObject):
         self.tokenizer: str | None = None
         self._jobs: list[str] = []
         self._cache: CacheController | None = None
+        self.history_controller = HistoryController(window, history)
         self._log_handler = QtLogHandler()
         self._log_handler.emitter.record.connect(window.log_dock.append)
         logging.getLogger(LOGGER).addHandler(self._log_handler)
@@ -69,16 +69,9 @@ class MainController(QObject):
         qp.quantize_clicked.connect(self.quantize)
         qp.cancel_clicked.connect(self.cancel)
         w.compare_panel.run_requested.connect(self.run_prompt)
-        hp = w.history_panel
-        hp.export_clicked.connect(self.choose_export)
-        hp.prompt_list_clicked.connect(self.choose_prompt_list)
-        hp.copy_requested.connect(self.copy_selection)
-        hp.clear_clicked.connect(self.history.clear)
-        self.history.rowsInserted.connect(self._update_chart)
-        self.history.modelReset.connect(self._update_chart)
+        w.history_panel.prompt_list_clicked.connect(self.choose_prompt_list)
         w.act_open.triggered.connect(self.choose_folder)
         w.act_prompt_list.triggered.connect(self.choose_prompt_list)
-        w.act_export.triggered.connect(self.choose_export)
         w.act_cache.triggered.connect(self.show_cache_manager)
         w.act_data_folder.triggered.connect(CacheController.open_data_folder)
         w.act_quantize.triggered.connect(self.quantize)
@@ -97,8 +90,8 @@ class MainController(QObject):
         worker.failed.connect(self._on_failed)
         worker.cancelled.connect(self._on_cancelled)
 
-    def start(self, checkpoint: str | None = None, restore: bool = True) -> None:
-        """Restore remembered state, then open *checkpoint*, else the last one used, else the demo student."""
+    def restore_window(self) -> None:
+        """Put back the remembered geometry and options (call before the window is shown)."""
         geometry = self.settings.geometry
         if geometry is not None:
             self.window.restoreGeometry(geometry)
@@ -106,6 +99,9 @@ class MainController(QObject):
         self.window.compare_panel.set_settings(self.settings.run)
         self._refresh_sources()
         self._update_actions()
+
+    def start(self, checkpoint: str | None = None, restore: bool = True) -> None:
+        """Open *checkpoint*, else (with *restore*) the last one used, else the demo student."""
         if checkpoint:
             self.open_checkpoint(checkpoint)
         elif restore and self.settings.last_checkpoint and Path(self.settings.last_checkpoint).is_dir():
@@ -124,14 +120,22 @@ class MainController(QObject):
 
     # -- state ----------------------------------------------------------------------------------
     @property
+    def busy(self) -> bool:
+        """True while any job is queued or running."""
+        return bool(self._jobs)
+
+    @property
     def working(self) -> bool:
         """True while a quantize or compare job is queued or running (opening does not count)."""
         return any(job != JOB_OPEN for job in self._jobs)
 
     def _update_actions(self) -> None:
         w, ready, free = self.window, self.info is not None, not self.working
-        for widget in (w.act_quantize, w.quantize_panel.quantize_button, w.act_run, w.compare_panel.run_button,
-                       w.act_prompt_list, w.history_panel.prompt_list_button):  # fmt: skip
+        jobs = (
+            w.act_quantize, w.quantize_panel.quantize_button, w.act_run, w.compare_panel.run_button,
+            w.act_prompt_list, w.history_panel.prompt_list_button,
+        )  # fmt: skip
+        for widget in jobs:
             widget.setEnabled(ready and free)
         for widget in (w.act_open, w.checkpoint_panel.open_button, w.checkpoint_panel.sources):
             widget.setEnabled(free)
@@ -221,7 +225,9 @@ class MainController(QObject):
         self.run_prompts(prompts)
 
     def choose_prompt_list(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self.window, "Run a prompt list", str(Path.home()), "Text files (*.txt);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(
+            self.window, "Run a prompt list", str(Path.home()), "Text files (*.txt);;All files (*)"
+        )
         if path:
             self.run_prompt_file(path)
 
@@ -281,45 +287,6 @@ class MainController(QObject):
     def _on_cancelled(self, text: str) -> None:
         self.window.quantize_panel.set_idle(text)
         self.window.show_status(text)
-
-    def _update_chart(self) -> None:
-        points = [(r.fp32.timing.median_ms, r.int8.timing.median_ms) for r in self.history.rows]
-        self.window.history_panel.chart.set_points(points)
-
-    # -- history --------------------------------------------------------------------------------
-    def export_to(self, path: str, fmt: str | None = None) -> bool:
-        """Write the history with ``core.report.render``; the format follows the suffix unless given."""
-        rows = self.history.rows
-        if not rows:
-            self.window.notify_error("Nothing to export yet: run a prompt first.")
-            return False
-        from ...core.report import render
-
-        fmt = fmt or EXPORT_FORMATS.get(Path(path).suffix.lower(), "csv")
-        try:
-            Path(path).write_text(render(rows, fmt), encoding="utf-8")
-        except OSError as exc:
-            log.warning("export to %s failed: %s", path, exc)
-            self.window.notify_error(f"Could not write {path}: {exc.strerror or exc}.")
-            return False
-        self.window.show_status(f"Exported {len(rows)} rows to {path}.")
-        return True
-
-    def choose_export(self) -> None:
-        start = str(Path.home() / "gpt2q-history.csv")
-        path, chosen = QFileDialog.getSaveFileName(self.window, "Export history", start, ";;".join(EXPORT_FILTERS))
-        if path:
-            if not Path(path).suffix:
-                path += EXPORT_FILTERS.get(chosen, ".csv")
-            self.export_to(path)
-
-    def copy_selection(self) -> None:
-        rows = self.window.history_panel.selected_source_rows()
-        if not rows:
-            self.window.show_status("Select history rows to copy.")
-            return
-        QGuiApplication.clipboard().setText(self.history.tsv(rows))
-        self.window.show_status(f"Copied {len(rows)} rows.")
 
     # -- the rest -------------------------------------------------------------------------------
     def show_cache_manager(self) -> None:

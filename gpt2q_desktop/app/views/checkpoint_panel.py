@@ -34,6 +34,8 @@ class CheckpointPanel(QGroupBox):
         self.open_button = QPushButton("Open folder…")
         self.open_button.setToolTip("Open a GPT-2 checkpoint folder (Ctrl+O), or drop one onto the window")
         self.sources = QComboBox()
+        self.sources.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.sources.setMinimumContentsLength(16)
         self.sources.setToolTip("The bundled demo, recent folders and GPT-2 models in the Hugging Face cache")
         top = QHBoxLayout()
         top.addWidget(self.open_button)
@@ -102,11 +104,12 @@ class CheckpointPanel(QGroupBox):
             "Parameters": f"{info.n_params / 1e6:.1f} M",
             "File size": f"{info.file_bytes / 1e6:.1f} MB",
             "Weight format": info.weight_format,
-            "Tokenizer": info.tokenizer_source if info.tokenizer_dir is None else f"{info.tokenizer_source} ({info.tokenizer_dir})",
+            "Tokenizer": info.tokenizer_source,
         }
         for name, value in values.items():
             self.fields[name].setText(value)
         self.fields["Name"].setToolTip(str(info.path))
+        self.fields["Tokenizer"].setToolTip(str(info.tokenizer_dir or ""))
 
     def show_message(self, text: str, error: bool = False) -> None:
         """An inline note or refusal under the facts (an empty text hides it)."""

@@ -56,8 +56,9 @@ class ComparePanel(QGroupBox):
         self.threads = _spin(0, os.cpu_count() or 1, "Torch threads while timing")
         self.threads.setSpecialValueText("auto")
         self.top_k = _spin(1, 50, "Top tokens shown per model")
+        self._boxes = {"repeats": self.repeats, "warmup": self.warmup, "threads": self.threads, "top_k": self.top_k}
         settings = QHBoxLayout()
-        for label, box in (("Repeats", self.repeats), ("Warm-up", self.warmup), ("Threads", self.threads), ("Top-k", self.top_k)):
+        for label, box in zip(("Repeats", "Warm-up", "Threads", "Top-k"), self._boxes.values()):
             settings.addWidget(QLabel(label))
             settings.addWidget(box)
         settings.addStretch(1)
@@ -96,15 +97,10 @@ class ComparePanel(QGroupBox):
 
     def settings(self) -> dict[str, int]:
         """Run settings as the engine worker reads them (threads 0 = automatic)."""
-        return {
-            "repeats": self.repeats.value(),
-            "warmup": self.warmup.value(),
-            "threads": self.threads.value(),
-            "top_k": self.top_k.value(),
-        }
+        return {key: box.value() for key, box in self._boxes.items()}
 
     def set_settings(self, values: dict[str, int]) -> None:
-        for key, box in (("repeats", self.repeats), ("warmup", self.warmup), ("threads", self.threads), ("top_k", self.top_k)):
+        for key, box in self._boxes.items():
             box.setValue(values[key])
 
     def show_row(self, row: ComparisonRow) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
-from PySide6.QtWidgets import QMainWindow, QMessageBox, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QMainWindow, QMessageBox, QScrollArea, QSplitter, QVBoxLayout, QWidget
 
 from ..models.history_model import HistoryModel
 from .checkpoint_panel import CheckpointPanel
@@ -17,6 +17,7 @@ from .quantize_panel import QuantizePanel
 
 APP_TITLE = "gpt2q desktop"
 STATUS_TIMEOUT_MS = 10_000
+LEFT_WIDTH = 400
 
 
 def _dropped_folder(event: QDragEnterEvent | QDropEvent) -> str | None:
@@ -50,8 +51,13 @@ class MainWindow(QMainWindow):
         column.addWidget(self.checkpoint_panel)
         column.addWidget(self.quantize_panel)
         column.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidget(left)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setMinimumWidth(LEFT_WIDTH)
         top = QSplitter(Qt.Orientation.Horizontal)
-        top.addWidget(left)
+        top.addWidget(scroll)
         top.addWidget(self.compare_panel)
         top.setStretchFactor(1, 1)
         main = QSplitter(Qt.Orientation.Vertical)
@@ -65,18 +71,23 @@ class MainWindow(QMainWindow):
         self.set_checkpoint_title(None)
 
     def _action(self, text: str, *keys: QKeySequence | QKeySequence.StandardKey | str) -> QAction:
+        """An action with *keys* as shortcuts (a standard key that the platform leaves unbound is skipped)."""
         action = QAction(text, self)
-        if keys:
-            action.setShortcuts([QKeySequence(k) for k in keys])
+        sequences: list[QKeySequence] = []
+        for key in keys:
+            sequence = QKeySequence(key)
+            if not sequence.isEmpty() and sequence not in sequences:
+                sequences.append(sequence)
+        action.setShortcuts(sequences)
         return action
 
     def _build_actions(self) -> None:
-        self.act_open = self._action("&Open folder…", QKeySequence.StandardKey.Open)
+        self.act_open = self._action("&Open folder…", QKeySequence.StandardKey.Open, "Ctrl+O")
         self.act_prompt_list = self._action("Run a prompt &list…", "Ctrl+L")
         self.act_export = self._action("&Export history…", "Ctrl+E")
         self.act_cache = self._action("&Cache manager…")
         self.act_data_folder = self._action("Open &data folder")
-        self.act_quit = self._action("&Quit", QKeySequence.StandardKey.Quit)
+        self.act_quit = self._action("&Quit", QKeySequence.StandardKey.Quit, "Ctrl+Q")
         self.act_quantize = self._action("&Quantize", "Ctrl+K")
         self.act_run = self._action("&Run prompt", "Ctrl+R", "F5")
         self.act_cancel = self._action("&Cancel", "Esc")
@@ -88,7 +99,10 @@ class MainWindow(QMainWindow):
         self.act_about = self._action("&About gpt2q desktop")
 
         menus = {
-            "&File": [self.act_open, self.act_prompt_list, self.act_export, None, self.act_cache, self.act_data_folder, None, self.act_quit],
+            "&File": [
+                self.act_open, self.act_prompt_list, self.act_export, None,
+                self.act_cache, self.act_data_folder, None, self.act_quit,
+            ],  # fmt: skip
             "&Model": [self.act_quantize, self.act_run, self.act_cancel],
             "&Help": [self.act_log, self.act_log_file, None, self.act_about],
         }

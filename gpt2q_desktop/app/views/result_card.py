@@ -8,14 +8,14 @@ from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QPainter, QPaintEvent
 from PySide6.QtWidgets import QFrame, QLabel, QVBoxLayout, QWidget
 
-from ..display import visible
+from ..display import prob_text, visible
 
 if TYPE_CHECKING:
     from ...core.compare import SideResult
 
 
 class TopBars(QWidget):
-    """Horizontal probability bars, one per top token, drawn with QPainter."""
+    """Horizontal probability bars, one per top token, drawn with QPainter; the top token's bar is full width."""
 
     ROW = 22
 
@@ -24,6 +24,7 @@ class TopBars(QWidget):
         self._color = color
         self._items: list[tuple[str, float]] = []
         self.setMinimumHeight(self.ROW * 5)
+        self.setToolTip("Top tokens; bar lengths are relative to the most likely token, the numbers are probabilities")
 
     @property
     def items(self) -> list[tuple[str, float]]:
@@ -43,13 +44,15 @@ class TopBars(QWidget):
         label_w = min(110.0, self.width() * 0.4)
         bar_w = max(self.width() - label_w - 60.0, 10.0)
         text = self.palette().windowText().color()
+        scale = max((prob for _, prob in self._items), default=0.0) or 1.0
         for i, (token, prob) in enumerate(self._items):
             y = i * self.ROW
             p.setPen(text)
-            p.drawText(QRectF(0, y, label_w - 6, self.ROW), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, token)
+            right = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+            p.drawText(QRectF(0, y, label_w - 6, self.ROW), right, token)
             p.fillRect(QRectF(label_w, y + 4, bar_w, self.ROW - 8), self.palette().alternateBase())
-            p.fillRect(QRectF(label_w, y + 4, bar_w * max(0.0, min(prob, 1.0)), self.ROW - 8), self._color)
-            p.drawText(QRectF(label_w + bar_w + 4, y, 56, self.ROW), Qt.AlignmentFlag.AlignVCenter, f"{prob:.1%}")
+            p.fillRect(QRectF(label_w, y + 4, bar_w * max(0.0, min(prob / scale, 1.0)), self.ROW - 8), self._color)
+            p.drawText(QRectF(label_w + bar_w + 4, y, 56, self.ROW), Qt.AlignmentFlag.AlignVCenter, prob_text(prob))
         p.end()
 
 
@@ -77,6 +80,6 @@ class ResultCard(QFrame):
 
     def show_side(self, side: SideResult) -> None:
         self.token.setText(visible(side.token))
-        self.detail.setText(f"id {side.token_id} · p {side.prob:.3f}")
+        self.detail.setText(f"id {side.token_id} · p {prob_text(side.prob)}")
         self.bars.set_items([(visible(t.token), t.prob) for t in side.top])
         self.latency.setText(f"median {side.timing.median_ms:.2f} ms · p90 {side.timing.p90_ms:.2f} ms")

@@ -1,0 +1,73 @@
+"""The history's behaviour: export through ``core.report``, copy rows as TSV, keep the latency chart current."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import QObject
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QFileDialog
+
+from ...core.logs import LOGGER
+from ..models.history_model import HistoryModel
+from ..views.main_window import MainWindow
+
+log = logging.getLogger(LOGGER)
+
+EXPORT_FILTERS = {"CSV (*.csv)": ".csv", "JSON (*.json)": ".json", "Markdown (*.md)": ".md"}
+EXPORT_FORMATS = {".csv": "csv", ".json": "json", ".md": "markdown", ".markdown": "markdown", ".txt": "table"}
+
+
+class HistoryController(QObject):
+    """Wires the history panel (export, copy, clear) and the chart to the history model."""
+
+    def __init__(self, window: MainWindow, history: HistoryModel) -> None:
+        super().__init__(window)
+        self.window, self.history = window, history
+        panel = window.history_panel
+        panel.export_clicked.connect(self.choose_export)
+        panel.copy_requested.connect(self.copy_selection)
+        panel.clear_clicked.connect(history.clear)
+        window.act_export.triggered.connect(self.choose_export)
+        history.rowsInserted.connect(self._update_chart)
+        history.modelReset.connect(self._update_chart)
+
+    def export_to(self, path: str, fmt: str | None = None) -> bool:
+        """Write the history with ``core.report.render``; the format follows the suffix unless given."""
+        rows = self.history.rows
+        if not rows:
+            self.window.notify_error("Nothing to export yet: run a prompt first.")
+            return False
+        from ...core.report import render  # imports torch, loaded by the time rows exist
+
+        fmt = fmt or EXPORT_FORMATS.get(Path(path).suffix.lower(), "csv")
+        try:
+            Path(path).write_text(render(rows, fmt), encoding="utf-8")
+        except OSError as exc:
+            log.warning("export to %s failed: %s", path, exc)
+            self.window.notify_error(f"Could not write {path}: {exc.strerror or exc}.")
+            return False
+        self.window.show_status(f"Exported {len(rows)} rows to {path}.")
+        return True
+
+    def choose_export(self) -> None:
+        start = str(Path.home() / "gpt2q-history.csv")
+        path, chosen = QFileDialog.getSaveFileName(self.window, "Export history", start, ";;".join(EXPORT_FILTERS))
+        if path:
+            if not Path(path).suffix:
+                path += EXPORT_FILTERS.get(chosen, ".csv")
+            self.export_to(path)
+
+    def copy_selection(self) -> None:
+        """Copy the selected rows (in model order) as tab-separated text with a header line."""
+        rows = self.window.history_panel.selected_source_rows()
+        if not rows:
+            self.window.show_status("Select history rows to copy.")
+            return
+        QGuiApplication.clipboard().setText(self.history.tsv(rows))
+        self.window.show_status(f"Copied {len(rows)} rows.")
+
+    def _update_chart(self) -> None:
+        points = [(r.fp32.timing.median_ms, r.int8.timing.median_ms) for r in self.history.rows]
+        self.window.history_panel.chart.set_points(points)
