@@ -130,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _recipe(args: argparse.Namespace) -> Any:
-    from .core.recipe import RecipeOptions
+    from .core.options import RecipeOptions
 
     return RecipeOptions(
         per_channel=args.per_channel,
@@ -144,19 +144,6 @@ def _checkpoint_path(args: argparse.Namespace) -> Path:
     from .core.paths import demo_student_dir
 
     return Path(args.checkpoint) if args.checkpoint else demo_student_dir()
-
-
-def _read_prompts(path: Path) -> list[str]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise Gpt2qError(f"The prompts file {path} does not exist.") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise Gpt2qError(f"The prompts file {path} cannot be read as UTF-8 text: {exc}") from None
-    prompts = [line for line in text.splitlines() if line.strip()]
-    if not prompts:
-        raise Gpt2qError(f"The prompts file {path} holds no prompts.")
-    return prompts
 
 
 def cmd_quantize(args: argparse.Namespace, out: TextIO) -> int:
@@ -190,8 +177,9 @@ def cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
     from .core.engine import quantize_checkpoint
     from .core.report import render, summary
     from .core.runner import RunSettings, default_threads, encode_prompt
+    from .core.text import read_prompts
 
-    prompts = args.prompt if args.prompt else _read_prompts(args.prompts_file)
+    prompts = args.prompt if args.prompt else read_prompts(args.prompts_file)
     settings = RunSettings(args.repeats, args.warmup, args.threads or default_threads(), args.top_k)
     loaded = load_checkpoint(_checkpoint_path(args), args.tokenizer)
     print(loaded.info.summary(), file=sys.stderr)
@@ -309,7 +297,7 @@ def cmd_cache(args: argparse.Namespace, out: TextIO) -> int:
     if args.json:
         print(json.dumps({"cache_dir": str(cache.root), "entries": [e.as_dict() for e in entries]}, indent=2), file=out)
         return 0
-    print(f"{cache.root}: {len(entries)} entries, {sum(e.bytes for e in entries) / 1e6:.1f} MB", file=out)
+    print(f"{cache.root}: {len(entries)} entr{'y' if len(entries) == 1 else 'ies'}, {sum(e.bytes for e in entries) / 1e6:.1f} MB", file=out)
     for e in entries:
         opts = e.manifest.get("options", {})
         print(f"  {e.key}  {e.bytes / 1e6:8.1f} MB  {e.source_name}  {json.dumps(opts, sort_keys=True)}", file=out)

@@ -24,10 +24,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import ArchitectureError, CheckpointError, TokenizerError, UnsafeCheckpointError
+from .errors import (
+    ArchitectureError,
+    CheckpointError,
+    TokenizerError,
+    UnsafeCheckpointError,
+)
 
 if TYPE_CHECKING:
-    import torch
     from transformers import GPT2LMHeadModel, PreTrainedTokenizerFast
 
 SAFETENSORS = "safetensors"

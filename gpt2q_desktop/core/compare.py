@@ -8,7 +8,16 @@ from typing import Any
 import torch
 
 from .metrics import kl_divergence, speedup, topk_overlap
-from .runner import EncodedPrompt, RunSettings, Timing, TopToken, encode_prompt, last_logits, time_interleaved, top_tokens
+from .runner import (
+    EncodedPrompt,
+    RunSettings,
+    Timing,
+    TopToken,
+    encode_prompt,
+    last_logits,
+    time_interleaved,
+    top_tokens,
+)
 
 
 @dataclass(frozen=True)

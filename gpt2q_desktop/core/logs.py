@@ -9,6 +9,7 @@ from pathlib import Path
 from .cache import data_dir
 
 LOGGER = "gpt2q"
+_OWN = "_gpt2q_own"  # marks the handlers set up here, so other handlers (the window's log pane) don't count
 
 
 def log_file() -> Path:
@@ -19,11 +20,12 @@ def setup_logging(verbose: bool = False) -> Path | None:
     """Log everything to a rotating file; echo warnings (or, if *verbose*, info) on stderr."""
     log = logging.getLogger(LOGGER)
     log.setLevel(logging.DEBUG)
-    if log.handlers:
+    if any(getattr(h, _OWN, False) for h in log.handlers):
         return log_file()
     console = logging.StreamHandler()
     console.setLevel(logging.INFO if verbose else logging.WARNING)
     console.setFormatter(logging.Formatter("gpt2q: %(message)s"))
+    setattr(console, _OWN, True)
     log.addHandler(console)
     path: Path | None = log_file()
     try:
@@ -32,5 +34,6 @@ def setup_logging(verbose: bool = False) -> Path | None:
     except OSError:
         return None
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(threadName)s %(message)s"))
+    setattr(handler, _OWN, True)
     log.addHandler(handler)
     return path

@@ -20,7 +20,13 @@ import torch
 
 from .errors import Cancelled, Gpt2qError
 from .metrics import percentile
-from .recipe import CancelFn, DynamicInt8Recipe, ProgressFn, QuantizationBackend, RecipeOptions
+from .recipe import (
+    CancelFn,
+    DynamicInt8Recipe,
+    ProgressFn,
+    QuantizationBackend,
+    RecipeOptions,
+)
 from .runner import encode_prompt
 
 KL_BINS = tuple(10.0**e for e in range(-7, 2))  # histogram edges: 1e-7 … 10 nats

@@ -16,13 +16,14 @@ import copy
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import torch
 from torch import nn
 
 from .errors import Cancelled
+from .options import RecipeOptions
 from .quiet import quiet_torch
 
 log = logging.getLogger("gpt2q")
@@ -43,38 +44,6 @@ def use_quantized_engine() -> str:
             torch.backends.quantized.engine = engine
             return engine
     return torch.backends.quantized.engine
-
-
-@dataclass(frozen=True)
-class RecipeOptions:
-    """What the user chose; part of the cache key."""
-
-    per_channel: bool = False
-    keep_lm_head: bool = False
-    quantize_embeddings: bool = True
-    exclude_layers: tuple[int, ...] = ()
-
-    def as_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["exclude_layers"] = sorted(self.exclude_layers)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> RecipeOptions:
-        return cls(
-            per_channel=bool(d.get("per_channel", False)),
-            keep_lm_head=bool(d.get("keep_lm_head", False)),
-            quantize_embeddings=bool(d.get("quantize_embeddings", True)),
-            exclude_layers=tuple(sorted(int(i) for i in d.get("exclude_layers", ()))),
-        )
-
-    def describe(self) -> str:
-        parts = ["per-channel" if self.per_channel else "per-tensor"]
-        parts.append("lm_head FP32" if self.keep_lm_head else "lm_head INT8")
-        parts.append("embeddings INT8" if self.quantize_embeddings else "embeddings FP32")
-        if self.exclude_layers:
-            parts.append("blocks kept FP32: " + ",".join(map(str, sorted(self.exclude_layers))))
-        return ", ".join(parts)
 
 
 class Int8Embedding(nn.Module):
@@ -211,7 +180,10 @@ class DynamicInt8Recipe:
         cancelled: CancelFn | None = None,
     ) -> nn.Module:
         import torch.ao.nn.quantized.dynamic as nnqd
-        from torch.ao.quantization import default_dynamic_qconfig, per_channel_dynamic_qconfig
+        from torch.ao.quantization import (
+            default_dynamic_qconfig,
+            per_channel_dynamic_qconfig,
+        )
 
         use_quantized_engine()
         qconfig = per_channel_dynamic_qconfig if options.per_channel else default_dynamic_qconfig

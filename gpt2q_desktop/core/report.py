@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from .compare import ComparisonRow
 from .metrics import percentile
-from .runner import visible_token
+from .text import visible_token
 
 FORMATS = ("table", "json", "csv", "markdown")
 COLUMNS = (

@@ -21,9 +21,6 @@ from .metrics import percentile
 MAX_PROMPT_CHARS_PER_POSITION = 16
 """Characters kept per model position before tokenizing a huge prompt (far more than a token needs)."""
 
-_VISIBLE = {" ": "␣", "\n": "↵", "\t": "→", "\r": "␍"}
-
-
 def default_threads() -> int:
     """A fixed, reproducible thread count: the physical cores torch sees, at most 8."""
     return max(1, min(8, torch.get_num_threads(), os.cpu_count() or 1))
@@ -86,13 +83,6 @@ class TopToken:
 
     def as_dict(self) -> dict[str, Any]:
         return {"token_id": self.token_id, "token": self.token, "prob": self.prob}
-
-
-def visible_token(text: str) -> str:
-    """A token with its spaces, newlines and tabs made visible (never stripped to nothing)."""
-    if text == "":
-        return "∅"
-    return "".join(_VISIBLE.get(ch, ch) for ch in text)
 
 
 def encode_prompt(tokenizer: Any, text: str, n_positions: int) -> EncodedPrompt:

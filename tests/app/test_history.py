@@ -106,4 +106,4 @@ def test_an_unreadable_prompt_list_is_refused(make_app, boxes, tmp_path, tiny_ch
     app.run_prompt_file(str(blank))
     assert boxes and "holds no prompts" in boxes[-1]
     app.run_prompt_file(str(tmp_path / "missing.txt"))
-    assert "cannot be read" in boxes[-1]
+    assert "does not exist" in boxes[-1]

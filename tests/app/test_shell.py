@@ -12,9 +12,9 @@ from pathlib import Path
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
-from gpt2q_desktop.app.sources import find_hf_gpt2
 from gpt2q_desktop.app.views.about import versions
 from gpt2q_desktop.core.cache import QuantCache
+from gpt2q_desktop.core.sources import find_hf_gpt2
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -42,7 +42,7 @@ def test_opens_on_the_given_checkpoint_and_shows_what_was_found(make_app, tiny_c
 
 def test_open_quantize_prompt_fills_both_cards_like_the_core(make_app, run, qtbot, trained_checkpoint):
     from gpt2q_desktop.app.display import prob_text
-    from gpt2q_desktop.core.runner import visible_token
+    from gpt2q_desktop.core.text import visible_token
 
     app = make_app(trained_checkpoint)
     window, panel = app.window, app.window.compare_panel

@@ -6,7 +6,12 @@ import json
 from pathlib import Path
 
 from gpt2q_desktop.cli import main
-from gpt2q_desktop.core.bench import VARIANTS, bench_model, render_bench, streamed_bytes_per_token
+from gpt2q_desktop.core.bench import (
+    VARIANTS,
+    bench_model,
+    render_bench,
+    streamed_bytes_per_token,
+)
 
 
 def test_bench_model_rows(tiny_checkpoint: Path) -> None:
@@ -32,7 +37,6 @@ def test_streamed_bytes_shrink_fourfold(tiny_model) -> None:
 
 def test_bench_cli_json_keys(monkeypatch, capsys, tiny_checkpoint: Path) -> None:
     import gpt2q_desktop.core.bench as bench
-
     from gpt2q_desktop.core.synthetic import make_gpt2
 
     monkeypatch.setattr(bench, "make_gpt2", lambda n: make_gpt2(n, n_embd=64, n_head=2, n_positions=64))

@@ -9,8 +9,18 @@ from pathlib import Path
 import pytest
 import torch
 
-from gpt2q_desktop.core.checkpoint import KIND_SEED_INT8, inspect_checkpoint, load_checkpoint, load_tokenizer
-from gpt2q_desktop.core.errors import ArchitectureError, CheckpointError, TokenizerError, UnsafeCheckpointError
+from gpt2q_desktop.core.checkpoint import (
+    KIND_SEED_INT8,
+    inspect_checkpoint,
+    load_checkpoint,
+    load_tokenizer,
+)
+from gpt2q_desktop.core.errors import (
+    ArchitectureError,
+    CheckpointError,
+    TokenizerError,
+    UnsafeCheckpointError,
+)
 from gpt2q_desktop.core.paths import bundled_tokenizer_dir
 from gpt2q_desktop.core.runner import last_logits
 from gpt2q_desktop.core.synthetic import save_checkpoint

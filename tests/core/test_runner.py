@@ -15,7 +15,13 @@ from gpt2q_desktop.core.errors import PromptError
 from gpt2q_desktop.core.metrics import kl_divergence, percentile, speedup, topk_overlap
 from gpt2q_desktop.core.recipe import DynamicInt8Recipe, RecipeOptions
 from gpt2q_desktop.core.report import COLUMNS, FORMATS, render, summary
-from gpt2q_desktop.core.runner import RunSettings, encode_prompt, last_logits, time_interleaved, visible_token
+from gpt2q_desktop.core.runner import (
+    RunSettings,
+    encode_prompt,
+    last_logits,
+    time_interleaved,
+)
+from gpt2q_desktop.core.text import visible_token
 
 FAST = RunSettings(repeats=3, warmup=1, threads=1, top_k=5)
 

@@ -15,11 +15,11 @@ from ...core.checkpoint import CheckpointInfo, inspect_checkpoint
 from ...core.errors import Gpt2qError
 from ...core.logs import LOGGER, log_file
 from ...core.paths import bundled_tokenizer_dir, demo_student_dir
-from ..display import visible
+from ...core.sources import find_hf_gpt2
+from ...core.text import read_prompts, visible_token
 from ..log_bridge import QtLogHandler
 from ..models.history_model import HistoryModel
 from ..settings import AppSettings
-from ..sources import find_hf_gpt2
 from ..views.about import about_box
 from ..views.main_window import MainWindow
 from ..workers import JOB_COMPARE, JOB_OPEN, JOB_QUANTIZE, Engine, Opened
@@ -214,13 +214,9 @@ class MainController(QObject):
     def run_prompt_file(self, path: str) -> None:
         """Run every non-blank line of a UTF-8 text file as a prompt."""
         try:
-            text = Path(path).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            self.window.notify_error(f"The prompt list {path} cannot be read as UTF-8 text: {exc}")
-            return
-        prompts = [line for line in text.splitlines() if line.strip()]
-        if not prompts:
-            self.window.notify_error(f"The prompt list {path} holds no prompts.")
+            prompts = read_prompts(Path(path))
+        except Gpt2qError as exc:
+            self.window.notify_error(str(exc))
             return
         self.run_prompts(prompts)
 
@@ -273,7 +269,7 @@ class MainController(QObject):
         self.window.compare_panel.show_row(row)
         verdict = "same token" if row.agree else "different tokens"
         self.window.show_status(
-            f"FP32 {visible(row.fp32.token)} | INT8 {visible(row.int8.token)}: {verdict}, {row.speedup:.2f}× speedup"
+            f"FP32 {visible_token(row.fp32.token)} | INT8 {visible_token(row.int8.token)}: {verdict}, {row.speedup:.2f}× speedup"
         )
 
     def _on_failed(self, text: str) -> None:

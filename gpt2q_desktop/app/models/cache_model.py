@@ -14,7 +14,7 @@ HEADERS = ("Source", "Options", "Size", "Created", "Source folder", "Key")
 
 
 def _options(entry: CacheEntry) -> str:
-    from ...core.recipe import RecipeOptions  # the cache dialog opens long after first paint
+    from ...core.options import RecipeOptions
 
     opts = entry.manifest.get("options")
     return RecipeOptions.from_dict(opts).describe() if isinstance(opts, dict) else "?"

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 
-from ..display import prob_text, visible
+from ...core.text import visible_token
+from ..display import prob_text
 
 if TYPE_CHECKING:
     from ...core.compare import ComparisonRow
@@ -24,11 +25,11 @@ def _prompt(row: ComparisonRow) -> str:
 
 _COLUMNS: tuple[tuple[str, Callable[[ComparisonRow], Any], Callable[[Any], str]], ...] = (
     ("Prompt", _prompt, str),
-    ("FP32 token", lambda r: r.fp32.token, visible),
+    ("FP32 token", lambda r: r.fp32.token, visible_token),
     ("FP32 id", lambda r: r.fp32.token_id, str),
     ("FP32 p", lambda r: r.fp32.prob, prob_text),
     ("FP32 ms", lambda r: r.fp32.timing.median_ms, lambda v: f"{v:.2f}"),
-    ("INT8 token", lambda r: r.int8.token, visible),
+    ("INT8 token", lambda r: r.int8.token, visible_token),
     ("INT8 id", lambda r: r.int8.token_id, str),
     ("INT8 p", lambda r: r.int8.prob, prob_text),
     ("INT8 ms", lambda r: r.int8.timing.median_ms, lambda v: f"{v:.2f}"),

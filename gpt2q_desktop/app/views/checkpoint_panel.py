@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...core.checkpoint import CheckpointInfo
-from ..sources import FoundModel
+from ...core.sources import FoundModel
 
 _FIELDS = ("Name", "Layers", "Hidden size", "Vocabulary", "Parameters", "File size", "Weight format", "Tokenizer")
 ERROR_STYLE = "color: #b00020;"

@@ -8,7 +8,8 @@ from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QPainter, QPaintEvent
 from PySide6.QtWidgets import QFrame, QLabel, QVBoxLayout, QWidget
 
-from ..display import prob_text, visible
+from ...core.text import visible_token
+from ..display import prob_text
 
 if TYPE_CHECKING:
     from ...core.compare import SideResult
@@ -79,7 +80,7 @@ class ResultCard(QFrame):
         layout.addWidget(self.latency)
 
     def show_side(self, side: SideResult) -> None:
-        self.token.setText(visible(side.token))
+        self.token.setText(visible_token(side.token))
         self.detail.setText(f"id {side.token_id} · p {prob_text(side.prob)}")
-        self.bars.set_items([(visible(t.token), t.prob) for t in side.top])
+        self.bars.set_items([(visible_token(t.token), t.prob) for t in side.top])
         self.latency.setText(f"median {side.timing.median_ms:.2f} ms · p90 {side.timing.p90_ms:.2f} ms")
