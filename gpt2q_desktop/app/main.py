@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QApplication
 from ..core.logs import LOGGER, setup_logging
 from ..version import __version__
 from .controllers.main_controller import MainController
+from .gc_guard import MainThreadCollector
 from .models.history_model import HistoryModel
 from .settings import APPLICATION, ORGANIZATION, AppSettings
 from .views.main_window import APP_TITLE, MainWindow
@@ -69,8 +70,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.setApplicationName(APPLICATION)
     app.setApplicationDisplayName(APP_TITLE)
     app.setApplicationVersion(__version__)
+    collector = MainThreadCollector(app)  # before the engine thread starts allocating
     controller = build()
-    app.aboutToQuit.connect(controller.engine.shutdown)  # also when the app quits without closing the window
+    app.aboutToQuit.connect(controller.engine.shutdown)
+    app.aboutToQuit.connect(collector.stop)  # also when the app quits without closing the window
     _install_excepthook(controller)
     controller.window.show()
     app.processEvents()  # paint before anything else happens

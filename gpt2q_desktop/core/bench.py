@@ -26,7 +26,7 @@ from .engine import QuantizeReport, quantize_checkpoint
 from .metrics import percentile
 from .quiet import quiet_torch
 from .recipe import RecipeOptions
-from .runner import torch_threads
+from .runner import cached_step, new_kv_cache, torch_threads
 from .synthetic import make_gpt2, save_checkpoint
 
 VARIANTS = ("fp32_full", "fp32_last", "int8_seed", "int8", "int8_per_channel", "fp32_decode", "int8_decode")
@@ -92,9 +92,7 @@ def streamed_bytes_per_token(model: nn.Module) -> int:
     for m in model.modules():
         if isinstance(m, nnqd.Linear):
             total += m.in_features * m.out_features  # int8
-        elif isinstance(m, nn.Linear):
-            total += m.weight.numel() * 4
-        elif type(m).__name__ == "Conv1D":
+        elif isinstance(m, nn.Linear) or type(m).__name__ == "Conv1D":
             total += m.weight.numel() * 4
     return total
 
@@ -122,7 +120,7 @@ def _calls(variants: dict[str, nn.Module], ids: torch.Tensor, past: dict[str, An
 
         def make() -> Callable[[], Any]:
             fresh = copy.deepcopy(cache)  # a decode step appends to its cache: never reuse one
-            return lambda: model(input_ids=step, past_key_values=fresh, logits_to_keep=1)
+            return lambda: cached_step(model, step, fresh)
 
         return make
 
@@ -194,7 +192,9 @@ def bench_model(
             ids = torch.randint(0, info.vocab_size, (1, n), generator=gen)
             past_ids = torch.randint(0, info.vocab_size, (1, DECODE_PAST), generator=gen)
             with torch_threads(threads), torch.inference_mode():
-                past = {k: models[k](input_ids=past_ids, use_cache=True).past_key_values for k in ("fp32", "int8_per_channel")}
+                past = {k: new_kv_cache(models[k]) for k in ("fp32", "int8_per_channel")}
+                for k, kv_cache in past.items():
+                    cached_step(models[k], past_ids, kv_cache)
                 log(f"{name}: timing {len(VARIANTS)} variants × {repeats} repeats, {n}-token prompt, {threads} threads")
                 samples = _time_interleaved(_calls(models, ids, past), repeats, warmup)
             med = {k: percentile(v, 50) for k, v in samples.items()}

@@ -27,7 +27,7 @@ from .recipe import (
     QuantizationBackend,
     RecipeOptions,
 )
-from .runner import encode_prompt
+from .runner import cached_step, encode_prompt, new_kv_cache
 
 KL_BINS = tuple(10.0**e for e in range(-7, 2))  # histogram edges: 1e-7 … 10 nats
 CHUNK_CHARS = 200_000
@@ -67,20 +67,19 @@ def generate(
     gen = torch.Generator().manual_seed(seed)
     out_ids: list[int] = []
     times: list[float] = []
-    past = None
+    kv_cache = new_kv_cache(model)
     step = ids
     with torch.inference_mode():
         for _ in range(max(0, min(n_tokens, n_positions - ids.shape[1]))):
             start = time.perf_counter()
-            out = model(input_ids=step, past_key_values=past, use_cache=True, logits_to_keep=1)
-            logits = out.logits[0, -1].float()
+            logits = cached_step(model, step, kv_cache).float()
             if temperature > 0:
                 probs = torch.softmax(logits / temperature, dim=-1)
                 next_id = int(torch.multinomial(probs, 1, generator=gen))
             else:
                 next_id = int(logits.argmax())
             times.append((time.perf_counter() - start) * 1000.0)
-            past, step = out.past_key_values, torch.tensor([[next_id]])
+            step = torch.tensor([[next_id]])
             out_ids.append(next_id)
     return Continuation(tuple(out_ids), tuple(tokenizer.decode([i]) for i in out_ids), tuple(times))
 

@@ -13,7 +13,6 @@ the recipe again (:meth:`rebuild`).
 from __future__ import annotations
 
 import copy
-import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,8 +24,6 @@ from torch import nn
 from .errors import Cancelled
 from .options import RecipeOptions
 from .quiet import quiet_torch
-
-log = logging.getLogger("gpt2q")
 
 ProgressFn = Callable[[int, int, str], None]
 """``progress(done, total, message)``."""

@@ -7,6 +7,8 @@ practice: warm-up calls, many repeats, median and p90, a fixed thread count.
 from __future__ import annotations
 
 import contextlib
+import functools
+import inspect
 import os
 import time
 from collections.abc import Iterator
@@ -114,6 +116,27 @@ def last_logits(model: torch.nn.Module, ids: torch.Tensor) -> torch.Tensor:
     with torch.inference_mode():
         out = model(input_ids=ids, logits_to_keep=1, use_cache=False)
     return out.logits[0, -1].float()
+
+
+@functools.cache
+def _cache_keyword() -> str:
+    """transformers 5.24 renamed ``past_key_values`` to ``cache`` (the old name warns and goes in 5.40)."""
+    from transformers import GPT2LMHeadModel
+
+    return "cache" if "cache" in inspect.signature(GPT2LMHeadModel.forward).parameters else "past_key_values"
+
+
+def new_kv_cache(model: torch.nn.Module) -> Any:
+    """An empty KV cache for *model*; :func:`cached_step` appends to it in place."""
+    from transformers import DynamicCache
+
+    return DynamicCache(config=model.config)
+
+
+def cached_step(model: torch.nn.Module, ids: torch.Tensor, kv_cache: Any) -> torch.Tensor:
+    """Feed *ids* after what *kv_cache* holds (appending to it); the last position's logits."""
+    out = model(input_ids=ids, use_cache=True, logits_to_keep=1, **{_cache_keyword(): kv_cache})
+    return out.logits[0, -1]
 
 
 def top_tokens(tokenizer: Any, logits: torch.Tensor, k: int) -> list[TopToken]:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from gpt2q_desktop.app.controllers.main_controller import MainController
+from gpt2q_desktop.app.gc_guard import MainThreadCollector
 from gpt2q_desktop.app.main import build
 from gpt2q_desktop.app.views.main_window import MainWindow
 
@@ -21,6 +22,15 @@ def settings_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "settings" / "gpt2q-desktop.ini"
     monkeypatch.setenv("GPT2Q_SETTINGS_FILE", str(path))
     return path
+
+
+@pytest.fixture(autouse=True)
+def main_thread_gc(qapp) -> Iterator[MainThreadCollector]:
+    """As in the app: garbage is collected on the GUI thread only (set up first, torn down last)."""
+    collector = MainThreadCollector(qapp)
+    yield collector
+    collector.stop()
+    collector.deleteLater()
 
 
 @pytest.fixture

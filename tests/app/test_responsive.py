@@ -12,7 +12,7 @@ MAX_STALL_S = 0.25
 def test_the_main_thread_never_stalls_while_quantizing(make_app, run, tmp_path):
     from gpt2q_desktop.core.synthetic import make_gpt2, save_checkpoint
 
-    folder = save_checkpoint(make_gpt2(n_layer=12, n_embd=384, n_head=6, n_positions=128), tmp_path / "medium")
+    folder = save_checkpoint(make_gpt2(n_layer=12, n_embd=512, n_head=8, n_positions=128), tmp_path / "medium")
     app = make_app(folder)
     app.window.quantize_panel.per_channel.setChecked(True)
 

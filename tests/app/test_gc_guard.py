@@ -1,0 +1,46 @@
+"""Cyclic garbage is collected on the GUI thread, never on a thread that merely allocates."""
+
+from __future__ import annotations
+
+import gc
+import threading
+
+
+class _Node:
+    """A self-referencing object that records the thread that finally frees it."""
+
+    freed_on: list[threading.Thread] = []
+
+    def __init__(self) -> None:
+        self.me = self
+
+    def __del__(self) -> None:
+        _Node.freed_on.append(threading.current_thread())
+
+
+def test_garbage_is_collected_by_the_gui_thread_not_by_an_allocating_thread(main_thread_gc, qtbot):
+    assert not gc.isenabled()
+    _Node.freed_on.clear()
+    _Node()  # unreachable at once, but only the cyclic collector can free it
+    held: list[list[int]] = []
+    worker = threading.Thread(target=lambda: held.extend([] for _ in range(20 * gc.get_threshold()[0])))
+    worker.start()
+    worker.join()  # enough allocations to start several automatic collections, were they on
+
+    assert _Node.freed_on == []
+    qtbot.waitUntil(lambda: bool(_Node.freed_on), timeout=5000)
+    assert _Node.freed_on == [threading.main_thread()]
+
+
+def test_stopping_gives_collection_back_to_python(qapp):
+    from gpt2q_desktop.app.gc_guard import MainThreadCollector
+
+    was = gc.isenabled()
+    gc.enable()
+    try:
+        collector = MainThreadCollector(qapp)
+        assert not gc.isenabled()
+        collector.stop()
+        assert gc.isenabled()
+    finally:
+        (gc.enable if was else gc.disable)()
