@@ -212,28 +212,26 @@ def build_model(args: argparse.Namespace, vocab_size: int) -> Any:
 
 
 @torch.no_grad()
-def evaluate(model: Any, ids: torch.Tensor, block: int, batch: int = 8) -> float:
+def evaluate(model: Any, ids: torch.Tensor, block: int) -> float:
     """Mean next-token NLL (nats) over non-overlapping ``block``-token windows.
 
     Every token of ``ids`` except the first is predicted exactly once; a
-    window's first token is only context.
+    window's first token is only context (its target was the previous
+    window's last prediction).
     """
     was_training = model.training
     model.eval()
     total_nll = 0.0
     total_tok = 0
-    starts = list(range(0, max(len(ids) - 1, 1), block))
-    for i in range(0, len(starts), batch):
-        chunk = [ids[s : s + block + 1] for s in starts[i : i + batch]]
-        for seq in chunk:  # ragged tail: evaluate singly
-            if len(seq) < 2:
-                continue
-            x = seq[:-1].unsqueeze(0)
-            y = seq[1:].unsqueeze(0)
-            logits = model(input_ids=x).logits.float()
-            nll = F.cross_entropy(logits.view(-1, logits.size(-1)), y.view(-1), reduction="sum")
-            total_nll += float(nll)
-            total_tok += y.numel()
+    for start in range(0, max(len(ids) - 1, 1), block):
+        seq = ids[start : start + block + 1]
+        if len(seq) < 2:
+            continue
+        x = seq[:-1].unsqueeze(0)
+        y = seq[1:]
+        logits = model(input_ids=x).logits[0].float()
+        total_nll += float(F.cross_entropy(logits, y, reduction="sum"))
+        total_tok += y.numel()
     if was_training:
         model.train()
     return total_nll / max(total_tok, 1)
@@ -260,6 +258,78 @@ def save_model(model: Any, out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     half = copy.deepcopy(model).to(torch.float16)
     half.save_pretrained(out_dir, safe_serialization=True)
+    for f in out_dir.iterdir():  # safetensors writes 0600; the bundle must be world-readable
+        if f.is_file():
+            f.chmod(0o644)
+
+
+def good_turing_missing_mass(train: torch.Tensor) -> float:
+    """Good-Turing estimate of the probability of a token id never seen in training."""
+    counts = torch.bincount(train)
+    return float((counts == 1).sum()) / float(len(train))
+
+
+def calibrate_unseen_rows(
+    model: Any, train: torch.Tensor, keep: torch.Tensor, block: int, seed: int, n_blocks: int = 32
+) -> dict[str, float]:
+    """Give every token id absent from the training text one shared, fitted embedding row.
+
+    Token ids that never occur in the training text get no useful gradient, so
+    after training their (tied) rows are arbitrary and can soak up a large share
+    of the 50257-way softmax.  This sets all of them to one vector ``u`` fitted
+    on training-text hidden states so that, together, they receive the
+    Good-Turing missing mass ``m`` (the rate of once-seen tokens): it minimises
+    ``E[-log p(target)] + m * E[-log p(any unseen id)]``, whose optimum gives the
+    unseen ids total probability ``m`` at every position.  Only ``u`` is fitted;
+    every other weight is unchanged.  The change is kept only if the plain
+    full-softmax loss on the training sample does not get worse.  No held-out
+    text is used.
+    """
+    was_training = model.training
+    model.eval()
+    gen = torch.Generator().manual_seed(seed + 1)
+    starts = torch.randint(0, len(train) - block - 1, (n_blocks,), generator=gen)
+    batch = torch.stack([train[s : s + block + 1] for s in starts.tolist()])
+    x, y = batch[:, :-1], batch[:, 1:].reshape(-1)
+    wte = model.transformer.wte.weight
+    unseen = torch.ones(wte.size(0), dtype=torch.bool)
+    unseen[keep] = False
+    n_unseen = int(unseen.sum())
+    m = good_turing_missing_mass(train)
+    with torch.no_grad():
+        h = model.transformer(input_ids=x).last_hidden_state.reshape(-1, wte.size(1)).float()
+        w = wte.detach().float()
+        tgt = (h * w[y]).sum(-1)
+        lse_seen = torch.logsumexp(h @ w[keep].t(), dim=-1)
+        lse_unseen_now = torch.logsumexp(h @ w[unseen].t(), dim=-1)
+        before = float((torch.logaddexp(lse_seen, lse_unseen_now) - tgt).mean())
+    log_n = math.log(n_unseen)
+    u = w[unseen].mean(0).clone().requires_grad_(True)
+    opt = torch.optim.Adam([u], lr=0.05)
+    for _ in range(400):
+        lse_u = log_n + h @ u
+        lse_all = torch.logaddexp(lse_seen, lse_u)
+        obj = (lse_all - tgt).mean() + m * (lse_all - lse_u).mean()
+        opt.zero_grad()
+        obj.backward()
+        opt.step()
+    with torch.no_grad():
+        lse_u = log_n + h @ u
+        after = float((torch.logaddexp(lse_seen, lse_u) - tgt).mean())
+        unseen_mass = float(torch.exp(lse_u - torch.logaddexp(lse_seen, lse_u)).mean())
+        applied = after <= before
+        if applied:
+            wte[unseen] = u.detach().to(wte.dtype)
+    if was_training:
+        model.train()
+    return {
+        "unseen_ids": n_unseen,
+        "good_turing_mass": round(m, 6),
+        "train_sample_loss_before": round(before, 4),
+        "train_sample_loss_after": round(after, 4),
+        "unseen_mass_after": round(unseen_mass, 6),
+        "applied": float(applied),
+    }
 
 
 def copy_tokenizer(tokenizer_dir: Path, out_dir: Path) -> None:
@@ -296,6 +366,7 @@ class TrainStats:
     heldout_chars: int = 0
     seed: int = 0
     history: list[dict[str, float]] = field(default_factory=list)
+    calibration: dict[str, float] = field(default_factory=dict)
 
 
 def sample_predictions(model: Any, tokenizer: Any, prompts: tuple[str, ...]) -> list[dict[str, Any]]:
@@ -315,6 +386,24 @@ def sample_predictions(model: Any, tokenizer: Any, prompts: tuple[str, ...]) -> 
                 }
             )
     return rows
+
+
+def finalize(out_dir: Path, train: torch.Tensor, keep: torch.Tensor, heldout_ids: torch.Tensor,
+             stats: TrainStats, seed: int) -> None:
+    """Load the best checkpoint, calibrate the unseen-token rows, save it again."""
+    from transformers import GPT2LMHeadModel
+
+    model = GPT2LMHeadModel.from_pretrained(out_dir, dtype=torch.float32)
+    block = model.config.n_positions
+    val_before = evaluate(model, heldout_ids, block)
+    info = calibrate_unseen_rows(model, train, keep, block, seed)
+    val_after = evaluate(model, heldout_ids, block)
+    info["val_loss_before"] = round(val_before, 4)  # reported only, never used to decide
+    info["val_loss_after"] = round(val_after, 4)
+    stats.calibration = info
+    print(f"[calibrate] {info}", flush=True)
+    if info["applied"]:
+        save_model(model, out_dir)
 
 
 def write_card(out_dir: Path, stats: TrainStats, torch_threads_note: str) -> dict[str, Any]:
@@ -354,6 +443,18 @@ def write_card(out_dir: Path, stats: TrainStats, torch_threads_note: str) -> dic
         f"| {md_escape(r['prompt'])} | `{md_escape(r['token'])}` | {r['token_id']} | {r['prob']:.3f} |"
         for r in samples
     )
+    cal = stats.calibration
+    if cal.get("applied"):
+        calib_note = (
+            f"after training, the {int(cal['unseen_ids']):,} token ids absent from the training text share one "
+            f"fitted embedding row giving them together the Good-Turing missing mass "
+            f"({cal['good_turing_mass']:.4f}); training-sample loss {cal['train_sample_loss_before']:.3f} -> "
+            f"{cal['train_sample_loss_after']:.3f}, held-out loss {cal['val_loss_before']:.3f} -> {cal['val_loss_after']:.3f}"
+        )
+    elif cal:
+        calib_note = "calibration tried and not applied (it did not lower the training-sample loss)"
+    else:
+        calib_note = "not calibrated"
     size_mb = sum(f.stat().st_size for f in out_dir.iterdir() if f.is_file()) / 1e6
     card = f"""# gpt2q-desktop demo student (GPT-2 architecture, trained on Jane Austen)
 
@@ -404,6 +505,7 @@ by that script from the saved folder (fp16 weights upcast to fp32).
 | tokens seen | {stats.tokens_seen:,} |
 | wall time | {stats.seconds / 60:.1f} min on CPU, {stats.threads} torch thread(s){torch_threads_note} |
 | corpus-vocabulary softmax | first {stats.corpus_vocab_frac:.0%} of the run over the {stats.corpus_vocab_size:,} token ids in the corpus, then the full 50257-way softmax |
+| unseen-token rows | {calib_note} |
 | precision | bf16 autocast for training matmuls (fp32 master weights); evaluation in fp32 |
 | dropout | {cfg.resid_pdrop} |
 | seed | {stats.seed} |
@@ -449,6 +551,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--tokenizer", type=Path, default=DEFAULT_TOKENIZER_DIR, help="GPT-2 tokenizer folder")
     ap.add_argument("--data-dir", type=Path, default=JANEAUSTENR_DATA, help="janeaustenr data/ folder")
     ap.add_argument("--card-only", action="store_true", help="only re-evaluate the saved folder and rewrite README.md / training.json")
+    ap.add_argument("--finalize-only", action="store_true",
+                    help="skip training: calibrate the unseen-token rows of the saved folder, then rewrite the card "
+                    "(the step a full run does after its training loop)")
     ap.add_argument("--minutes", type=float, default=50.0, help="wall-clock training budget (minutes)")
     ap.add_argument("--max-steps", type=int, default=0, help="if > 0, lay the schedule out over this many steps (deterministic)")
     ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
@@ -521,6 +626,14 @@ def main(argv: list[str] | None = None) -> int:
         f"({len(heldout_text):,} chars), corpus vocab {len(keep):,}; prep {time.time() - t_prep:.1f}s",
         flush=True,
     )
+
+    if args.finalize_only:
+        stats_path = out_dir / "training.json"
+        stats = TrainStats(**json.loads(stats_path.read_text())["training"])
+        finalize(out_dir, train, keep, heldout_ids, stats, stats.seed)
+        summary = write_card(out_dir, stats, threads_note)
+        print(json.dumps({k: summary[k] for k in ("val_loss", "val_perplexity", "samples")}, indent=2))
+        return 0
 
     model = build_model(args, len(tokenizer))
     n_params = sum(p.numel() for p in model.parameters())
@@ -620,6 +733,7 @@ def main(argv: list[str] | None = None) -> int:
     stats.tokens_seen = step * stats.tokens_per_step
     stats.seconds = time.time() - t0
     do_eval(final=True)
+    finalize(out_dir, train, keep, heldout_ids, stats, args.seed)
     summary = write_card(out_dir, stats, threads_note)
     print(
         f"done: {step} steps, {stats.seconds / 60:.1f} min, best step {stats.best_step}, "
