@@ -15,13 +15,25 @@ ORGANIZATION = "gpt2q"
 APPLICATION = "gpt2q-desktop"
 MAX_RECENT = 8
 
-DEFAULT_OPTIONS: dict[str, Any] = {"per_channel": False, "keep_lm_head": False, "quantize_embeddings": True}
+DEFAULT_OPTIONS: dict[str, Any] = {
+    "per_channel": False,
+    "keep_lm_head": False,
+    "quantize_embeddings": True,
+    "exclude_layers": [],
+}
+"""``exclude_layers``: the blocks kept in FP32."""
 DEFAULT_RUN: dict[str, int] = {"repeats": 20, "warmup": 3, "threads": 0, "top_k": 5}
 """``threads`` 0 means the core's default thread count."""
 
 
 def _as_bool(value: Any) -> bool:
     return value in (True, "true", "1", 1)
+
+
+def _as_blocks(value: Any) -> list[int]:
+    """Block numbers stored as ``"0,3"`` (junk is skipped)."""
+    items = value if isinstance(value, list) else str(value or "").split(",")
+    return sorted({int(item) for item in map(str, items) if item.strip().isdigit()})
 
 
 class AppSettings:
@@ -76,12 +88,18 @@ class AppSettings:
 
     @property
     def options(self) -> dict[str, Any]:
-        return {k: _as_bool(self._s.value(f"recipe/{k}", v)) for k, v in DEFAULT_OPTIONS.items()}
+        out: dict[str, Any] = {
+            k: _as_bool(self._s.value(f"recipe/{k}", v)) for k, v in DEFAULT_OPTIONS.items() if isinstance(v, bool)
+        }
+        out["exclude_layers"] = _as_blocks(self._s.value("recipe/exclude_layers", ""))
+        return out
 
     @options.setter
     def options(self, options: dict[str, Any]) -> None:
-        for key in DEFAULT_OPTIONS:
-            self._s.setValue(f"recipe/{key}", bool(options[key]))
+        for key, default in DEFAULT_OPTIONS.items():
+            if isinstance(default, bool):
+                self._s.setValue(f"recipe/{key}", bool(options[key]))
+        self._s.setValue("recipe/exclude_layers", ",".join(map(str, sorted(options["exclude_layers"]))))
 
     @property
     def run(self) -> dict[str, int]:

@@ -1,17 +1,20 @@
 """The engine: one worker object on one thread that does every piece of torch work, in order.
 
-The window never imports torch. It asks :class:`Engine` to open, quantize or compare; the
-:class:`EngineWorker` runs the core on its own ``QThread`` and answers with signals that carry core
-results (``CheckpointInfo``, ``QuantizeReport``, ``ComparisonRow``). Jobs are queued, so torch work is
-serialised on that one thread. Cancel sets a thread-safe flag that the core polls; a new request clears it.
+The window never imports torch. It asks :class:`Engine` to open, quantize, compare or run a quality-lab
+job; the :class:`EngineWorker` runs the core on its own ``QThread`` and answers with signals that carry core
+results (``CheckpointInfo``, ``QuantizeReport``, ``ComparisonRow``, ``ContinuationPair``, ``CorpusEval``,
+``LayerScore``). Jobs are queued, so torch work is serialised on that one thread. Cancel sets a thread-safe
+flag that the core polls; a new request clears it.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
@@ -25,7 +28,15 @@ if TYPE_CHECKING:
 log = logging.getLogger("gpt2q")
 
 JOB_OPEN, JOB_QUANTIZE, JOB_COMPARE = "open", "quantize", "compare"
-_DOING = {JOB_OPEN: "loading the checkpoint", JOB_QUANTIZE: "quantizing", JOB_COMPARE: "running the prompt"}
+JOB_CONTINUE, JOB_EVALUATE, JOB_SENSITIVITY = "continue", "evaluate", "sensitivity"
+_DOING = {
+    JOB_OPEN: "loading the checkpoint",
+    JOB_QUANTIZE: "quantizing",
+    JOB_COMPARE: "running the prompt",
+    JOB_CONTINUE: "generating the continuations",
+    JOB_EVALUATE: "evaluating the text",
+    JOB_SENSITIVITY: "measuring layer sensitivity",
+}
 
 
 @dataclass(frozen=True)
@@ -41,11 +52,30 @@ class Opened:
         return self.info.tokenizer_dir is not None
 
 
+def _checked_chunks(path: str) -> Iterator[str]:
+    """The text file at *path* in chunks; a missing or unreadable file is refused before any long work."""
+    from ..core.quality import read_text
+
+    chunks = read_text(Path(path))
+    first = next(chunks, "")
+    return itertools.chain([first], chunks)
+
+
+def _head_text(chunks: Iterator[str], tokenizer: Any, max_tokens: int) -> str:
+    """The start of a text, whole chunks at a time, until it holds more than *max_tokens* tokens."""
+    text = ""
+    for chunk in chunks:
+        text += chunk
+        if len(tokenizer(text, add_special_tokens=False)["input_ids"]) > max_tokens:
+            break
+    return text
+
+
 class EngineWorker(QObject):
     """Runs core jobs on the engine thread; never touches a widget."""
 
     started = Signal(str)
-    """A job (``open``, ``quantize``, ``compare``) began."""
+    """A job (``open``, ``quantize``, ``compare``, ``continue``, ``evaluate``, ``sensitivity``) began."""
     finished = Signal(str)
     """A job ended, whatever the outcome."""
     progress = Signal(int, int, str)
@@ -55,6 +85,12 @@ class EngineWorker(QObject):
     """``core.engine.QuantizeReport``."""
     compared = Signal(object)
     """``core.compare.ComparisonRow``, one per prompt."""
+    continued = Signal(object)
+    """``core.quality.ContinuationPair``."""
+    evaluated = Signal(object)
+    """``core.quality.CorpusEval``."""
+    ranked = Signal(object)
+    """``list[core.quality.LayerScore]``, most sensitive first."""
     failed = Signal(str)
     cancelled = Signal(str)
 
@@ -90,9 +126,7 @@ class EngineWorker(QObject):
             from ..core.compare import compare_prompt
             from ..core.runner import RunSettings, default_threads, encode_prompt
 
-            loaded = self._require_loaded()
-            if loaded.tokenizer is None:
-                raise TokenizerError("This checkpoint has no tokenizer: choose a tokenizer folder first.")
+            loaded = self._require_tokenizer()
             run = RunSettings(
                 repeats=settings["repeats"],
                 warmup=settings["warmup"],
@@ -102,23 +136,91 @@ class EngineWorker(QObject):
             n_positions = loaded.info.n_positions
             for text in prompts:  # refuse a bad prompt before any long work
                 encode_prompt(loaded.tokenizer, text, n_positions)
-            if self._int8 is None or self._int8_options != options:
-                self._quantize(options)
+            int8 = self._int8_for(options)
             total = len(prompts)
             for i, text in enumerate(prompts):
                 if self._cancel.is_set():
                     raise Cancelled(f"Stopped after {i} of {total} prompts.")
                 self.progress.emit(i, total, f"Running prompt {i + 1} of {total}")
-                self.compared.emit(compare_prompt(loaded.model, self._int8, loaded.tokenizer, text, run, n_positions))
+                self.compared.emit(compare_prompt(loaded.model, int8, loaded.tokenizer, text, run, n_positions))
             self.progress.emit(total, total, "Done")
 
         self._run(JOB_COMPARE, job)
+
+    @Slot(str, int, float, int, object)
+    def continuation(self, prompt: str, n_tokens: int, temperature: float, seed: int, options: dict[str, Any]) -> None:
+        """Both models continue *prompt* (greedy when *temperature* is 0), quantizing first if needed."""
+
+        def job() -> None:
+            from ..core.quality import continuation_pair
+            from ..core.runner import encode_prompt
+
+            loaded = self._require_tokenizer()
+            n_positions = loaded.info.n_positions
+            encode_prompt(loaded.tokenizer, prompt, n_positions)  # refuse a bad prompt before any long work
+            int8 = self._int8_for(options)
+            self.progress.emit(0, 1, "Generating with both models")
+            pair = continuation_pair(
+                loaded.model, int8, loaded.tokenizer, prompt, n_tokens, n_positions, temperature, seed
+            )
+            self.progress.emit(1, 1, "Done")
+            self.continued.emit(pair)
+
+        self._run(JOB_CONTINUE, job)
+
+    @Slot(str, int, object)
+    def evaluate(self, path: str, max_tokens: int, options: dict[str, Any]) -> None:
+        """FP32 versus INT8 over the text file at *path*, quantizing first if needed."""
+
+        def job() -> None:
+            from ..core.quality import evaluate_text
+
+            loaded = self._require_tokenizer()
+            chunks = _checked_chunks(path)
+            int8 = self._int8_for(options)
+            result = evaluate_text(
+                loaded.model, int8, loaded.tokenizer, chunks, loaded.info.n_positions, max_tokens,
+                progress=self.progress.emit, cancelled=self._cancel.is_set,
+            )  # fmt: skip
+            self.evaluated.emit(result)
+
+        self._run(JOB_EVALUATE, job)
+
+    @Slot(str, int, object)
+    def sensitivity(self, path: str, max_tokens: int, options: dict[str, Any]) -> None:
+        """Rank the blocks (and lm_head) by the KL each adds alone, on the start of the text at *path*."""
+
+        def job() -> None:
+            from ..core.quality import layer_sensitivity
+
+            loaded = self._require_tokenizer()
+            text = _head_text(_checked_chunks(path), loaded.tokenizer, max_tokens)
+            scores = layer_sensitivity(
+                loaded.model, loaded.tokenizer, text, loaded.info.n_positions, max_tokens,
+                per_channel=bool(options.get("per_channel", False)),
+                progress=self.progress.emit, cancelled=self._cancel.is_set,
+            )  # fmt: skip
+            self.ranked.emit(scores)
+
+        self._run(JOB_SENSITIVITY, job)
 
     # -- helpers ------------------------------------------------------------------------------
     def _require_loaded(self) -> LoadedCheckpoint:
         if self._loaded is None:
             raise CheckpointError("No checkpoint is loaded: open a checkpoint folder first.")
         return self._loaded
+
+    def _require_tokenizer(self) -> LoadedCheckpoint:
+        loaded = self._require_loaded()
+        if loaded.tokenizer is None:
+            raise TokenizerError("This checkpoint has no tokenizer: choose a tokenizer folder first.")
+        return loaded
+
+    def _int8_for(self, options: dict[str, Any]) -> Any:
+        """The INT8 model of *options*: the one in memory, or a fresh (or cached) quantization."""
+        if self._int8 is None or self._int8_options != options:
+            self._quantize(options)
+        return self._int8
 
     def _quantize(self, options: dict[str, Any]) -> None:
         from ..core.cache import QuantCache
@@ -162,6 +264,9 @@ class Engine(QObject):
     _open_requested = Signal(str, object)
     _quantize_requested = Signal(object)
     _compare_requested = Signal(object, object, object)
+    _continuation_requested = Signal(str, int, float, int, object)
+    _evaluate_requested = Signal(str, int, object)
+    _sensitivity_requested = Signal(str, int, object)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -173,6 +278,9 @@ class Engine(QObject):
         self._open_requested.connect(self.worker.open)
         self._quantize_requested.connect(self.worker.quantize)
         self._compare_requested.connect(self.worker.compare)
+        self._continuation_requested.connect(self.worker.continuation)
+        self._evaluate_requested.connect(self.worker.evaluate)
+        self._sensitivity_requested.connect(self.worker.sensitivity)
         self._thread.finished.connect(self.worker.deleteLater)
         self._thread.start()
 
@@ -187,6 +295,18 @@ class Engine(QObject):
     def compare(self, prompts: list[str], settings: dict[str, int], options: dict[str, Any]) -> None:
         self._cancel.clear()
         self._compare_requested.emit(list(prompts), dict(settings), dict(options))
+
+    def continuation(self, prompt: str, n_tokens: int, temperature: float, seed: int, options: dict[str, Any]) -> None:
+        self._cancel.clear()
+        self._continuation_requested.emit(prompt, n_tokens, temperature, seed, dict(options))
+
+    def evaluate(self, path: str, max_tokens: int, options: dict[str, Any]) -> None:
+        self._cancel.clear()
+        self._evaluate_requested.emit(path, max_tokens, dict(options))
+
+    def sensitivity(self, path: str, max_tokens: int, options: dict[str, Any]) -> None:
+        self._cancel.clear()
+        self._sensitivity_requested.emit(path, max_tokens, dict(options))
 
     def cancel(self) -> None:
         """Stop every job requested so far at its next step (thread-safe); the next request clears it."""

@@ -34,6 +34,7 @@ def test_state_is_remembered_between_launches(make_app, tiny_checkpoint):
         "per_channel": True,
         "keep_lm_head": True,
         "quantize_embeddings": True,
+        "exclude_layers": [],
     }
     assert second.settings.run["repeats"] == 7
     assert second.settings.recent == [str(tiny_checkpoint)]

@@ -22,9 +22,19 @@ from ..models.history_model import HistoryModel
 from ..settings import AppSettings
 from ..views.about import about_box
 from ..views.main_window import MainWindow
-from ..workers import JOB_COMPARE, JOB_OPEN, JOB_QUANTIZE, Engine, Opened
+from ..workers import (
+    JOB_COMPARE,
+    JOB_CONTINUE,
+    JOB_EVALUATE,
+    JOB_OPEN,
+    JOB_QUANTIZE,
+    JOB_SENSITIVITY,
+    Engine,
+    Opened,
+)
 from .cache_controller import CacheController
 from .history_controller import HistoryController
+from .quality_controller import QualityController
 
 if TYPE_CHECKING:
     from ...core.compare import ComparisonRow
@@ -32,7 +42,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(LOGGER)
 
-_STARTING = {JOB_OPEN: "Loading the checkpoint…", JOB_QUANTIZE: "Quantizing…", JOB_COMPARE: "Running…"}
+_STARTING = {
+    JOB_OPEN: "Loading the checkpoint…",
+    JOB_QUANTIZE: "Quantizing…",
+    JOB_COMPARE: "Running…",
+    JOB_CONTINUE: "Generating…",
+    JOB_EVALUATE: "Evaluating the text…",
+    JOB_SENSITIVITY: "Measuring layer sensitivity…",
+}
 
 
 def demo_available() -> bool:
@@ -44,6 +61,8 @@ class MainController(QObject):
 
     idle = Signal()
     """Every requested job has finished."""
+    actions_changed = Signal(bool, bool)
+    """``(ready, free)``: a checkpoint is open; no job other than opening one is queued or running."""
 
     def __init__(self, window: MainWindow, history: HistoryModel, settings: AppSettings, engine: Engine) -> None:
         super().__init__(window)
@@ -57,6 +76,7 @@ class MainController(QObject):
         self._log_handler.emitter.record.connect(window.log_dock.append)
         logging.getLogger(LOGGER).addHandler(self._log_handler)
         self._connect()
+        QualityController(self)  # kept by its Qt parent; no Python reference back, so no cycle to collect
 
     # -- wiring ---------------------------------------------------------------------------------
     def _connect(self) -> None:
@@ -84,6 +104,7 @@ class MainController(QObject):
         worker.started.connect(self._on_started)
         worker.finished.connect(self._on_finished)
         worker.progress.connect(qp.set_progress)
+        worker.progress.connect(w.quality_panel.set_progress)
         worker.opened.connect(self._on_opened)
         worker.quantized.connect(self._on_quantized)
         worker.compared.connect(self._on_compared)
@@ -139,15 +160,18 @@ class MainController(QObject):
             widget.setEnabled(ready and free)
         for widget in (w.act_open, w.checkpoint_panel.open_button, w.checkpoint_panel.sources):
             widget.setEnabled(free)
-        w.act_cancel.setEnabled(bool(self._jobs))
-        w.quantize_panel.cancel_button.setEnabled(bool(self._jobs))
+        for widget in (w.act_cancel, w.quantize_panel.cancel_button, w.quality_panel.cancel_button):
+            widget.setEnabled(bool(self._jobs))
+        self.actions_changed.emit(ready, free)
 
-    def _submit(self, job: str, send: Callable[[], None]) -> None:
+    def submit(self, job: str, send: Callable[[], None]) -> None:
+        """Count *job* as queued, then let *send* ask the engine for it."""
         self._jobs.append(job)
         self._update_actions()
         send()
 
-    def _can_work(self) -> bool:
+    def can_work(self) -> bool:
+        """True if a job may start now; otherwise say why."""
         if self.info is None:
             self.window.notify_error("Open a checkpoint folder first (Ctrl+O).")
             return False
@@ -176,7 +200,7 @@ class MainController(QObject):
         panel.offer_tokenizer(False)
         self.window.set_checkpoint_title(info.name)
         self.window.quantize_panel.result.setText("Not quantized yet.")
-        self._submit(JOB_OPEN, lambda: self.engine.open(str(info.path), tokenizer))
+        self.submit(JOB_OPEN, lambda: self.engine.open(str(info.path), tokenizer))
         return True
 
     def choose_folder(self) -> None:
@@ -198,18 +222,18 @@ class MainController(QObject):
 
     # -- jobs -----------------------------------------------------------------------------------
     def quantize(self) -> None:
-        if self._can_work():
+        if self.can_work():
             options = self.window.quantize_panel.options()
-            self._submit(JOB_QUANTIZE, lambda: self.engine.quantize(options))
+            self.submit(JOB_QUANTIZE, lambda: self.engine.quantize(options))
 
     def run_prompt(self, text: str) -> None:
         """Compare FP32 and INT8 on *text* (the engine quantizes first if needed)."""
         self.run_prompts([text])
 
     def run_prompts(self, prompts: list[str]) -> None:
-        if self._can_work():
+        if self.can_work():
             settings, options = self.window.compare_panel.settings(), self.window.quantize_panel.options()
-            self._submit(JOB_COMPARE, lambda: self.engine.compare(prompts, settings, options))
+            self.submit(JOB_COMPARE, lambda: self.engine.compare(prompts, settings, options))
 
     def run_prompt_file(self, path: str) -> None:
         """Run every non-blank line of a UTF-8 text file as a prompt."""
@@ -230,11 +254,18 @@ class MainController(QObject):
     def cancel(self) -> None:
         if self._jobs:
             self.engine.cancel()
-            self.window.quantize_panel.step.setText("Cancelling…")
+            for panel in (self.window.quantize_panel, self.window.quality_panel):
+                panel.step.setText("Cancelling…")
+
+    def set_idle(self, message: str) -> None:
+        """Show *message* as the engine's activity, in the quantize panel and in the Quality lab."""
+        for panel in (self.window.quantize_panel, self.window.quality_panel):
+            panel.set_idle(message)
 
     # -- engine answers -------------------------------------------------------------------------
     def _on_started(self, job: str) -> None:
-        self.window.quantize_panel.set_busy(_STARTING[job])
+        for panel in (self.window.quantize_panel, self.window.quality_panel):
+            panel.set_busy(_STARTING[job])
 
     def _on_finished(self, job: str) -> None:
         if self._jobs:
@@ -255,13 +286,13 @@ class MainController(QObject):
         self.settings.last_tokenizer = self.tokenizer
         self.settings.add_recent(path)
         self._refresh_sources()
-        self.window.quantize_panel.set_idle("Ready.")
+        self.set_idle("Ready.")
         self.window.show_status(f"Loaded {opened.label}.")
 
     def _on_quantized(self, report: QuantizeReport) -> None:
         lines = [report.summary()] + [f"Note: {n}" for n in report.notes]
         self.window.quantize_panel.result.setText("\n".join(lines))
-        self.window.quantize_panel.set_idle("Quantized.")
+        self.set_idle("Quantized.")
         self.window.show_status(f"INT8 ready: {report.summary()}")
 
     def _on_compared(self, row: ComparisonRow) -> None:
@@ -277,11 +308,11 @@ class MainController(QObject):
             self.info = None
             self.window.set_checkpoint_title(None)
             self.window.checkpoint_panel.show_message(f"Not loaded: {text}", error=True)
-        self.window.quantize_panel.set_idle("Stopped: see the message.")
+        self.set_idle("Stopped: see the message.")
         self.window.notify_error(text)
 
     def _on_cancelled(self, text: str) -> None:
-        self.window.quantize_panel.set_idle(text)
+        self.set_idle(text)
         self.window.show_status(text)
 
     # -- the rest -------------------------------------------------------------------------------

@@ -1,18 +1,34 @@
-"""The main window: panels, menus with shortcuts, a status bar, a log dock; drop a folder to open it."""
+"""The main window: panels, the Compare and Quality lab tabs, menus with shortcuts, a status bar, a log dock."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
-from PySide6.QtWidgets import QFrame, QMainWindow, QMessageBox, QScrollArea, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QKeySequence,
+)
+from PySide6.QtWidgets import (
+    QFrame,
+    QMainWindow,
+    QMessageBox,
+    QScrollArea,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ..models.history_model import HistoryModel
 from .checkpoint_panel import CheckpointPanel
 from .compare_panel import ComparePanel
 from .history_panel import HistoryPanel
 from .log_dock import LogDock
+from .quality_panel import QualityPanel
 from .quantize_panel import QuantizePanel
 
 APP_TITLE = "gpt2q desktop"
@@ -40,6 +56,7 @@ class MainWindow(QMainWindow):
         self.checkpoint_panel = CheckpointPanel()
         self.quantize_panel = QuantizePanel()
         self.compare_panel = ComparePanel()
+        self.quality_panel = QualityPanel()
         self.history_panel = HistoryPanel(history)
         self.log_dock = LogDock(self)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.log_dock)
@@ -58,7 +75,12 @@ class MainWindow(QMainWindow):
         scroll.setMinimumWidth(LEFT_WIDTH)
         top = QSplitter(Qt.Orientation.Horizontal)
         top.addWidget(scroll)
-        top.addWidget(self.compare_panel)
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(self.compare_panel, "Compare")
+        self.tabs.addTab(self.quality_panel, "Quality lab")
+        self.tabs.setTabToolTip(1, "Continuations side by side, a corpus evaluation, per-layer sensitivity")
+        top.addWidget(self.tabs)
         top.setStretchFactor(1, 1)
         main = QSplitter(Qt.Orientation.Vertical)
         main.addWidget(top)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QRegularExpression, Signal
+from PySide6.QtGui import QRegularExpressionValidator
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QProgressBar,
     QPushButton,
     QRadioButton,
@@ -43,6 +45,15 @@ class QuantizePanel(QGroupBox):
         self.embeddings = QCheckBox("Embeddings INT8")
         self.embeddings.setToolTip("Store the token and position embeddings as INT8 rows")
         self.embeddings.setChecked(True)
+        self.fp32_blocks = QLineEdit()
+        self.fp32_blocks.setPlaceholderText("none")
+        self.fp32_blocks.setToolTip(
+            "Blocks kept in FP32, by number (for example 0, 3); the Quality lab's sensitivity ranking can set them"
+        )
+        self.fp32_blocks.setValidator(QRegularExpressionValidator(QRegularExpression(r"[0-9, ]*"), self.fp32_blocks))
+        blocks = QHBoxLayout()
+        blocks.addWidget(QLabel("FP32 blocks"))
+        blocks.addWidget(self.fp32_blocks, 1)
 
         self.quantize_button = QPushButton("Quantize")
         self.quantize_button.setToolTip("Quantize with these options (Ctrl+K); a cached result is reused")
@@ -65,6 +76,7 @@ class QuantizePanel(QGroupBox):
         layout.addLayout(granularity)
         layout.addWidget(self.keep_lm_head)
         layout.addWidget(self.embeddings)
+        layout.addLayout(blocks)
         layout.addLayout(buttons)
         layout.addWidget(self.progress)
         layout.addWidget(self.step)
@@ -74,17 +86,19 @@ class QuantizePanel(QGroupBox):
         self.cancel_button.clicked.connect(self.cancel_clicked)
 
     def options(self) -> dict[str, Any]:
-        """The chosen options, as ``core.recipe.RecipeOptions.from_dict`` reads them."""
+        """The chosen options, as ``core.options.RecipeOptions.from_dict`` reads them."""
         return {
             "per_channel": self.per_channel.isChecked(),
             "keep_lm_head": self.keep_lm_head.isChecked(),
             "quantize_embeddings": self.embeddings.isChecked(),
+            "exclude_layers": sorted({int(item) for item in self.fp32_blocks.text().replace(",", " ").split()}),
         }
 
     def set_options(self, options: dict[str, Any]) -> None:
         (self.per_channel if options["per_channel"] else self.per_tensor).setChecked(True)
         self.keep_lm_head.setChecked(bool(options["keep_lm_head"]))
         self.embeddings.setChecked(bool(options["quantize_embeddings"]))
+        self.fp32_blocks.setText(", ".join(map(str, sorted(options["exclude_layers"]))))
 
     def set_progress(self, done: int, total: int, message: str) -> None:
         self.progress.setRange(0, max(total, 1))

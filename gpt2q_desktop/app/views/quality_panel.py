@@ -1,0 +1,346 @@
+"""The Quality lab: continuations side by side, a corpus evaluation, and the per-layer sensitivity ranking."""
+
+from __future__ import annotations
+
+import html
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QDoubleSpinBox,
+    QFormLayout,
+    QFrame,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QProgressBar,
+    QPushButton,
+    QRadioButton,
+    QScrollArea,
+    QSpinBox,
+    QTextEdit,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ...core.text import visible_token
+from .compare_panel import FP32_COLOR, INT8_COLOR
+from .kl_histogram import KlHistogram
+from .sensitivity_chart import SensitivityChart
+
+if TYPE_CHECKING:
+    from ...core.quality import ContinuationPair, CorpusEval, LayerScore
+
+DIVERGENCE_COLOR = "#ffd966"
+PROMPT_COLOR = "#808080"
+FIGURES = (
+    "Tokens", "Perplexity FP32", "Perplexity INT8", "KL mean", "KL median", "KL p99", "KL max",
+    "Δp p1 / p5 / p50 / p95 / p99", "Top-1 agreement",
+)  # fmt: skip
+
+
+def shown_token(token: str) -> str:
+    """A generated token as the lab shows it: made visible only when it is whitespace (or empty)."""
+    return token if token.strip() else visible_token(token)
+
+
+def continuation_html(prompt: str, tokens: tuple[str, ...], divergence: int | None) -> str:
+    """The prompt in grey, then the tokens; the token at *divergence* on a coloured background."""
+    parts = [f'<span style="color:{PROMPT_COLOR}">{html.escape(prompt)}</span>']
+    for i, token in enumerate(tokens):
+        text = html.escape(shown_token(token))
+        parts.append(f'<span style="background-color:{DIVERGENCE_COLOR}">{text}</span>' if i == divergence else text)
+    return f'<div style="white-space:pre-wrap">{"".join(parts)}</div>'
+
+
+def _spin(low: int, high: int, value: int, tip: str, step: int = 1) -> QSpinBox:
+    box = QSpinBox()
+    box.setRange(low, high)
+    box.setValue(value)
+    box.setSingleStep(step)
+    box.setGroupSeparatorShown(True)
+    box.setToolTip(tip)
+    return box
+
+
+def _reading(title: str) -> tuple[QWidget, QTextEdit, QLabel]:
+    """A titled read-only text with a latency line under it."""
+    box = QWidget()
+    text = QTextEdit()
+    text.setReadOnly(True)
+    text.setMinimumHeight(70)
+    text.setMaximumHeight(140)
+    latency = QLabel("– ms per token")
+    layout = QVBoxLayout(box)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.addWidget(QLabel(f"<b>{title}</b>"))
+    layout.addWidget(text, 1)
+    layout.addWidget(latency)
+    return box, text, latency
+
+
+class QualityPanel(QWidget):
+    """Lays out the three quality tools and the engine's activity; a controller gives the buttons meaning."""
+
+    continuation_requested = Signal()
+    evaluation_requested = Signal()
+    sensitivity_requested = Signal()
+    exclude_requested = Signal()
+    choose_text_clicked = Signal()
+    cancel_clicked = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        content = QWidget()
+        column = QVBoxLayout(content)
+        column.addWidget(self._continuation_box())
+        column.addLayout(self._text_row())
+        tools = QHBoxLayout()
+        tools.addWidget(self._corpus_box(), 1)
+        tools.addWidget(self._sensitivity_box(), 1)
+        column.addLayout(tools)
+        self.recipe = QLabel("INT8 model: not quantized yet.")
+        self.recipe.setWordWrap(True)
+        self.recipe.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        column.addWidget(self.recipe)
+        column.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidget(content)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.step = QLabel("Idle")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Stop the current job (Esc); nothing half-done is kept")
+        self.cancel_button.setEnabled(False)
+        activity = QHBoxLayout()
+        activity.addWidget(self.progress, 1)
+        activity.addWidget(self.step, 1)
+        activity.addWidget(self.cancel_button)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(scroll, 1)
+        layout.addLayout(activity)
+        self.cancel_button.clicked.connect(self.cancel_clicked)
+
+    # -- building -------------------------------------------------------------------------------
+    def _continuation_box(self) -> QGroupBox:
+        box = QGroupBox("Continuation side by side")
+        self.prompt = QLineEdit()
+        self.prompt.setPlaceholderText("Type a prompt and press Enter")
+        self.prompt.setClearButtonEnabled(True)
+        self.continue_button = QPushButton("Run")
+        self.continue_button.setToolTip("Let both models continue the prompt")
+        prompt_row = QHBoxLayout()
+        prompt_row.addWidget(self.prompt, 1)
+        prompt_row.addWidget(self.continue_button)
+
+        self.n_tokens = _spin(1, 1_024, 20, "Tokens each model generates (at most up to the context length)")
+        self.greedy = QRadioButton("Greedy")
+        self.greedy.setToolTip("Always take the most likely token")
+        self.sample = QRadioButton("Sample")
+        self.sample.setToolTip("Sample with this temperature; the same seed gives the same draws to both models")
+        self.greedy.setChecked(True)
+        group = QButtonGroup(self)
+        group.addButton(self.greedy)
+        group.addButton(self.sample)
+        self.temperature = QDoubleSpinBox()
+        self.temperature.setRange(0.05, 5.0)
+        self.temperature.setSingleStep(0.1)
+        self.temperature.setValue(1.0)
+        self.temperature.setToolTip("Sampling temperature")
+        self.seed = _spin(0, 2**31 - 1, 0, "Random seed of the sampling")
+        settings = QHBoxLayout()
+        settings.addWidget(QLabel("Tokens"))
+        settings.addWidget(self.n_tokens)
+        settings.addWidget(self.greedy)
+        settings.addWidget(self.sample)
+        settings.addWidget(QLabel("Temperature"))
+        settings.addWidget(self.temperature)
+        settings.addWidget(QLabel("Seed"))
+        settings.addWidget(self.seed)
+        settings.addStretch(1)
+        self.sample.toggled.connect(self.temperature.setEnabled)
+        self.sample.toggled.connect(self.seed.setEnabled)
+        self.temperature.setEnabled(False)
+        self.seed.setEnabled(False)
+
+        fp32_box, self.fp32_text, self.fp32_latency = _reading("FP32")
+        int8_box, self.int8_text, self.int8_latency = _reading("INT8")
+        texts = QHBoxLayout()
+        texts.addWidget(fp32_box, 1)
+        texts.addWidget(int8_box, 1)
+        self.divergence = QLabel("–")
+        self.divergence.setWordWrap(True)
+
+        layout = QVBoxLayout(box)
+        layout.addLayout(prompt_row)
+        layout.addLayout(settings)
+        layout.addLayout(texts, 1)
+        layout.addWidget(self.divergence)
+        self.prompt.returnPressed.connect(self.continuation_requested)
+        self.continue_button.clicked.connect(self.continuation_requested)
+        return box
+
+    def _text_row(self) -> QHBoxLayout:
+        self.text_path = QLineEdit()
+        self.text_path.setPlaceholderText("A UTF-8 text file to evaluate on")
+        self.text_path.setToolTip("The corpus evaluation and the sensitivity ranking read this file")
+        self.choose_text_button = QPushButton("Choose…")
+        self.choose_text_button.setToolTip("Choose a text file")
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Text"))
+        row.addWidget(self.text_path, 1)
+        row.addWidget(self.choose_text_button)
+        self.choose_text_button.clicked.connect(self.choose_text_clicked)
+        return row
+
+    def _corpus_box(self) -> QGroupBox:
+        box = QGroupBox("Corpus evaluation")
+        self.eval_tokens = _spin(2, 10_000_000, 4_000, "Tokens of the text to evaluate, from its start", 1_000)
+        self.evaluate_button = QPushButton("Run")
+        self.evaluate_button.setToolTip("Compare FP32 and INT8 token by token over the text")
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Max tokens"))
+        row.addWidget(self.eval_tokens)
+        row.addStretch(1)
+        row.addWidget(self.evaluate_button)
+        form = QFormLayout()
+        self.figures: dict[str, QLabel] = {}
+        for name in FIGURES:
+            label = QLabel("–")
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            self.figures[name] = label
+            form.addRow(f"{name}:", label)
+        self.histogram = KlHistogram(INT8_COLOR)
+        layout = QVBoxLayout(box)
+        layout.addLayout(row)
+        layout.addLayout(form)
+        layout.addWidget(QLabel("Per-token KL (nats)"))
+        layout.addWidget(self.histogram, 1)
+        self.evaluate_button.clicked.connect(self.evaluation_requested)
+        return box
+
+    def _sensitivity_box(self) -> QGroupBox:
+        box = QGroupBox("Per-layer sensitivity")
+        self.rank_tokens = _spin(2, 100_000, 512, "Tokens of the text measured for each part", 128)
+        self.rank_button = QPushButton("Run")
+        self.rank_button.setToolTip("Quantize one part at a time and rank the parts by the KL each adds")
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Max tokens"))
+        row.addWidget(self.rank_tokens)
+        row.addStretch(1)
+        row.addWidget(self.rank_button)
+        self.chart = SensitivityChart(FP32_COLOR)
+        self.blocks = QListWidget()
+        self.blocks.setToolTip("Check the blocks to keep in FP32")
+        self.blocks.setMinimumHeight(80)
+        self.exclude_button = QPushButton("Exclude checked blocks and re-quantize")
+        self.exclude_button.setToolTip(
+            "Keep the checked blocks in FP32 (the quantize panel's FP32 blocks), quantize, then evaluate the text again"
+        )
+        self.exclude_button.setEnabled(False)
+        layout = QGridLayout(box)
+        layout.addLayout(row, 0, 0)
+        layout.addWidget(self.chart, 1, 0)
+        layout.addWidget(self.blocks, 2, 0)
+        layout.addWidget(self.exclude_button, 3, 0)
+        self.rank_button.clicked.connect(self.sensitivity_requested)
+        self.exclude_button.clicked.connect(self.exclude_requested)
+        return box
+
+    # -- what the controller reads --------------------------------------------------------------
+    def continuation_settings(self) -> dict[str, float]:
+        """``n_tokens``, ``temperature`` (0 = greedy) and ``seed``."""
+        temperature = self.temperature.value() if self.sample.isChecked() else 0.0
+        return {"n_tokens": self.n_tokens.value(), "temperature": temperature, "seed": self.seed.value()}
+
+    def checked_blocks(self) -> list[int]:
+        """The block numbers checked in the ranking list."""
+        items = (self.blocks.item(row) for row in range(self.blocks.count()))
+        return sorted(
+            item.data(Qt.ItemDataRole.UserRole)
+            for item in items
+            if item.data(Qt.ItemDataRole.UserRole) is not None and item.checkState() == Qt.CheckState.Checked
+        )
+
+    # -- what the controller shows --------------------------------------------------------------
+    def show_continuation(self, pair: ContinuationPair, fp32_ms: float | None, int8_ms: float | None) -> None:
+        """Both continuations, the first diverging token highlighted, the median milliseconds per token."""
+        for text, side, latency, ms in (
+            (self.fp32_text, pair.fp32, self.fp32_latency, fp32_ms),
+            (self.int8_text, pair.int8, self.int8_latency, int8_ms),
+        ):
+            text.setHtml(continuation_html(pair.prompt, side.tokens, pair.first_divergence))
+            latency.setText("– ms per token" if ms is None else f"median {ms:.2f} ms per token")
+        if pair.first_divergence is None:
+            self.divergence.setText(f"The two continuations agree on all {len(pair.fp32.tokens)} tokens.")
+        else:
+            i = pair.first_divergence
+            fp32 = shown_token(pair.fp32.tokens[i]) if i < len(pair.fp32.tokens) else "–"
+            int8 = shown_token(pair.int8.tokens[i]) if i < len(pair.int8.tokens) else "–"
+            self.divergence.setText(f"They part at token {i + 1}: FP32 “{fp32}”, INT8 “{int8}”.")
+
+    def show_evaluation(self, result: CorpusEval, before: CorpusEval | None = None) -> None:
+        """The core's figures; with *before* (the same text under the previous recipe), what they were."""
+
+        def was(now: str, then: str | None) -> str:
+            return now if then is None else f"{now} (was {then})"
+
+        f, b = self.figures, before
+        dp = result.delta_p
+        f["Tokens"].setText(f"{result.tokens:,}")
+        f["Perplexity FP32"].setText(f"{result.ppl_fp32:.2f}")
+        f["Perplexity INT8"].setText(was(f"{result.ppl_int8:.2f}", b and f"{b.ppl_int8:.2f}"))
+        f["KL mean"].setText(was(f"{result.kl_mean:.2e} nats", b and f"{b.kl_mean:.2e}"))
+        f["KL median"].setText(was(f"{result.kl_median:.2e} nats", b and f"{b.kl_median:.2e}"))
+        f["KL p99"].setText(was(f"{result.kl_p99:.2e} nats", b and f"{b.kl_p99:.2e}"))
+        f["KL max"].setText(f"{result.kl_max:.2e} nats")
+        f["Δp p1 / p5 / p50 / p95 / p99"].setText(
+            " / ".join(f"{dp[k]:+.4f}" for k in ("p1", "p5", "p50", "p95", "p99"))
+        )
+        f["Top-1 agreement"].setText(was(f"{result.top1_agreement:.1%}", b and f"{b.top1_agreement:.1%}"))
+        self.histogram.set_histogram(result.kl_histogram, result.kl_bins)
+
+    def show_ranking(self, scores: list[LayerScore], blocks: list[int | None], excluded: list[int]) -> None:
+        """The ranking as bars and as a list; block rows are checkable, those in *excluded* checked."""
+        self.chart.set_rows([(s.layer, s.kl_mean) for s in scores])
+        self.blocks.clear()
+        for score, block in zip(scores, blocks, strict=True):
+            item = QListWidgetItem(
+                f"{score.layer}: KL {score.kl_mean:.2e} nats, same top token {score.top1_agreement:.1%}"
+            )
+            item.setData(Qt.ItemDataRole.UserRole, block)
+            if block is None:
+                item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsUserCheckable)
+                item.setToolTip("Set with “Keep lm_head FP32” and “Embeddings INT8” in the quantize panel")
+            else:
+                item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+                item.setCheckState(Qt.CheckState.Checked if block in excluded else Qt.CheckState.Unchecked)
+            self.blocks.addItem(item)
+
+    def show_recipe(self, text: str) -> None:
+        self.recipe.setText(text)
+
+    def set_progress(self, done: int, total: int, message: str) -> None:
+        self.progress.setRange(0, max(total, 1))
+        self.progress.setValue(done)
+        self.step.setText(message)
+
+    def set_busy(self, message: str) -> None:
+        self.progress.setRange(0, 0)
+        self.step.setText(message)
+
+    def set_idle(self, message: str) -> None:
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.step.setText(message)

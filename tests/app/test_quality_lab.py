@@ -1,0 +1,209 @@
+"""The Quality lab driven as a person would: continuation, corpus evaluation, sensitivity, exclusions, cancel."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+
+from gpt2q_desktop.core.cache import QuantCache
+from tests.conftest import TRAIN_TEXT
+
+EVAL_TOKENS = 300
+RANK_TOKENS = 128
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    """The tiny student's training text, long enough for several 64-token windows."""
+    path = tmp_path / "corpus.txt"
+    path.write_text(TRAIN_TEXT * 3, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def lab(make_app, trained_checkpoint, corpus):
+    """A window on the trained checkpoint with the Quality lab shown, reading *corpus*, small runs."""
+    app = make_app(trained_checkpoint)
+    app.window.tabs.setCurrentWidget(app.window.quality_panel)
+    panel = app.window.quality_panel
+    panel.text_path.setText(str(corpus))
+    panel.eval_tokens.setValue(EVAL_TOKENS)
+    panel.rank_tokens.setValue(RANK_TOKENS)
+    return app
+
+
+def _core(checkpoint: Path, options: dict):
+    """The checkpoint and its INT8 model as the core builds them (from the cache the window filled)."""
+    from gpt2q_desktop.core.checkpoint import load_checkpoint
+    from gpt2q_desktop.core.engine import quantize_checkpoint
+    from gpt2q_desktop.core.options import RecipeOptions
+
+    loaded = load_checkpoint(checkpoint)
+    int8, _ = quantize_checkpoint(loaded.info, RecipeOptions.from_dict(options), lambda: loaded.model, QuantCache())
+    return loaded, int8
+
+
+@pytest.mark.parametrize("sample", [False, True])
+def test_continuations_are_shown_as_the_core_generates_them(lab, run, qtbot, trained_checkpoint, sample):
+    from gpt2q_desktop.app.views.quality_panel import shown_token
+    from gpt2q_desktop.core.quality import continuation_pair
+
+    panel = lab.window.quality_panel
+    qtbot.keyClicks(panel.prompt, "The cat sat on the")
+    if sample:
+        panel.sample.setChecked(True)
+        panel.temperature.setValue(1.5)
+        panel.seed.setValue(7)
+    run(lab, lambda: qtbot.keyClick(panel.prompt, Qt.Key.Key_Return))
+
+    loaded, int8 = _core(trained_checkpoint, lab.window.quantize_panel.options())
+    temperature = 1.5 if sample else 0.0
+    pair = continuation_pair(
+        loaded.model,
+        int8,
+        loaded.tokenizer,
+        "The cat sat on the",
+        20,
+        loaded.info.n_positions,
+        temperature,
+        7 if sample else 0,
+    )
+    assert len(pair.fp32.tokens) == 20
+    for text, side in ((panel.fp32_text, pair.fp32), (panel.int8_text, pair.int8)):
+        assert text.toPlainText() == "The cat sat on the" + "".join(shown_token(t) for t in side.tokens)
+    if pair.first_divergence is None:
+        assert "agree on all 20 tokens" in panel.divergence.text()
+    else:
+        assert f"token {pair.first_divergence + 1}" in panel.divergence.text()
+        assert "background-color" in panel.fp32_text.toHtml()
+    for label in (panel.fp32_latency, panel.int8_latency):
+        assert label.text().startswith("median") and label.text().endswith("ms per token")
+
+
+def test_whitespace_tokens_are_made_visible_and_the_divergence_highlighted():
+    from gpt2q_desktop.app.views.quality_panel import DIVERGENCE_COLOR, continuation_html
+
+    html = continuation_html("Hi", (" there", "\n", "!"), 1)
+    assert " there" in html and "↵" in html
+    assert f'<span style="background-color:{DIVERGENCE_COLOR}">↵</span>' in html
+
+
+def test_corpus_figures_are_the_cores(lab, run, qtbot, trained_checkpoint, corpus):
+    from gpt2q_desktop.core.quality import evaluate_text, read_text
+
+    panel = lab.window.quality_panel
+    with qtbot.waitSignal(lab.engine.worker.evaluated, timeout=120_000) as shown:
+        run(lab, lambda: qtbot.mouseClick(panel.evaluate_button, Qt.MouseButton.LeftButton))
+    got = shown.args[0]
+    assert "linear layers INT8" in lab.window.quantize_panel.result.text()  # quantized first
+    assert "INT8 model (per-tensor" in panel.recipe.text()
+
+    loaded, int8 = _core(trained_checkpoint, lab.window.quantize_panel.options())
+    expected = evaluate_text(
+        loaded.model, int8, loaded.tokenizer, read_text(corpus), loaded.info.n_positions, EVAL_TOKENS
+    )
+    assert got.tokens == expected.tokens == EVAL_TOKENS
+    assert got.kl_histogram == expected.kl_histogram
+    for name in ("ppl_fp32", "ppl_int8", "kl_mean", "kl_median", "kl_p99", "top1_agreement"):
+        assert getattr(got, name) == pytest.approx(getattr(expected, name), rel=1e-6, abs=1e-12), name
+    f = panel.figures
+    assert f["Tokens"].text() == f"{EVAL_TOKENS:,}"
+    assert f["Perplexity FP32"].text() == f"{expected.ppl_fp32:.2f}"
+    assert f["Perplexity INT8"].text() == f"{expected.ppl_int8:.2f}"
+    assert f["KL mean"].text() == f"{got.kl_mean:.2e} nats"
+    assert f["KL median"].text() == f"{got.kl_median:.2e} nats"
+    assert f["KL p99"].text() == f"{got.kl_p99:.2e} nats"
+    assert f["Top-1 agreement"].text() == f"{expected.top1_agreement:.1%}"
+    assert f["Δp p1 / p5 / p50 / p95 / p99"].text().count("/") == 4
+    bars = panel.histogram.bars
+    assert [count for _, count in bars] == expected.kl_histogram
+    assert len(bars) == len(expected.kl_bins) + 1 and bars[0][0] == "<1e-7" and bars[-1][0] == "≥1e1"
+
+
+def test_sensitivity_ranking_and_excluding_a_block_requantizes(lab, run, qtbot, boxes):
+    window, panel = lab.window, lab.window.quality_panel
+    reports = []
+    lab.engine.worker.quantized.connect(reports.append)
+    run(lab, lab.quantize)
+    assert reports[-1].layers_quantized == 9
+
+    with qtbot.waitSignal(lab.engine.worker.ranked, timeout=120_000) as ranked:
+        run(lab, lambda: qtbot.mouseClick(panel.rank_button, Qt.MouseButton.LeftButton))
+    scores = ranked.args[0]
+    assert sorted(s.layer for s in scores) == ["block 0", "block 1", "lm_head + embeddings"]
+    assert [label for label, _ in panel.chart.rows] == [s.layer for s in scores]
+    assert [kl for _, kl in panel.chart.rows] == sorted((s.kl_mean for s in scores), reverse=True)
+    assert panel.blocks.count() == 3
+    assert panel.exclude_button.isEnabled()
+
+    row = next(i for i in range(3) if panel.blocks.item(i).text().startswith("block 1:"))
+    panel.blocks.item(row).setCheckState(Qt.CheckState.Checked)
+    assert panel.checked_blocks() == [1]
+    evaluated = []
+    lab.engine.worker.evaluated.connect(evaluated.append)
+    run(lab, lambda: qtbot.mouseClick(panel.exclude_button, Qt.MouseButton.LeftButton))
+
+    assert not boxes
+    assert window.quantize_panel.fp32_blocks.text() == "1"
+    assert window.quantize_panel.options()["exclude_layers"] == [1]
+    assert reports[-1].layers_quantized == 9 - 4
+    assert reports[-1].options["exclude_layers"] == [1]
+    assert len(QuantCache().entries()) == 2
+    assert len(evaluated) == 1 and evaluated[0].tokens == EVAL_TOKENS
+    assert "blocks kept FP32: 1" in panel.recipe.text() and "5/9 linear layers INT8" in panel.recipe.text()
+
+    # a second exclusion run on the same text shows what the figures were before
+    panel.blocks.item(row).setCheckState(Qt.CheckState.Unchecked)
+    run(lab, lambda: qtbot.mouseClick(panel.exclude_button, Qt.MouseButton.LeftButton))
+    assert window.quantize_panel.fp32_blocks.text() == ""
+    assert reports[-1].layers_quantized == 9 and reports[-1].cache_hit
+    assert "(was " in panel.figures["Top-1 agreement"].text()
+
+    # the compare tab quantizes with the same recipe: nothing new in the cache
+    window.quantize_panel.fp32_blocks.setText("1")
+    run(lab, lambda: lab.run_prompt("The dog sat"))
+    assert reports[-1].options["exclude_layers"] == [1] and reports[-1].cache_hit
+    assert len(QuantCache().entries()) == 2
+
+
+def test_fp32_blocks_are_remembered(make_app, tiny_checkpoint):
+    first = make_app(tiny_checkpoint)
+    first.window.quantize_panel.fp32_blocks.setText("1, 0")
+    assert first.window.quantize_panel.options()["exclude_layers"] == [0, 1]
+    first.window.close()
+    second = make_app(restore=True)
+    assert second.window.quantize_panel.fp32_blocks.text() == "0, 1"
+    assert second.settings.options["exclude_layers"] == [0, 1]
+
+
+@pytest.mark.parametrize("when", ["quantizing", "evaluating"])
+def test_cancelling_an_evaluation_keeps_the_window_usable(lab, run, qtbot, when):
+    panel, worker = lab.window.quality_panel, lab.engine.worker
+    seen: list[str] = []
+
+    def cancel(done: int, total: int, message: str) -> None:  # runs on the engine thread
+        seen.append(message)
+        if (when == "quantizing" and done == 1) or (when == "evaluating" and message.startswith("evaluated")):
+            lab.engine.cancel()
+
+    if when == "evaluating":
+        run(lab, lab.quantize)
+    worker.progress.connect(cancel, Qt.ConnectionType.DirectConnection)
+    with qtbot.waitSignal(worker.cancelled, timeout=120_000):
+        run(lab, lambda: qtbot.mouseClick(panel.evaluate_button, Qt.MouseButton.LeftButton))
+    worker.progress.disconnect(cancel)
+
+    assert "cancelled" in panel.step.text().lower()
+    assert panel.figures["Tokens"].text() == "–"
+    cache = QuantCache()
+    if when == "quantizing":
+        assert cache.entries() == [] and not list(cache.root.glob(".tmp-*"))
+    else:
+        assert len(cache.entries()) == 1
+    assert panel.evaluate_button.isEnabled() and not panel.cancel_button.isEnabled()
+
+    run(lab, lambda: qtbot.mouseClick(panel.evaluate_button, Qt.MouseButton.LeftButton))
+    assert panel.figures["Tokens"].text() == f"{EVAL_TOKENS:,}"
+    assert len(cache.entries()) == 1
