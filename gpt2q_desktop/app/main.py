@@ -10,12 +10,14 @@ from collections.abc import Sequence
 from types import TracebackType
 
 from PySide6.QtCore import QTimer
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication
 
 from ..core.logs import LOGGER, setup_logging
 from ..version import __version__
 from .controllers.main_controller import MainController
 from .gc_guard import MainThreadCollector
+from .icon import ICON_NAME, app_icon
 from .models.history_model import HistoryModel
 from .settings import APPLICATION, ORGANIZATION, AppSettings
 from .views.main_window import APP_TITLE, MainWindow
@@ -70,6 +72,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.setApplicationName(APPLICATION)
     app.setApplicationDisplayName(APP_TITLE)
     app.setApplicationVersion(__version__)
+    app.setWindowIcon(app_icon())
+    QGuiApplication.setDesktopFileName(ICON_NAME)  # matches resources/gpt2q-desktop.desktop
     collector = MainThreadCollector(app)  # before the engine thread starts allocating
     controller = build()
     app.aboutToQuit.connect(controller.engine.shutdown)

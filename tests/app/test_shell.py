@@ -24,7 +24,8 @@ def test_state_is_remembered_between_launches(make_app, tiny_checkpoint):
     first.window.quantize_panel.per_channel.setChecked(True)
     first.window.quantize_panel.keep_lm_head.setChecked(True)
     first.window.compare_panel.repeats.setValue(7)
-    first.window.resize(640, 480)
+    # Qt fits a restored window into the screen (800 × 800 offscreen): keep the narrowest width, vary the height
+    first.window.resize(first.window.minimumSizeHint().width(), 700)
     size = first.window.size()
     first.window.close()
 
@@ -114,6 +115,16 @@ def test_about_names_the_versions_and_the_log_pane_shows_details(make_app, boxes
     app.window.act_log.trigger()
     assert app.window.log_dock.isVisible()
     assert "checkpoint refused" in app.window.log_dock.text.toPlainText()
+
+
+def test_the_window_and_the_about_box_show_the_app_icon(make_app):
+    from gpt2q_desktop.app.views.about import about_box
+
+    window = make_app().window
+    assert {s.width() for s in window.windowIcon().availableSizes()} >= {16, 32, 48, 256}
+    box = about_box(window)
+    assert not box.iconPixmap().isNull() and box.iconPixmap().width() == 64
+    box.close()
 
 
 def test_shortcuts_are_bound(make_app):

@@ -9,6 +9,7 @@ from PySide6.QtCore import Qt, qVersion
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from ...version import __version__
+from ..icon import app_icon
 
 
 def _version(package: str) -> str:
@@ -34,6 +35,7 @@ def about_box(parent: QWidget) -> QMessageBox:
     rows = "".join(f"<tr><td>{name}</td><td>&nbsp;{value}</td></tr>" for name, value in versions().items())
     box = QMessageBox(parent)
     box.setWindowTitle("About gpt2q desktop")
+    box.setIconPixmap(app_icon().pixmap(64, 64))
     box.setWindowModality(Qt.WindowModality.NonModal)
     box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     box.setTextFormat(Qt.TextFormat.RichText)

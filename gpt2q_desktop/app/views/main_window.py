@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..icon import app_icon
 from ..models.history_model import HistoryModel
 from .checkpoint_panel import CheckpointPanel
 from .compare_panel import ComparePanel
@@ -52,6 +53,7 @@ class MainWindow(QMainWindow):
     def __init__(self, history: HistoryModel) -> None:
         super().__init__()
         self.setObjectName("main-window")
+        self.setWindowIcon(app_icon())
         self.setAcceptDrops(True)
         self.checkpoint_panel = CheckpointPanel()
         self.quantize_panel = QuantizePanel()
