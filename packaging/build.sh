@@ -5,8 +5,9 @@
 #   bash packaging/build.sh --self-test   # ... then run the bundle's headless self-test; fail if it fails
 #   bash packaging/build.sh --onefile     # -> dist/gpt2q-desktop-<version> (one self-extracting file)
 #
-# Uses the project's venv (.venv, or $PYTHON / the active $VIRTUAL_ENV); installs the `build` extra
-# (PyInstaller + hooks) into it when missing. Prints the build time and the bundle size.
+# Uses the project's venv (.venv, or $PYTHON / the active $VIRTUAL_ENV), creating .venv if there is none;
+# installs the `build` extra (PyInstaller + hooks) into it when missing. Prints the build time and the
+# bundle size. Linux: install libxcb-icccm4 and libxcb-keysyms1 before building, so the bundle carries them.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -31,8 +32,10 @@ elif [[ -x "$ROOT/.venv/bin/python" ]]; then
 elif [[ -n "${VIRTUAL_ENV:-}" ]]; then
     PY="$VIRTUAL_ENV/bin/python"
 else
-    echo "build.sh: no .venv here; create it first:  python3 -m venv .venv && .venv/bin/pip install -e '.[build]'" >&2
-    exit 2
+    echo "build.sh: no .venv here: creating it (python3 -m venv .venv) and installing the app with its build extra"
+    python3 -m venv "$ROOT/.venv"
+    "$ROOT/.venv/bin/python" -m pip install --quiet -e ".[build]"
+    PY="$ROOT/.venv/bin/python"
 fi
 
 # The app itself must be installed (its metadata goes into the bundle), and PyInstaller with its hooks.
@@ -44,6 +47,17 @@ fi
 if [[ ! -f resources/demo-student/model.safetensors && " ${SPEC_ARGS[*]:-} " != *" --allow-no-demo "* ]]; then
     echo "build.sh: resources/demo-student/model.safetensors is missing; the bundle needs the demo student." >&2
     exit 1
+fi
+
+# Qt's X11 plugin links against a few xcb libraries that PyInstaller copies only if they are installed
+# here; without them the bundle starts only on desktops that have them.
+if [[ "$(uname -s)" == Linux ]]; then
+    QT_DIR="$("$PY" -c 'import os, PySide6; print(os.path.join(os.path.dirname(PySide6.__file__), "Qt"))')"
+    MISSING="$(LD_LIBRARY_PATH="$QT_DIR/lib" ldd "$QT_DIR/plugins/platforms/libqxcb.so" 2>/dev/null | awk '/not found/ {print $1}' | sort -u | tr '\n' ' ' || true)"
+    if [[ -n "$MISSING" ]]; then
+        echo "build.sh: WARNING: Qt's xcb plugin needs $MISSING- not installed here, so not bundled:" >&2
+        echo "build.sh: the window will not open on X11 desktops lacking them. Fix: apt-get install -y libxcb-icccm4 libxcb-keysyms1" >&2
+    fi
 fi
 
 PYI_VERSION="$("$PY" -c 'import PyInstaller; print(PyInstaller.__version__)')"

@@ -68,3 +68,19 @@ def test_fp32_and_int8_agree_on_held_out_contexts(demo) -> None:
         q = int8(input_ids=batch, logits_to_keep=1).logits[:, -1]
     agreement = float((p.argmax(-1) == q.argmax(-1)).double().mean())
     assert agreement >= 0.95, f"FP32/INT8 top-1 agreement {agreement:.1%} on {CONTEXTS} held-out contexts"
+
+
+def test_keeping_the_most_sensitive_block_in_fp32_lowers_kl(demo) -> None:
+    from gpt2q_desktop.core.quality import block_index, evaluate_text, layer_sensitivity
+
+    loaded, int8 = demo
+    text = demo_heldout_text().read_text(encoding="utf-8")[:8000]
+    window = loaded.info.n_positions
+    ranking = layer_sensitivity(loaded.model, loaded.tokenizer, text, window, max_tokens=512)
+    worst = next(block_index(s.layer) for s in ranking if block_index(s.layer) is not None)
+    spared = DynamicInt8Recipe().quantize(loaded.model, RecipeOptions(exclude_layers=(worst,)))
+
+    def kl(model: torch.nn.Module) -> float:
+        return evaluate_text(loaded.model, model, loaded.tokenizer, iter([text]), window, 1024).kl_mean
+
+    assert kl(spared) < kl(int8), f"block {worst} kept in FP32"
