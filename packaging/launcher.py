@@ -17,14 +17,8 @@ def _main() -> int:
         from gpt2q_desktop.cli import main as cli_main
 
         return cli_main()
-    try:
-        from gpt2q_desktop.app.main import main as app_main
-    except ModuleNotFoundError as exc:  # a build made before the window existed: keep --self-test usable
-        if exc.name not in ("gpt2q_desktop.app", "gpt2q_desktop.app.main") or "--self-test" not in sys.argv:
-            raise
-        from gpt2q_desktop.selftest import run
+    from gpt2q_desktop.app.main import main as app_main
 
-        return run(sys.argv[1:])
     return app_main()
 
 

@@ -117,3 +117,15 @@ def test_tied_int8_matrix_is_stored_once(tiny_model) -> None:
     assert exported.layout["lm_head_shares_wte"] is True
     assert not any(k.startswith("lm_head.") for k in exported.tensors)
     assert exported.tensors["transformer.wte.weight_int8"].dtype == torch.int8
+
+
+def test_the_engine_is_fbgemm_by_default_and_an_unknown_one_is_refused(tiny_model) -> None:
+    before = torch.backends.quantized.engine
+    try:
+        torch.backends.quantized.engine = "qnnpack"
+        RECIPE.quantize(tiny_model, RecipeOptions())
+        assert torch.backends.quantized.engine == "fbgemm"
+        with pytest.raises(Gpt2qError, match="not available"):
+            DynamicInt8Recipe("tpu").quantize(tiny_model, RecipeOptions())
+    finally:
+        torch.backends.quantized.engine = before

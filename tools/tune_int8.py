@@ -1,0 +1,76 @@
+"""Tuning runs behind the INT8 recipe's defaults: quantized engine, granularity, lm_head, thread count.
+
+    .venv/bin/python tools/tune_int8.py [--layers 12] [--tokens 8] [--repeats 30] [--threads 1,2]
+
+Builds the 12-layer GPT-2 of real shape (random init, fixed seed), quantizes it once per engine and option,
+and times the next-token call (last position only) of every variant in one interleaved loop, per thread
+count, so drift hits all alike. Prints median and p90 and the ratio to FP32 (last position). Run it on an
+idle machine: on 2 cores a busy neighbour makes 2-thread timings meaningless.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+from gpt2q_desktop.core.metrics import percentile
+from gpt2q_desktop.core.quiet import quiet_torch
+from gpt2q_desktop.core.recipe import DynamicInt8Recipe, RecipeOptions, use_quantized_engine
+from gpt2q_desktop.core.runner import torch_threads
+from gpt2q_desktop.core.synthetic import make_gpt2
+
+ENGINES = ("x86", "fbgemm", "onednn", "qnnpack")
+
+
+def variants(fp32: torch.nn.Module) -> dict[str, tuple[str | None, torch.nn.Module]]:
+    """name → (engine to run under, model)."""
+    out: dict[str, tuple[str | None, torch.nn.Module]] = {"fp32_last": (None, fp32)}
+    available = [e for e in ENGINES if e in torch.backends.quantized.supported_engines]
+    for engine in available:
+        out[f"int8 {engine}"] = (engine, DynamicInt8Recipe(engine).quantize(fp32, RecipeOptions()))
+    default = use_quantized_engine()
+    for label, options in (("per-channel", RecipeOptions(per_channel=True)), ("lm_head FP32", RecipeOptions(keep_lm_head=True))):
+        out[f"int8 {default} {label}"] = (default, DynamicInt8Recipe().quantize(fp32, options))
+    return out
+
+
+def time_all(models: dict[str, tuple[str | None, torch.nn.Module]], ids: torch.Tensor, repeats: int, threads: int) -> dict[str, list[float]]:
+    samples: dict[str, list[float]] = {k: [] for k in models}
+    with torch_threads(threads), torch.inference_mode():
+        for i in range(repeats + 3):
+            for name, (engine, model) in models.items():
+                if engine is not None:
+                    torch.backends.quantized.engine = engine
+                start = time.perf_counter()
+                model(input_ids=ids, logits_to_keep=1, use_cache=False)
+                if i >= 3:  # the first three rounds warm up
+                    samples[name].append((time.perf_counter() - start) * 1000.0)
+    return samples
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--layers", type=int, default=12)
+    parser.add_argument("--tokens", type=int, default=8)
+    parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--threads", default="1,2")
+    args = parser.parse_args()
+
+    fp32 = make_gpt2(args.layers)
+    with quiet_torch():
+        models = variants(fp32)
+    ids = torch.randint(0, fp32.config.vocab_size, (1, args.tokens), generator=torch.Generator().manual_seed(0))
+    print(f"{args.layers}-layer GPT-2, {args.tokens}-token prompt, {args.repeats} repeats, torch {torch.__version__}")
+    print(f"{'threads':>7}  {'variant':<24}{'median ms':>10}{'p90 ms':>9}{'vs fp32_last':>14}")
+    for threads in (int(t) for t in args.threads.split(",")):
+        samples = time_all(models, ids, args.repeats, threads)
+        base = percentile(samples["fp32_last"], 50)
+        for name, values in samples.items():
+            med = percentile(values, 50)
+            print(f"{threads:>7}  {name:<24}{med:>10.2f}{percentile(values, 90):>9.2f}{base / med:>13.2f}×")
+
+
+if __name__ == "__main__":
+    main()
