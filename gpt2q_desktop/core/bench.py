@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import copy
 import io
+import json
 import resource
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -52,24 +55,50 @@ class BenchRow:
         return asdict(self)
 
 
-def peak_rss_mb(fn: Callable[[], Any]) -> tuple[Any, float]:
-    """Run *fn*; return its result and the process's peak resident memory (MB) while it ran.
-
-    On Linux the high-water mark is reset first (``/proc/self/clear_refs``); elsewhere the figure
-    is the process's lifetime peak.
-    """
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        pass
-    result = fn()
+def _rss_mb(field: str) -> float:
+    """``VmRSS`` (now) or ``VmHWM`` (peak) of this process in MB; off Linux, the lifetime peak."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return result, int(line.split()[1]) / 1024
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1]) / 1024
     except OSError:
         pass
-    return result, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 1024
+
+
+def memory_probe(folder: str, options: dict[str, Any] | None, data_dir: str, threads: int) -> None:
+    """Run in a fresh process: load one variant (FP32, or INT8 from the cache), predict one token, print
+    ``{"base_mb", "peak_mb"}`` as JSON: resident memory after the imports, and the peak after the token."""
+    import torch.ao.nn.quantized.dynamic  # noqa: F401  (code, not model: part of the base)
+    from transformers import GPT2LMHeadModel  # noqa: F401
+
+    torch.set_num_threads(threads)
+    info = inspect_checkpoint(Path(folder), require_tokenizer=False)
+    base = _rss_mb("VmRSS")
+    if options is None:
+        model = load_checkpoint(Path(folder), require_tokenizer=False).model
+    else:
+        model, report = quantize_checkpoint(
+            info, RecipeOptions.from_dict(options), lambda: load_checkpoint(Path(folder)).model, QuantCache(Path(data_dir))
+        )
+        if not report.cache_hit:
+            raise RuntimeError("the INT8 model was not in the cache")
+    with torch.inference_mode():
+        model(input_ids=torch.zeros((1, 8), dtype=torch.long), logits_to_keep=1, use_cache=False)
+    print(json.dumps({"base_mb": base, "peak_mb": _rss_mb("VmHWM")}))
+
+
+def serving_memory_mb(folder: Path, options: RecipeOptions | None, data_dir: Path, threads: int) -> tuple[float, float]:
+    """Peak resident memory (MB) of a fresh process that loads one variant and predicts a token, and how
+    much of it the model added to the bare process (imports included in the first, not the second)."""
+    args = [str(folder), None if options is None else options.as_dict(), str(data_dir), threads]
+    code = f"from gpt2q_desktop.core.bench import memory_probe; memory_probe(*{args!r})"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"the memory probe failed: {proc.stderr.strip().splitlines()[-1:]}")
+    figures = json.loads(proc.stdout.strip().splitlines()[-1])
+    return figures["peak_mb"], figures["peak_mb"] - figures["base_mb"]
 
 
 def read_bandwidth_gbs(threads: int, mbytes: int = 512) -> float:
@@ -162,22 +191,24 @@ def bench_model(
     info = inspect_checkpoint(folder, require_tokenizer=False)
     with tempfile.TemporaryDirectory(prefix="gpt2q-bench-") as tmp:
         cache = QuantCache(Path(tmp))
-        loaded, fp32_peak = peak_rss_mb(lambda: load_checkpoint(folder, require_tokenizer=False))
+        loaded = load_checkpoint(folder, require_tokenizer=False)
         fp32 = loaded.model
         reports: dict[str, QuantizeReport] = {}
         loads: dict[str, QuantizeReport] = {}
         models: dict[str, nn.Module] = {"fp32": fp32}
-        peaks: dict[str, float] = {"fp32": fp32_peak}
         with torch_threads(threads):
             for key, options in (("int8", RecipeOptions()), ("int8_per_channel", RecipeOptions(per_channel=True))):
                 log(f"{name}: quantizing ({options.describe()})")
                 _, reports[key] = quantize_checkpoint(info, options, lambda: fp32, cache)
-                (models[key], loads[key]), peaks[key] = peak_rss_mb(
-                    lambda o=options: quantize_checkpoint(info, o, lambda: fp32, cache)
-                )
+                models[key], loads[key] = quantize_checkpoint(info, options, lambda: fp32, cache)
                 if not loads[key].cache_hit:
                     raise RuntimeError(f"the {key} model was not reloaded from the cache: {loads[key].notes}")
             models["int8_seed"], seed_bytes = _seed_int8(fp32)
+        log(f"{name}: peak memory of a fresh process serving each variant")
+        memory = {
+            key: serving_memory_mb(folder, options, Path(tmp), threads)
+            for key, options in (("fp32", None), ("int8", RecipeOptions()), ("int8_per_channel", RecipeOptions(per_channel=True)))
+        }
         sizes = {
             "fp32": info.file_bytes,
             "int8": reports["int8"].int8_bytes,
@@ -206,8 +237,8 @@ def bench_model(
                 if report is not None:
                     extra["quantize_s"] = report.quantize_seconds
                     extra["cache_load_s"] = loads[size_key].seconds
-                if size_key in peaks:
-                    extra["peak_rss_mb"] = peaks[size_key]
+                if size_key in memory:
+                    extra["peak_rss_mb"], extra["model_rss_mb"] = memory[size_key]
                 if variant.endswith("_decode"):
                     extra["streamed_mb"] = streamed["fp32" if variant == "fp32_decode" else "int8_per_channel"] / 1e6
                     extra["ratio_vs_fp32_decode"] = med["fp32_decode"] / med[variant]
@@ -262,7 +293,7 @@ def render_bench(rows: list[BenchRow], bandwidth_gbs: float) -> str:
             speed = r.extra["quantize_s"] / max(r.extra["cache_load_s"], 1e-9)
             notes.append(f"quantize {r.extra['quantize_s']:.2f}s, cache load {r.extra['cache_load_s']:.2f}s ({speed:.1f}×)")
         if "peak_rss_mb" in r.extra and r.variant in ("fp32_last", "int8", "int8_per_channel"):
-            notes.append(f"peak RSS {r.extra['peak_rss_mb']:.0f} MB")
+            notes.append(f"serving: peak RSS {r.extra['peak_rss_mb']:.0f} MB, model {r.extra['model_rss_mb']:.0f} MB")
         if "streamed_mb" in r.extra:
             floor = r.extra["streamed_mb"] / 1e3 / bandwidth_gbs * 1e3
             notes.append(f"{r.extra['ratio_vs_fp32_decode']:.2f}× vs FP32 decode; streams {r.extra['streamed_mb']:.0f} MB → floor {floor:.1f} ms")

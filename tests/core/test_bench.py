@@ -23,6 +23,7 @@ def test_bench_model_rows(tiny_checkpoint: Path) -> None:
     assert by["int8_seed"].bytes > by["fp32_full"].bytes, "the seed recipe stores lm_head twice"
     assert by["int8_decode"].prompt_tokens == 1 and by["int8"].prompt_tokens == 4
     assert by["int8"].extra["cache_load_s"] > 0 and by["int8"].extra["quantize_s"] > 0
+    assert 0 < by["int8"].extra["model_rss_mb"] < by["int8"].extra["peak_rss_mb"]
     assert all(r.median_ms > 0 and r.p90_ms >= r.median_ms for r in rows)
     table = render_bench(rows, bandwidth_gbs=10.0)
     assert table.count("\n") == len(VARIANTS) + 2 and "floor" in table
