@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import unicodedata
 from collections.abc import Sequence
 
 from .compare import ComparisonRow
@@ -62,6 +63,15 @@ _HEADERS = [
 ]  # fmt: skip
 
 
+def _cols(text: str) -> int:
+    """Terminal columns of *text*: East Asian wide and full-width characters take two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * (width - _cols(text))
+
+
 def render(rows: Sequence[ComparisonRow], fmt: str) -> str:
     """*rows* in one of :data:`FORMATS`."""
     if fmt == "json":
@@ -79,10 +89,10 @@ def render(rows: Sequence[ComparisonRow], fmt: str) -> str:
         return "\n".join(lines + ["| " + " | ".join(line) + " |" for line in esc]) + "\n"
     if fmt != "table":
         raise ValueError(f"unknown format {fmt!r}")
-    widths = [max(len(h), *(len(c[i]) for c in cells)) if cells else len(h) for i, h in enumerate(_HEADERS)]
-    out = ["  ".join(h.ljust(w) for h, w in zip(_HEADERS, widths))]
+    widths = [max(len(h), *(_cols(c[i]) for c in cells)) if cells else len(h) for i, h in enumerate(_HEADERS)]
+    out = ["  ".join(_pad(h, w) for h, w in zip(_HEADERS, widths))]
     out.append("  ".join("-" * w for w in widths))
-    out += ["  ".join(c.ljust(w) for c, w in zip(line, widths)) for line in cells]
+    out += ["  ".join(_pad(c, w) for c, w in zip(line, widths)) for line in cells]
     return "\n".join(out) + "\n"
 
 

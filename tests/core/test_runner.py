@@ -129,3 +129,18 @@ def test_reports_in_every_format(pair) -> None:
     assert "␣mat" in table and "×" in table
     assert "top-1 agreement 2/2" in summary(rows)
     assert set(FORMATS) == {"table", "json", "csv", "markdown"}
+
+
+
+def test_the_table_stays_aligned_with_wide_characters(pair) -> None:
+    """Every row's ``agree`` cell starts at the same terminal column (CJK characters take two)."""
+    import unicodedata
+
+    def columns(text: str) -> int:
+        return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+    loaded, int8 = pair
+    rows = [compare_prompt(loaded.model, int8, loaded.tokenizer, p, FAST, 64) for p in ("天空是", "The cat sat on the")]
+    lines = render(rows, "table").splitlines()[2:]
+    starts = {columns(line[: max(line.find(" yes "), line.find(" NO "))]) for line in lines}
+    assert len(starts) == 1, lines
