@@ -103,6 +103,6 @@ def summary(rows: Sequence[ComparisonRow]) -> str:
     agree = sum(r.agree for r in rows)
     kl = sum(r.kl for r in rows) / len(rows)
     return (
-        f"{len(rows)} prompts: top-1 agreement {agree}/{len(rows)}, mean KL {kl:.2e}, "
+        f"{len(rows)} prompt{'s' if len(rows) > 1 else ''}: top-1 agreement {agree}/{len(rows)}, mean KL {kl:.2e}, "
         f"median speedup {percentile([r.speedup for r in rows], 50):.2f}×"
     )
