@@ -70,7 +70,7 @@ def _rss_mb(field: str) -> float:
 def memory_probe(folder: str, options: dict[str, Any] | None, data_dir: str, threads: int) -> None:
     """Run in a fresh process: load one variant (FP32, or INT8 from the cache), predict one token, print
     ``{"base_mb", "peak_mb"}`` as JSON: resident memory after the imports, and the peak after the token."""
-    import torch.ao.nn.quantized.dynamic  # noqa: F401  (code, not model: part of the base)
+    import torch.ao.nn.quantized.dynamic  # code, not model: part of the base
     from transformers import GPT2LMHeadModel  # noqa: F401
 
     torch.set_num_threads(threads)

@@ -30,7 +30,7 @@ def test_a_prompt_list_becomes_rows_and_chart_points(ran):
     assert ran.history.columnCount() == len(HEADERS)
     points = ran.window.history_panel.chart.points
     assert points == [(r.fp32.timing.median_ms, r.int8.timing.median_ms) for r in ran.history.rows]
-    assert ran.window.quantize_panel.progress.value() == len(PROMPTS)
+    assert ran.window.quantize_panel.job.bar.value() == len(PROMPTS)
 
 
 def test_export_writes_files_that_parse_back(ran, tmp_path):
@@ -96,7 +96,7 @@ def test_a_prompt_list_can_be_cancelled_between_prompts(make_app, run, tmp_path,
     run(app, lambda: app.run_prompt_file(str(prompts)))
     worker.compared.disconnect(cancel_after_first)
     assert app.history.rowCount() == 1
-    assert "Stopped after 1 of 20" in app.window.quantize_panel.step.text()
+    assert "Stopped after 1 of 20" in app.window.quantize_panel.job.step.text()
 
 
 def test_an_unreadable_prompt_list_is_refused(make_app, boxes, tmp_path, tiny_checkpoint):

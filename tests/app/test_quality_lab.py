@@ -195,7 +195,7 @@ def test_cancelling_an_evaluation_keeps_the_window_usable(lab, run, qtbot, when)
         run(lab, lambda: qtbot.mouseClick(panel.evaluate_button, Qt.MouseButton.LeftButton))
     worker.progress.disconnect(cancel)
 
-    assert "cancelled" in panel.step.text().lower()
+    assert "cancelled" in panel.job.step.text().lower()
     assert panel.figures["Tokens"].text() == "–"
     cache = QuantCache()
     if when == "quantizing":

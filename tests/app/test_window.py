@@ -104,7 +104,7 @@ def test_cancel_mid_quantize_leaves_the_cache_clean(make_app, run, tiny_checkpoi
     worker.progress.disconnect(cancel_at_second_step)
 
     assert seen == [0, 1]
-    assert "cancelled" in app.window.quantize_panel.step.text().lower()
+    assert "cancelled" in app.window.quantize_panel.job.step.text().lower()
     assert app.window.quantize_panel.result.text() == "Not quantized yet."
     cache = QuantCache()
     assert cache.entries() == []

@@ -103,8 +103,8 @@ class MainController(QObject):
         worker = self.engine.worker
         worker.started.connect(self._on_started)
         worker.finished.connect(self._on_finished)
-        worker.progress.connect(qp.set_progress)
-        worker.progress.connect(w.quality_panel.set_progress)
+        worker.progress.connect(qp.job.set_progress)
+        worker.progress.connect(w.quality_panel.job.set_progress)
         worker.opened.connect(self._on_opened)
         worker.quantized.connect(self._on_quantized)
         worker.compared.connect(self._on_compared)
@@ -255,17 +255,17 @@ class MainController(QObject):
         if self._jobs:
             self.engine.cancel()
             for panel in (self.window.quantize_panel, self.window.quality_panel):
-                panel.step.setText("Cancelling…")
+                panel.job.step.setText("Cancelling…")
 
     def set_idle(self, message: str) -> None:
         """Show *message* as the engine's activity, in the quantize panel and in the Quality lab."""
         for panel in (self.window.quantize_panel, self.window.quality_panel):
-            panel.set_idle(message)
+            panel.job.set_idle(message)
 
     # -- engine answers -------------------------------------------------------------------------
     def _on_started(self, job: str) -> None:
         for panel in (self.window.quantize_panel, self.window.quality_panel):
-            panel.set_busy(_STARTING[job])
+            panel.job.set_busy(_STARTING[job])
 
     def _on_finished(self, job: str) -> None:
         if self._jobs:

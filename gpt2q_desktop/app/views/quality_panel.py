@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QListWidgetItem,
-    QProgressBar,
     QPushButton,
     QRadioButton,
     QScrollArea,
@@ -30,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from ...core.text import visible_token
 from .compare_panel import FP32_COLOR, INT8_COLOR
+from .job_progress import JobProgress
 from .kl_histogram import KlHistogram
 from .sensitivity_chart import SensitivityChart
 
@@ -114,16 +114,13 @@ class QualityPanel(QWidget):
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
 
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 1)
-        self.progress.setValue(0)
-        self.step = QLabel("Idle")
+        self.job = JobProgress(self)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setToolTip("Stop the current job (Esc); nothing half-done is kept")
         self.cancel_button.setEnabled(False)
         activity = QHBoxLayout()
-        activity.addWidget(self.progress, 1)
-        activity.addWidget(self.step, 1)
+        activity.addWidget(self.job.bar, 1)
+        activity.addWidget(self.job.step, 1)
         activity.addWidget(self.cancel_button)
 
         layout = QVBoxLayout(self)
@@ -330,17 +327,3 @@ class QualityPanel(QWidget):
 
     def show_recipe(self, text: str) -> None:
         self.recipe.setText(text)
-
-    def set_progress(self, done: int, total: int, message: str) -> None:
-        self.progress.setRange(0, max(total, 1))
-        self.progress.setValue(done)
-        self.step.setText(message)
-
-    def set_busy(self, message: str) -> None:
-        self.progress.setRange(0, 0)
-        self.step.setText(message)
-
-    def set_idle(self, message: str) -> None:
-        self.progress.setRange(0, 1)
-        self.progress.setValue(0)
-        self.step.setText(message)

@@ -13,12 +13,13 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QProgressBar,
     QPushButton,
     QRadioButton,
     QVBoxLayout,
     QWidget,
 )
+
+from .job_progress import JobProgress
 
 
 class QuantizePanel(QGroupBox):
@@ -64,11 +65,8 @@ class QuantizePanel(QGroupBox):
         buttons.addWidget(self.quantize_button)
         buttons.addWidget(self.cancel_button)
 
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 1)
-        self.progress.setValue(0)
-        self.step = QLabel("Idle")
-        self.step.setWordWrap(True)
+        self.job = JobProgress(self)
+        self.job.step.setWordWrap(True)
         self.result = QLabel("Not quantized yet.")
         self.result.setWordWrap(True)
 
@@ -78,8 +76,8 @@ class QuantizePanel(QGroupBox):
         layout.addWidget(self.embeddings)
         layout.addLayout(blocks)
         layout.addLayout(buttons)
-        layout.addWidget(self.progress)
-        layout.addWidget(self.step)
+        layout.addWidget(self.job.bar)
+        layout.addWidget(self.job.step)
         layout.addWidget(self.result)
 
         self.quantize_button.clicked.connect(self.quantize_clicked)
@@ -99,18 +97,3 @@ class QuantizePanel(QGroupBox):
         self.keep_lm_head.setChecked(bool(options["keep_lm_head"]))
         self.embeddings.setChecked(bool(options["quantize_embeddings"]))
         self.fp32_blocks.setText(", ".join(map(str, sorted(options["exclude_layers"]))))
-
-    def set_progress(self, done: int, total: int, message: str) -> None:
-        self.progress.setRange(0, max(total, 1))
-        self.progress.setValue(done)
-        self.step.setText(message)
-
-    def set_busy(self, message: str) -> None:
-        """Show an indeterminate bar while a job without steps (loading) runs."""
-        self.progress.setRange(0, 0)
-        self.step.setText(message)
-
-    def set_idle(self, message: str) -> None:
-        self.progress.setRange(0, 1)
-        self.progress.setValue(0)
-        self.step.setText(message)
