@@ -68,6 +68,16 @@ def _spin(low: int, high: int, value: int, tip: str, step: int = 1) -> QSpinBox:
     return box
 
 
+def _run_row(tokens: QSpinBox, run: QPushButton) -> QHBoxLayout:
+    """A row: "Max tokens", the spin box, a gap, the Run button."""
+    row = QHBoxLayout()
+    row.addWidget(QLabel("Max tokens"))
+    row.addWidget(tokens)
+    row.addStretch(1)
+    row.addWidget(run)
+    return row
+
+
 def _reading(title: str) -> tuple[QWidget, QTextEdit, QLabel]:
     """A titled read-only text with a latency line under it."""
     box = QWidget()
@@ -206,11 +216,7 @@ class QualityPanel(QWidget):
         self.eval_tokens = _spin(2, 10_000_000, 4_000, "Tokens of the text to evaluate, from its start", 1_000)
         self.evaluate_button = QPushButton("Run")
         self.evaluate_button.setToolTip("Compare FP32 and INT8 token by token over the text")
-        row = QHBoxLayout()
-        row.addWidget(QLabel("Max tokens"))
-        row.addWidget(self.eval_tokens)
-        row.addStretch(1)
-        row.addWidget(self.evaluate_button)
+        row = _run_row(self.eval_tokens, self.evaluate_button)
         form = QFormLayout()
         self.figures: dict[str, QLabel] = {}
         for name in FIGURES:
@@ -232,11 +238,7 @@ class QualityPanel(QWidget):
         self.rank_tokens = _spin(2, 100_000, 512, "Tokens of the text measured for each part", 128)
         self.rank_button = QPushButton("Run")
         self.rank_button.setToolTip("Quantize one part at a time and rank the parts by the KL each adds")
-        row = QHBoxLayout()
-        row.addWidget(QLabel("Max tokens"))
-        row.addWidget(self.rank_tokens)
-        row.addStretch(1)
-        row.addWidget(self.rank_button)
+        row = _run_row(self.rank_tokens, self.rank_button)
         self.chart = SensitivityChart(FP32_COLOR)
         self.blocks = QListWidget()
         self.blocks.setToolTip("Check the blocks to keep in FP32")
