@@ -5,7 +5,7 @@
 #   bash packaging/build.sh --self-test   # ... then run the bundle's headless self-test; fail if it fails
 #   bash packaging/build.sh --onefile     # -> dist/gpt2q-desktop-<version> (one self-extracting file)
 #
-# Uses the project's venv (.venv, or $PYTHON / the active $VIRTUAL_ENV), creating .venv if there is none;
+# Uses $PYTHON if set, else the project's .venv, else the active $VIRTUAL_ENV, else creates .venv;
 # installs the `build` extra (PyInstaller + hooks) into it when missing. Prints the build time and the
 # bundle size. Linux: install libxcb-icccm4 and libxcb-keysyms1 before building, so the bundle carries them.
 set -euo pipefail
@@ -20,7 +20,7 @@ for arg in "$@"; do
         --self-test) SELF_TEST=1 ;;
         --onefile) SPEC_ARGS+=(--onefile) ;;
         --allow-no-demo) SPEC_ARGS+=(--allow-no-demo) ;;
-        -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
         *) echo "build.sh: unknown option $arg" >&2; exit 2 ;;
     esac
 done

@@ -20,9 +20,11 @@ EXEC=""
 UNINSTALL=0
 while [[ $# -gt 0 ]]; do
     case "$1" in
-        --exec) EXEC="$2"; shift 2 ;;
+        --exec)
+            [[ $# -ge 2 ]] || { echo "install-desktop-entry.sh: --exec needs a path" >&2; exit 2; }
+            EXEC="$2"; shift 2 ;;
         --uninstall) UNINSTALL=1; shift ;;
-        -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
         *) echo "install-desktop-entry.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -58,11 +60,21 @@ for n in "${SIZES[@]}"; do
     mkdir -p "$ICONS/${n}x${n}/apps"
     install -m 644 "$ROOT/resources/icons/$NAME-$n.png" "$ICONS/${n}x${n}/apps/$NAME.png"
 done
-# Exec/TryExec must be absolute (the bundle is not on PATH); quote a path with spaces as the spec says.
-quoted="$EXEC"
-[[ "$EXEC" == *" "* ]] && quoted="\"$EXEC\""
-sed -e "s|^Exec=.*|Exec=$quoted %f|" -e "s|^TryExec=.*|TryExec=$EXEC|" \
-    "$ROOT/resources/$NAME.desktop" > "$APPS/$NAME.desktop.tmp"
+# Exec/TryExec must be absolute (the bundle is not on PATH). Exec's path is quoted as the Desktop Entry
+# spec says: inside double quotes, escape " ` $ and \ with a backslash; a literal % is written %%.
+# Both values are escaped again for the desktop file's string syntax (a backslash doubles).
+quoted="$(printf '%s' "$EXEC" | sed -e 's/[\\"`$]/\\&/g' -e 's/%/%%/g')"
+exec_line="Exec=\"$quoted\" %f"
+tryexec_line="TryExec=$EXEC"
+exec_line="${exec_line//\\/\\\\}"
+tryexec_line="${tryexec_line//\\/\\\\}"
+while IFS= read -r line || [[ -n "$line" ]]; do
+    case "$line" in
+        Exec=*) printf '%s\n' "$exec_line" ;;
+        TryExec=*) printf '%s\n' "$tryexec_line" ;;
+        *) printf '%s\n' "$line" ;;
+    esac
+done < "$ROOT/resources/$NAME.desktop" > "$APPS/$NAME.desktop.tmp"
 chmod 644 "$APPS/$NAME.desktop.tmp"
 mv "$APPS/$NAME.desktop.tmp" "$APPS/$NAME.desktop"
 if command -v desktop-file-validate >/dev/null; then desktop-file-validate "$APPS/$NAME.desktop"; fi

@@ -132,8 +132,14 @@ def test_install_desktop_entry_for_the_user(tmp_path: Path) -> None:
 
 
 def test_shell_scripts_parse() -> None:
-    for script in ("build.sh", "install-desktop-entry.sh"):
-        subprocess.run(["bash", "-n", str(PACKAGING / script)], check=True)
+    for script in (
+        PACKAGING / "build.sh",
+        PACKAGING / "install-desktop-entry.sh",
+        PACKAGING / "smoke-window.sh",
+        ROOT / "tools" / "readme_screenshot.sh",
+        ROOT / ".ci" / "run",
+    ):
+        subprocess.run(["bash", "-n", str(script)], check=True)
 
 
 def _xwd(width: int, height: int, bits_per_pixel: int, pixels: list[list[int]]) -> bytes:

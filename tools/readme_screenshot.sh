@@ -20,7 +20,8 @@ fi
 PNG="$2"
 PROMPT="$3"
 TMP="$(mktemp -d)"
-trap 'kill "${PID:-0}" 2>/dev/null || true; rm -rf "$TMP"' EXIT
+PID=""
+trap '[[ -n "$PID" ]] && kill "$PID" 2>/dev/null; rm -rf "$TMP"' EXIT
 
 env -u QT_QPA_PLATFORM HOME="$TMP/home" XDG_CONFIG_HOME="$TMP/config" GPT2Q_DATA_DIR="$TMP/data" \
     "$ROOT/.venv/bin/gpt2q-desktop" >"$TMP/app.log" 2>&1 &

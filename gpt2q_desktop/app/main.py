@@ -77,7 +77,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     collector = MainThreadCollector(app)  # before the engine thread starts allocating
     controller = build()
     app.aboutToQuit.connect(controller.engine.shutdown)
-    app.aboutToQuit.connect(collector.stop)  # also when the app quits without closing the window
+    app.aboutToQuit.connect(collector.stop)
+    controller.engine.worker.opened.connect(collector.settle)  # also when the app quits without closing the window
     _install_excepthook(controller)
     controller.window.show()
     app.processEvents()  # paint before anything else happens

@@ -33,7 +33,7 @@ def _as_bool(value: Any) -> bool:
 def _as_blocks(value: Any) -> list[int]:
     """Block numbers stored as ``"0,3"`` (junk is skipped)."""
     items = value if isinstance(value, list) else str(value or "").split(",")
-    return sorted({int(item) for item in map(str, items) if item.strip().isdigit()})
+    return sorted({int(item) for item in map(str, items) if item.strip().isascii() and item.strip().isdigit()})
 
 
 class AppSettings:

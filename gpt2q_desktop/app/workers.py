@@ -161,8 +161,9 @@ class EngineWorker(QObject):
             int8 = self._int8_for(options)
             self.progress.emit(0, 1, "Generating with both models")
             pair = continuation_pair(
-                loaded.model, int8, loaded.tokenizer, prompt, n_tokens, n_positions, temperature, seed
-            )
+                loaded.model, int8, loaded.tokenizer, prompt, n_tokens, n_positions, temperature, seed,
+                cancelled=self._cancel.is_set,
+            )  # fmt: skip
             self.progress.emit(1, 1, "Done")
             self.continued.emit(pair)
 

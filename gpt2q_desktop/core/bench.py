@@ -80,7 +80,10 @@ def memory_probe(folder: str, options: dict[str, Any] | None, data_dir: str, thr
         model = load_checkpoint(Path(folder), require_tokenizer=False).model
     else:
         model, report = quantize_checkpoint(
-            info, RecipeOptions.from_dict(options), lambda: load_checkpoint(Path(folder)).model, QuantCache(Path(data_dir))
+            info,
+            RecipeOptions.from_dict(options),
+            lambda: load_checkpoint(Path(folder), require_tokenizer=False).model,
+            QuantCache(Path(data_dir)),
         )
         if not report.cache_hit:
             raise RuntimeError("the INT8 model was not in the cache")
@@ -89,14 +92,20 @@ def memory_probe(folder: str, options: dict[str, Any] | None, data_dir: str, thr
     print(json.dumps({"base_mb": base, "peak_mb": _rss_mb("VmHWM")}))
 
 
-def serving_memory_mb(folder: Path, options: RecipeOptions | None, data_dir: Path, threads: int) -> tuple[float, float]:
+def serving_memory_mb(
+    folder: Path, options: RecipeOptions | None, data_dir: Path, threads: int
+) -> tuple[float, float] | None:
     """Peak resident memory (MB) of a fresh process that loads one variant and predicts a token, and how
-    much of it the model added to the bare process (imports included in the first, not the second)."""
+    much of it the model added to the bare process (imports included in the first, not the second).
+    None in a frozen executable, which cannot start a plain Python."""
+    if getattr(sys, "frozen", False):
+        return None
     args = [str(folder), None if options is None else options.as_dict(), str(data_dir), threads]
     code = f"from gpt2q_desktop.core.bench import memory_probe; memory_probe(*{args!r})"
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=600)
     if proc.returncode != 0:
-        raise RuntimeError(f"the memory probe failed: {proc.stderr.strip().splitlines()[-1:]}")
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise RuntimeError(f"the memory probe failed: {last}")
     figures = json.loads(proc.stdout.strip().splitlines()[-1])
     return figures["peak_mb"], figures["peak_mb"] - figures["base_mb"]
 
@@ -237,7 +246,7 @@ def bench_model(
                 if report is not None:
                     extra["quantize_s"] = report.quantize_seconds
                     extra["cache_load_s"] = loads[size_key].seconds
-                if size_key in memory:
+                if memory.get(size_key) is not None:
                     extra["peak_rss_mb"], extra["model_rss_mb"] = memory[size_key]
                 if variant.endswith("_decode"):
                     extra["streamed_mb"] = streamed["fp32" if variant == "fp32_decode" else "int8_per_channel"] / 1e6

@@ -54,6 +54,8 @@ class ContinuationPair:
     int8: Continuation
     first_divergence: int | None
     """Index of the first token where the two continuations differ, or None if they never do."""
+    note: str = ""
+    """Set when the prompt was cut from the left to leave room for the continuation."""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -61,9 +63,9 @@ class ContinuationPair:
 
 def generate(
     model: torch.nn.Module, tokenizer: Any, ids: torch.Tensor, n_tokens: int, n_positions: int,
-    temperature: float = 0.0, seed: int = 0,
+    temperature: float = 0.0, seed: int = 0, cancelled: CancelFn | None = None,
 ) -> Continuation:  # fmt: skip
-    """Greedy (``temperature`` 0) or seeded sampling continuation with a KV cache."""
+    """Greedy (``temperature`` 0) or seeded sampling continuation with a KV cache, up to the context's end."""
     gen = torch.Generator().manual_seed(seed)
     out_ids: list[int] = []
     times: list[float] = []
@@ -71,6 +73,8 @@ def generate(
     step = ids
     with torch.inference_mode():
         for _ in range(max(0, min(n_tokens, n_positions - ids.shape[1]))):
+            if cancelled is not None and cancelled():
+                raise Cancelled("Generation cancelled.")
             start = time.perf_counter()
             logits = cached_step(model, step, kv_cache).float()
             if temperature > 0:
@@ -86,14 +90,16 @@ def generate(
 
 def continuation_pair(
     fp32: torch.nn.Module, int8: torch.nn.Module, tokenizer: Any, prompt: str, n_tokens: int, n_positions: int,
-    temperature: float = 0.0, seed: int = 0,
+    temperature: float = 0.0, seed: int = 0, cancelled: CancelFn | None = None,
 ) -> ContinuationPair:  # fmt: skip
-    """Both models continue *prompt*; the first position where they part is marked."""
-    ids = encode_prompt(tokenizer, prompt, n_positions).ids
-    a = generate(fp32, tokenizer, ids, n_tokens, n_positions, temperature, seed)
-    b = generate(int8, tokenizer, ids, n_tokens, n_positions, temperature, seed)
+    """Both models continue *prompt* by *n_tokens* (a long prompt is cut from the left to make room);
+    the first position where they part is marked."""
+    n_tokens = max(1, min(n_tokens, n_positions - 1))
+    encoded = encode_prompt(tokenizer, prompt, n_positions - n_tokens)
+    a = generate(fp32, tokenizer, encoded.ids, n_tokens, n_positions, temperature, seed, cancelled)
+    b = generate(int8, tokenizer, encoded.ids, n_tokens, n_positions, temperature, seed, cancelled)
     diverge = next((i for i, (x, y) in enumerate(zip(a.token_ids, b.token_ids)) if x != y), None)
-    return ContinuationPair(prompt, a, b, diverge)
+    return ContinuationPair(prompt, a, b, diverge, encoded.note())
 
 
 # -- corpus evaluation ---------------------------------------------------------------------------
@@ -242,8 +248,8 @@ def layer_sensitivity(
             raise Cancelled("Sensitivity analysis cancelled.")
         if progress is not None:
             progress(done, len(parts), f"measuring {label}")
-        int8 = backend.quantize(fp32, options)
-        result = evaluate_text(fp32, int8, tokenizer, iter([text]), window, max_tokens)
+        int8 = backend.quantize(fp32, options, cancelled=cancelled)
+        result = evaluate_text(fp32, int8, tokenizer, iter([text]), window, max_tokens, cancelled=cancelled)
         scores.append(LayerScore(label, result.kl_mean, result.top1_agreement))
     if progress is not None:
         progress(len(parts), len(parts), "done")

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import gc
 import threading
+import typing
 
 
 class _Node:
     """A self-referencing object that records the thread that finally frees it."""
 
-    freed_on: list[threading.Thread] = []
+    freed_on: typing.ClassVar[list[threading.Thread]] = []
 
     def __init__(self) -> None:
         self.me = self
@@ -32,15 +33,18 @@ def test_garbage_is_collected_by_the_gui_thread_not_by_an_allocating_thread(main
     assert _Node.freed_on == [threading.main_thread()]
 
 
-def test_stopping_gives_collection_back_to_python(qapp):
+def test_settling_freezes_the_survivors_and_stopping_gives_collection_back(qapp):
     from gpt2q_desktop.app.gc_guard import MainThreadCollector
 
     was = gc.isenabled()
     gc.enable()
+    collector = MainThreadCollector(qapp)
     try:
-        collector = MainThreadCollector(qapp)
         assert not gc.isenabled()
+        collector.settle()
+        assert gc.get_freeze_count() > 0
         collector.stop()
-        assert gc.isenabled()
+        assert gc.isenabled() and gc.get_freeze_count() == 0
     finally:
         (gc.enable if was else gc.disable)()
+        collector.deleteLater()

@@ -56,7 +56,11 @@ def test_continuations_are_shown_as_the_core_generates_them(lab, run, qtbot, tra
         panel.sample.setChecked(True)
         panel.temperature.setValue(1.5)
         panel.seed.setValue(7)
-    run(lab, lambda: qtbot.keyClick(panel.prompt, Qt.Key.Key_Return))
+    if sample:  # Ctrl+R / F5 runs the shown tab: here the lab's continuation, not the Compare tab's prompt
+        run(lab, lab.window.act_run.trigger)
+    else:
+        run(lab, lambda: qtbot.keyClick(panel.prompt, Qt.Key.Key_Return))
+    assert lab.history.rowCount() == 0
 
     loaded, int8 = _core(trained_checkpoint, lab.window.quantize_panel.options())
     temperature = 1.5 if sample else 0.0
@@ -207,3 +211,25 @@ def test_cancelling_an_evaluation_keeps_the_window_usable(lab, run, qtbot, when)
     run(lab, lambda: qtbot.mouseClick(panel.evaluate_button, Qt.MouseButton.LeftButton))
     assert panel.figures["Tokens"].text() == f"{EVAL_TOKENS:,}"
     assert len(cache.entries()) == 1
+
+
+def test_opening_another_checkpoint_clears_the_previous_figures(lab, run, qtbot, tiny_checkpoint):
+    panel = lab.window.quality_panel
+    run(lab, lambda: qtbot.mouseClick(panel.evaluate_button, Qt.MouseButton.LeftButton))
+    assert panel.figures["Tokens"].text() == f"{EVAL_TOKENS:,}" and panel.histogram.bars
+
+    run(lab, lambda: lab.open_checkpoint(str(tiny_checkpoint)))
+    assert panel.figures["Tokens"].text() == "–" and not panel.histogram.bars
+    assert panel.blocks.count() == 0
+
+
+def test_excluding_blocks_without_a_text_changes_nothing(lab, boxes):
+    from gpt2q_desktop.core.quality import LayerScore
+
+    panel, quantize_panel = lab.window.quality_panel, lab.window.quantize_panel
+    panel.show_ranking([LayerScore("block 1", 0.1, 0.9)], [1], [])
+    panel.blocks.item(0).setCheckState(Qt.CheckState.Checked)
+    panel.text_path.setText("")
+    panel.exclude_requested.emit()
+    assert boxes == ["Choose a text file to evaluate on first."]
+    assert quantize_panel.options()["exclude_layers"] == []

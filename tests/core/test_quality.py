@@ -50,6 +50,19 @@ def test_generation_stops_at_the_context_limit(pair) -> None:
     assert generate(loaded.model, loaded.tokenizer, ids, 10, 64).token_ids == ()
 
 
+def test_a_long_prompt_is_cut_to_leave_room_for_the_continuation(pair) -> None:
+    loaded, int8 = pair
+    long = continuation_pair(loaded.model, int8, loaded.tokenizer, "word " * 100, 10, 64)
+    assert len(long.fp32.token_ids) == len(long.int8.token_ids) == 10
+    assert "truncated from the left" in long.note and "last 54 kept" in long.note
+
+
+def test_generation_can_be_cancelled(pair) -> None:
+    loaded, int8 = pair
+    with pytest.raises(Cancelled):
+        continuation_pair(loaded.model, int8, loaded.tokenizer, "The dog", 6, 64, cancelled=lambda: True)
+
+
 def test_continuation_pair_marks_first_divergence(pair) -> None:
     loaded, int8 = pair
     same = continuation_pair(loaded.model, loaded.model, loaded.tokenizer, "The dog", 6, 64)
@@ -105,6 +118,17 @@ def test_sensitivity_ranks_every_block(pair) -> None:
     assert sorted(s.layer for s in scores) == ["block 0", "block 1", "lm_head + embeddings"]
     assert [s.kl_mean for s in scores] == sorted((s.kl_mean for s in scores), reverse=True)
     assert block_index("block 1") == 1 and block_index("lm_head + embeddings") is None
+
+
+def test_sensitivity_stops_inside_a_part_when_cancelled(pair) -> None:
+    loaded, _ = pair
+    checks, steps = iter(range(1000)), []
+    with pytest.raises(Cancelled):
+        layer_sensitivity(
+            loaded.model, loaded.tokenizer, TRAIN_TEXT, 64, 63,
+            progress=lambda done, total, message: steps.append(message), cancelled=lambda: next(checks) >= 1,
+        )  # fmt: skip
+    assert steps == ["measuring block 0"]
 
 
 def test_eval_cli_matches_core(trained_checkpoint: Path, tmp_path: Path, capsys) -> None:

@@ -119,6 +119,9 @@ def test_tied_int8_matrix_is_stored_once(tiny_model) -> None:
     assert exported.tensors["transformer.wte.weight_int8"].dtype == torch.int8
 
 
+@pytest.mark.skipif(
+    not {"fbgemm", "qnnpack"} <= set(torch.backends.quantized.supported_engines), reason="an x86 build of torch"
+)
 def test_the_engine_is_fbgemm_by_default_and_an_unknown_one_is_refused(tiny_model) -> None:
     before = torch.backends.quantized.engine
     try:

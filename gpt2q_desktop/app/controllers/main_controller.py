@@ -95,7 +95,7 @@ class MainController(QObject):
         w.act_cache.triggered.connect(self.show_cache_manager)
         w.act_data_folder.triggered.connect(CacheController.open_data_folder)
         w.act_quantize.triggered.connect(self.quantize)
-        w.act_run.triggered.connect(lambda: self.run_prompt(w.compare_panel.prompt.text()))
+        w.act_run.triggered.connect(self._run_current_tab)
         w.act_cancel.triggered.connect(self.cancel)
         w.act_log_file.triggered.connect(self.open_log_file)
         w.act_about.triggered.connect(lambda: about_box(w).show())
@@ -225,6 +225,14 @@ class MainController(QObject):
         if self.can_work():
             options = self.window.quantize_panel.options()
             self.submit(JOB_QUANTIZE, lambda: self.engine.quantize(options))
+
+    def _run_current_tab(self) -> None:
+        """Ctrl+R / F5: the Compare tab's prompt, or the Quality lab's continuation when that tab is shown."""
+        w = self.window
+        if w.tabs.currentWidget() is w.quality_panel:
+            w.quality_panel.continuation_requested.emit()
+        else:
+            self.run_prompt(w.compare_panel.prompt.text())
 
     def run_prompt(self, text: str) -> None:
         """Compare FP32 and INT8 on *text* (the engine quantizes first if needed)."""

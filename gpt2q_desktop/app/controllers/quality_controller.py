@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QFileDialog
 
 from ...core.options import RecipeOptions
 from ...core.paths import demo_heldout_text
-from ..workers import JOB_CONTINUE, JOB_EVALUATE, JOB_SENSITIVITY, Opened
+from ..workers import JOB_CONTINUE, JOB_EVALUATE, JOB_OPEN, JOB_SENSITIVITY, Opened
 
 if TYPE_CHECKING:
     from ...core.engine import QuantizeReport
@@ -47,6 +47,7 @@ class QualityController(QObject):
         self.main.actions_changed.connect(self.update_actions)
         w.tabs.currentChanged.connect(self._on_tab_changed)
         worker = self.main.engine.worker
+        worker.started.connect(self._on_started)
         worker.opened.connect(self._on_opened)
         worker.quantized.connect(self._on_quantized)
         worker.continued.connect(self._on_continued)
@@ -91,7 +92,7 @@ class QualityController(QObject):
 
     def exclude_checked(self) -> None:
         """Keep the checked blocks in FP32 in the recipe, then quantize and evaluate the text again."""
-        if self.main.can_work():
+        if self._text_path() and self.main.can_work():
             quantize_panel = self.main.window.quantize_panel
             options = quantize_panel.options()
             options["exclude_layers"] = self.panel.checked_blocks()
@@ -119,9 +120,12 @@ class QualityController(QObject):
         if w.tabs.widget(index) is self.panel and not self.panel.prompt.text():
             self.panel.prompt.setText(w.compare_panel.prompt.text())
 
+    def _on_started(self, job: str) -> None:
+        if job == JOB_OPEN:  # the figures and the ranking belong to the checkpoint being replaced
+            self._last = None
+            self.panel.clear_results()
+
     def _on_opened(self, opened: Opened) -> None:
-        self._last = None
-        self.panel.show_ranking([], [], [])
         self.panel.show_recipe(NOT_QUANTIZED)
 
     def _on_quantized(self, report: QuantizeReport) -> None:

@@ -57,7 +57,10 @@ class KlHistogram(QWidget):
             p.end()
             return
         font = p.font()
-        font.setPointSizeF(font.pointSizeF() * 0.8)
+        if font.pointSizeF() > 0:
+            font.setPointSizeF(font.pointSizeF() * 0.8)
+        else:  # a font sized in pixels
+            font.setPixelSize(max(6, round(font.pixelSize() * 0.8)))
         p.setFont(font)
         plot = QRectF(44, 16, max(self.width() - 52, 10), max(self.height() - 56, 10))
         top = max(count for _, count in self._bars) or 1

@@ -282,12 +282,13 @@ class QualityPanel(QWidget):
             text.setHtml(continuation_html(pair.prompt, side.tokens, pair.first_divergence))
             latency.setText("– ms per token" if ms is None else f"median {ms:.2f} ms per token")
         if pair.first_divergence is None:
-            self.divergence.setText(f"The two continuations agree on all {len(pair.fp32.tokens)} tokens.")
+            verdict = f"The two continuations agree on all {len(pair.fp32.tokens)} tokens."
         else:
             i = pair.first_divergence
             fp32 = shown_token(pair.fp32.tokens[i]) if i < len(pair.fp32.tokens) else "–"
             int8 = shown_token(pair.int8.tokens[i]) if i < len(pair.int8.tokens) else "–"
-            self.divergence.setText(f"They part at token {i + 1}: FP32 “{fp32}”, INT8 “{int8}”.")
+            verdict = f"They part at token {i + 1}: FP32 “{fp32}”, INT8 “{int8}”."
+        self.divergence.setText(f"{verdict} Note: {pair.note}." if pair.note else verdict)
 
     def show_evaluation(self, result: CorpusEval, before: CorpusEval | None = None) -> None:
         """The core's figures; with *before* (the same text under the previous recipe), what they were."""
@@ -326,6 +327,17 @@ class QualityPanel(QWidget):
                 item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
                 item.setCheckState(Qt.CheckState.Checked if block in excluded else Qt.CheckState.Unchecked)
             self.blocks.addItem(item)
+
+    def clear_results(self) -> None:
+        """Forget what was shown for the previous checkpoint."""
+        for text, latency in ((self.fp32_text, self.fp32_latency), (self.int8_text, self.int8_latency)):
+            text.clear()
+            latency.setText("– ms per token")
+        self.divergence.setText("–")
+        for label in self.figures.values():
+            label.setText("–")
+        self.histogram.clear()
+        self.show_ranking([], [], [])
 
     def show_recipe(self, text: str) -> None:
         self.recipe.setText(text)
