@@ -147,7 +147,9 @@ def test_sensitivity_ranking_and_excluding_a_block_requantizes(lab, run, qtbot, 
     assert panel.checked_blocks() == [1]
     evaluated = []
     lab.engine.worker.evaluated.connect(evaluated.append)
+    panel.prompt.setText("The dog sat")
     run(lab, lambda: qtbot.mouseClick(panel.exclude_button, Qt.MouseButton.LeftButton))
+    assert "(was" not in panel.int8_latency.text() and panel.int8_latency.text().startswith("median")
 
     assert not boxes
     assert window.quantize_panel.fp32_blocks.text() == "1"
@@ -164,6 +166,7 @@ def test_sensitivity_ranking_and_excluding_a_block_requantizes(lab, run, qtbot, 
     assert window.quantize_panel.fp32_blocks.text() == ""
     assert reports[-1].layers_quantized == 9 and reports[-1].cache_hit
     assert "(was " in panel.figures["Top-1 agreement"].text()
+    assert "(was " in panel.int8_latency.text(), "the speed under the previous recipe is shown too"
 
     # the compare tab quantizes with the same recipe: nothing new in the cache
     window.quantize_panel.fp32_blocks.setText("1")

@@ -31,6 +31,8 @@ class QualityController(QObject):
         """The text, max tokens and recipe of the evaluation under way."""
         self._last: tuple[str, int, dict[str, Any], CorpusEval] | None = None
         """The same, with the result, for the last evaluation shown."""
+        self._last_continuation: tuple[str, float | None] | None = None
+        """The prompt of the last continuation and INT8's median milliseconds per token."""
         heldout = demo_heldout_text()
         if heldout.is_file():
             self.panel.text_path.setText(str(heldout))
@@ -66,22 +68,13 @@ class QualityController(QObject):
     def run_continuation(self) -> None:
         """Both models continue the lab's prompt (the engine quantizes first if needed)."""
         if self.main.can_work():
-            prompt, settings = self.panel.prompt.text(), self.panel.continuation_settings()
-            options = self.main.window.quantize_panel.options()
-            self.main.submit(
-                JOB_CONTINUE,
-                lambda: self.main.engine.continuation(
-                    prompt, int(settings["n_tokens"]), float(settings["temperature"]), int(settings["seed"]), options
-                ),
-            )
+            self._submit_continuation()
 
     def evaluate(self) -> None:
         """Evaluate FP32 against INT8 (the quantize panel's recipe) over the chosen text."""
         path = self._text_path()
         if path and self.main.can_work():
-            max_tokens, options = self.panel.eval_tokens.value(), self.main.window.quantize_panel.options()
-            self._asked = (path, max_tokens, options)
-            self.main.submit(JOB_EVALUATE, lambda: self.main.engine.evaluate(path, max_tokens, options))
+            self._submit_evaluation(path)
 
     def rank_layers(self) -> None:
         """Rank the blocks and lm_head by the KL each adds when it alone is INT8."""
@@ -91,13 +84,32 @@ class QualityController(QObject):
             self.main.submit(JOB_SENSITIVITY, lambda: self.main.engine.sensitivity(path, max_tokens, options))
 
     def exclude_checked(self) -> None:
-        """Keep the checked blocks in FP32 in the recipe, then quantize and evaluate the text again."""
-        if self._text_path() and self.main.can_work():
+        """Keep the checked blocks in FP32 in the recipe, then quantize, evaluate the text and (with a prompt)
+        continue it again, so that KL, agreement, size and speed show where they were."""
+        path = self._text_path()
+        if path and self.main.can_work():
             quantize_panel = self.main.window.quantize_panel
             options = quantize_panel.options()
             options["exclude_layers"] = self.panel.checked_blocks()
             quantize_panel.set_options(options)
-            self.evaluate()
+            self._submit_evaluation(path)
+            if self.panel.prompt.text().strip():  # the speed under the new recipe, beside the old one
+                self._submit_continuation()
+
+    def _submit_continuation(self) -> None:
+        prompt, settings = self.panel.prompt.text(), self.panel.continuation_settings()
+        options = self.main.window.quantize_panel.options()
+        self.main.submit(
+            JOB_CONTINUE,
+            lambda: self.main.engine.continuation(
+                prompt, int(settings["n_tokens"]), float(settings["temperature"]), int(settings["seed"]), options
+            ),
+        )
+
+    def _submit_evaluation(self, path: str) -> None:
+        max_tokens, options = self.panel.eval_tokens.value(), self.main.window.quantize_panel.options()
+        self._asked = (path, max_tokens, options)
+        self.main.submit(JOB_EVALUATE, lambda: self.main.engine.evaluate(path, max_tokens, options))
 
     def choose_text(self) -> None:
         start = self.panel.text_path.text() or str(Path.home())
@@ -122,7 +134,7 @@ class QualityController(QObject):
 
     def _on_started(self, job: str) -> None:
         if job == JOB_OPEN:  # the figures and the ranking belong to the checkpoint being replaced
-            self._last = None
+            self._last = self._last_continuation = None
             self.panel.clear_results()
 
     def _on_opened(self, opened: Opened) -> None:
@@ -136,7 +148,10 @@ class QualityController(QObject):
         from ...core.metrics import percentile  # already loaded by the engine thread
 
         fp32_ms, int8_ms = (percentile(c.step_ms, 50) if c.step_ms else None for c in (pair.fp32, pair.int8))
-        self.panel.show_continuation(pair, fp32_ms, int8_ms)
+        previous = self._last_continuation
+        before = previous[1] if previous is not None and previous[0] == pair.prompt else None
+        self.panel.show_continuation(pair, fp32_ms, int8_ms, before)
+        self._last_continuation = (pair.prompt, int8_ms)
         self.main.set_idle("Continued.")
 
     def _on_evaluated(self, result: CorpusEval) -> None:

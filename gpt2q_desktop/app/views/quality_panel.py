@@ -273,14 +273,18 @@ class QualityPanel(QWidget):
         )
 
     # -- what the controller shows --------------------------------------------------------------
-    def show_continuation(self, pair: ContinuationPair, fp32_ms: float | None, int8_ms: float | None) -> None:
-        """Both continuations, the first diverging token highlighted, the median milliseconds per token."""
-        for text, side, latency, ms in (
-            (self.fp32_text, pair.fp32, self.fp32_latency, fp32_ms),
-            (self.int8_text, pair.int8, self.int8_latency, int8_ms),
+    def show_continuation(
+        self, pair: ContinuationPair, fp32_ms: float | None, int8_ms: float | None, int8_before: float | None = None
+    ) -> None:
+        """Both continuations, the first diverging token highlighted, the median milliseconds per token (and
+        INT8's under the previous recipe, *int8_before*, when the same prompt ran before)."""
+        for text, side, latency, ms, before in (
+            (self.fp32_text, pair.fp32, self.fp32_latency, fp32_ms, None),
+            (self.int8_text, pair.int8, self.int8_latency, int8_ms, int8_before),
         ):
             text.setHtml(continuation_html(pair.prompt, side.tokens, pair.first_divergence))
-            latency.setText("– ms per token" if ms is None else f"median {ms:.2f} ms per token")
+            was = "" if before is None else f" (was {before:.2f})"
+            latency.setText("– ms per token" if ms is None else f"median {ms:.2f} ms per token{was}")
         if pair.first_divergence is None:
             verdict = f"The two continuations agree on all {len(pair.fp32.tokens)} tokens."
         else:

@@ -41,13 +41,15 @@ class SensitivityChart(QWidget):
             p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "The sensitivity ranking appears here")
             p.end()
             return
-        label_w = min(150.0, self.width() * 0.4)
+        widest = max(p.fontMetrics().horizontalAdvance(label) for label, _ in self._rows)
+        label_w = min(widest + 12.0, self.width() * 0.45)
         bar_w = max(self.width() - label_w - 70.0, 10.0)
         scale = max((kl for _, kl in self._rows), default=0.0) or 1.0
         right = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
         for i, (label, kl) in enumerate(self._rows):
             y = i * self.ROW
-            p.drawText(QRectF(0, y, label_w - 6, self.ROW), right, label)
+            shown = p.fontMetrics().elidedText(label, Qt.TextElideMode.ElideRight, int(label_w - 6))
+            p.drawText(QRectF(0, y, label_w - 6, self.ROW), right, shown)
             p.fillRect(QRectF(label_w, y + 4, bar_w, self.ROW - 8), self.palette().alternateBase())
             p.fillRect(QRectF(label_w, y + 4, bar_w * max(0.0, min(kl / scale, 1.0)), self.ROW - 8), self._color)
             p.drawText(QRectF(label_w + bar_w + 4, y, 66, self.ROW), Qt.AlignmentFlag.AlignVCenter, f"{kl:.2e}")
