@@ -1,11 +1,16 @@
-"""Comparison metrics between FP32 and INT8 next-token distributions, and timing statistics."""
+"""Comparison metrics between FP32 and INT8 next-token distributions, and timing statistics.
+
+torch is imported where a tensor is needed, so the window can use :func:`percentile` without it.
+"""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -20,6 +25,8 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 def kl_divergence(p_logits: torch.Tensor, q_logits: torch.Tensor) -> float:
     """KL(P‖Q) in nats between the softmax distributions of two logit vectors (float64)."""
+    import torch
+
     log_p = torch.log_softmax(p_logits.double(), dim=-1)
     log_q = torch.log_softmax(q_logits.double(), dim=-1)
     return max(0.0, float((log_p.exp() * (log_p - log_q)).sum()))
@@ -27,6 +34,8 @@ def kl_divergence(p_logits: torch.Tensor, q_logits: torch.Tensor) -> float:
 
 def topk_overlap(p_logits: torch.Tensor, q_logits: torch.Tensor, k: int = 5) -> float:
     """Share of the top-*k* tokens two distributions have in common (0–1)."""
+    import torch
+
     a = set(torch.topk(p_logits, k).indices.tolist())
     b = set(torch.topk(q_logits, k).indices.tolist())
     return len(a & b) / k

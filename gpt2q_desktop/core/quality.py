@@ -46,6 +46,11 @@ class Continuation:
     def text(self) -> str:
         return "".join(self.tokens)
 
+    @property
+    def median_ms(self) -> float | None:
+        """Median milliseconds per generated token (None when nothing was generated)."""
+        return percentile(list(self.step_ms), 50) if self.step_ms else None
+
 
 @dataclass(frozen=True)
 class ContinuationPair:
@@ -224,6 +229,8 @@ class LayerScore:
     """The KL a part adds when it alone is quantized."""
 
     layer: str
+    block: int | None
+    """The block's number; None for lm_head with the embeddings."""
     kl_mean: float
     top1_agreement: float
 
@@ -240,22 +247,19 @@ def layer_sensitivity(
     backend = backend or DynamicInt8Recipe()
     n_layer = len(fp32.transformer.h)
     every = tuple(range(n_layer))
-    parts = [(f"block {i}", RecipeOptions(per_channel, True, False, tuple(j for j in every if j != i))) for i in every]
-    parts.append(("lm_head + embeddings", RecipeOptions(per_channel, False, True, every)))
+    parts: list[tuple[str, int | None, RecipeOptions]] = [
+        (f"block {i}", i, RecipeOptions(per_channel, True, False, tuple(j for j in every if j != i))) for i in every
+    ]
+    parts.append(("lm_head + embeddings", None, RecipeOptions(per_channel, False, True, every)))
     scores = []
-    for done, (label, options) in enumerate(parts):
+    for done, (label, block, options) in enumerate(parts):
         if cancelled is not None and cancelled():
             raise Cancelled("Sensitivity analysis cancelled.")
         if progress is not None:
             progress(done, len(parts), f"measuring {label}")
         int8 = backend.quantize(fp32, options, cancelled=cancelled)
         result = evaluate_text(fp32, int8, tokenizer, iter([text]), window, max_tokens, cancelled=cancelled)
-        scores.append(LayerScore(label, result.kl_mean, result.top1_agreement))
+        scores.append(LayerScore(label, block, result.kl_mean, result.top1_agreement))
     if progress is not None:
         progress(len(parts), len(parts), "done")
     return sorted(scores, key=lambda s: s.kl_mean, reverse=True)
-
-
-def block_index(label: str) -> int | None:
-    """The block number of a ranking label such as ``block 3`` (None for lm_head + embeddings)."""
-    return int(label.split()[1]) if label.startswith("block ") else None

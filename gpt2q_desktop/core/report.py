@@ -7,10 +7,13 @@ import io
 import json
 import unicodedata
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from .compare import ComparisonRow
 from .metrics import percentile
 from .text import visible_token
+
+if TYPE_CHECKING:
+    from .compare import ComparisonRow
 
 FORMATS = ("table", "json", "csv", "markdown")
 COLUMNS = (

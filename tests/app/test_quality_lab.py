@@ -230,7 +230,7 @@ def test_excluding_blocks_without_a_text_changes_nothing(lab, boxes):
     from gpt2q_desktop.core.quality import LayerScore
 
     panel, quantize_panel = lab.window.quality_panel, lab.window.quantize_panel
-    panel.show_ranking([LayerScore("block 1", 0.1, 0.9)], [1], [])
+    panel.show_ranking([LayerScore("block 1", 1, 0.1, 0.9)], [])
     panel.blocks.item(0).setCheckState(Qt.CheckState.Checked)
     panel.text_path.setText("")
     panel.exclude_requested.emit()

@@ -71,13 +71,13 @@ def test_fp32_and_int8_agree_on_held_out_contexts(demo) -> None:
 
 
 def test_keeping_the_most_sensitive_block_in_fp32_lowers_kl(demo) -> None:
-    from gpt2q_desktop.core.quality import block_index, evaluate_text, layer_sensitivity
+    from gpt2q_desktop.core.quality import evaluate_text, layer_sensitivity
 
     loaded, int8 = demo
     text = demo_heldout_text().read_text(encoding="utf-8")[:8000]
     window = loaded.info.n_positions
     ranking = layer_sensitivity(loaded.model, loaded.tokenizer, text, window, max_tokens=512)
-    worst = next(block_index(s.layer) for s in ranking if block_index(s.layer) is not None)
+    worst = next(s.block for s in ranking if s.block is not None)
     spared = DynamicInt8Recipe().quantize(loaded.model, RecipeOptions(exclude_layers=(worst,)))
 
     def kl(model: torch.nn.Module) -> float:

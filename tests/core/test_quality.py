@@ -14,7 +14,6 @@ from gpt2q_desktop.core.checkpoint import load_checkpoint
 from gpt2q_desktop.core.errors import Cancelled, Gpt2qError
 from gpt2q_desktop.core.quality import (
     KL_BINS,
-    block_index,
     continuation_pair,
     evaluate_text,
     generate,
@@ -117,7 +116,7 @@ def test_sensitivity_ranks_every_block(pair) -> None:
     scores = layer_sensitivity(loaded.model, loaded.tokenizer, TRAIN_TEXT, 64, 63)
     assert sorted(s.layer for s in scores) == ["block 0", "block 1", "lm_head + embeddings"]
     assert [s.kl_mean for s in scores] == sorted((s.kl_mean for s in scores), reverse=True)
-    assert block_index("block 1") == 1 and block_index("lm_head + embeddings") is None
+    assert all(s.block == (int(s.layer.split()[1]) if s.layer.startswith("block") else None) for s in scores)
 
 
 def test_sensitivity_stops_inside_a_part_when_cancelled(pair) -> None:

@@ -10,6 +10,7 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QFileDialog
 
 from ...core.logs import LOGGER
+from ...core.report import render
 from ..models.history_model import HistoryModel
 from ..views.main_window import MainWindow
 
@@ -39,8 +40,6 @@ class HistoryController(QObject):
         if not rows:
             self.window.notify_error("Nothing to export yet: run a prompt first.")
             return False
-        from ...core.report import render  # imports torch, loaded by the time rows exist
-
         fmt = fmt or EXPORT_FORMATS.get(Path(path).suffix.lower(), "csv")
         try:
             Path(path).write_text(render(rows, fmt), encoding="utf-8")

@@ -145,9 +145,7 @@ class QualityController(QObject):
         self.panel.show_recipe(f"INT8 model ({recipe}): {report.summary()}")
 
     def _on_continued(self, pair: ContinuationPair) -> None:
-        from ...core.metrics import percentile  # already loaded by the engine thread
-
-        fp32_ms, int8_ms = (percentile(c.step_ms, 50) if c.step_ms else None for c in (pair.fp32, pair.int8))
+        fp32_ms, int8_ms = pair.fp32.median_ms, pair.int8.median_ms
         previous = self._last_continuation
         before = previous[1] if previous is not None and previous[0] == pair.prompt else None
         self.panel.show_continuation(pair, fp32_ms, int8_ms, before)
@@ -167,10 +165,8 @@ class QualityController(QObject):
         self.main.window.show_status(f"Corpus evaluation: {result.summary()}")
 
     def _on_ranked(self, scores: list[LayerScore]) -> None:
-        from ...core.quality import block_index  # already loaded by the engine thread
-
         excluded = self.main.window.quantize_panel.options()["exclude_layers"]
-        self.panel.show_ranking(scores, [block_index(s.layer) for s in scores], excluded)
+        self.panel.show_ranking(scores, excluded)
         self.main.set_idle("Ranked.")
         self.main.window.show_status(f"Most sensitive: {scores[0].layer}." if scores else "Nothing to rank.")
 

@@ -315,11 +315,12 @@ class QualityPanel(QWidget):
         f["Top-1 agreement"].setText(was(f"{result.top1_agreement:.1%}", b and f"{b.top1_agreement:.1%}"))
         self.histogram.set_histogram(result.kl_histogram, result.kl_bins)
 
-    def show_ranking(self, scores: list[LayerScore], blocks: list[int | None], excluded: list[int]) -> None:
+    def show_ranking(self, scores: list[LayerScore], excluded: list[int]) -> None:
         """The ranking as bars and as a list; block rows are checkable, those in *excluded* checked."""
         self.chart.set_rows([(s.layer, s.kl_mean) for s in scores])
         self.blocks.clear()
-        for score, block in zip(scores, blocks, strict=True):
+        for score in scores:
+            block = score.block
             item = QListWidgetItem(
                 f"{score.layer}: KL {score.kl_mean:.2e} nats, same top token {score.top1_agreement:.1%}"
             )
@@ -341,7 +342,7 @@ class QualityPanel(QWidget):
         for label in self.figures.values():
             label.setText("–")
         self.histogram.clear()
-        self.show_ranking([], [], [])
+        self.show_ranking([], [])
 
     def show_recipe(self, text: str) -> None:
         self.recipe.setText(text)
