@@ -33,7 +33,7 @@ PY="${PYTHON:-$ROOT/.venv/bin/python}"
 [[ -x "$PY" ]] || PY=python3
 TMP="$(mktemp -d)"
 PID=""
-trap '[[ -n "$PID" ]] && kill "$PID" 2>/dev/null; rm -rf "$TMP"' EXIT
+trap 'if [[ -n "$PID" ]]; then kill "$PID" 2>/dev/null || true; fi; rm -rf "$TMP"' EXIT
 
 # A clean user: its own settings, data dir (cache, logs) and home; the X display, not offscreen.
 env -u QT_QPA_PLATFORM HOME="$TMP/home" XDG_CONFIG_HOME="$TMP/config" GPT2Q_DATA_DIR="$TMP/data" \

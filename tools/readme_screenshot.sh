@@ -21,7 +21,7 @@ PNG="$2"
 PROMPT="$3"
 TMP="$(mktemp -d)"
 PID=""
-trap '[[ -n "$PID" ]] && kill "$PID" 2>/dev/null; rm -rf "$TMP"' EXIT
+trap 'if [[ -n "$PID" ]]; then kill "$PID" 2>/dev/null || true; fi; rm -rf "$TMP"' EXIT
 
 env -u QT_QPA_PLATFORM HOME="$TMP/home" XDG_CONFIG_HOME="$TMP/config" GPT2Q_DATA_DIR="$TMP/data" \
     "$ROOT/.venv/bin/gpt2q-desktop" >"$TMP/app.log" 2>&1 &
