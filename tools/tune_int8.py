@@ -11,10 +11,12 @@ idle machine: on 2 cores a busy neighbour makes 2-thread timings meaningless.
 from __future__ import annotations
 
 import argparse
-import time
+from collections.abc import Callable
+from typing import Any
 
 import torch
 
+from gpt2q_desktop.core.bench import time_interleaved_calls
 from gpt2q_desktop.core.metrics import percentile
 from gpt2q_desktop.core.quiet import quiet_torch
 from gpt2q_desktop.core.recipe import DynamicInt8Recipe, RecipeOptions, use_quantized_engine
@@ -36,18 +38,18 @@ def variants(fp32: torch.nn.Module) -> dict[str, tuple[str | None, torch.nn.Modu
     return out
 
 
-def time_all(models: dict[str, tuple[str | None, torch.nn.Module]], ids: torch.Tensor, repeats: int, threads: int) -> dict[str, list[float]]:
-    samples: dict[str, list[float]] = {k: [] for k in models}
-    with torch_threads(threads), torch.inference_mode():
-        for i in range(repeats + 3):
-            for name, (engine, model) in models.items():
-                if engine is not None:
-                    torch.backends.quantized.engine = engine
-                start = time.perf_counter()
-                model(input_ids=ids, logits_to_keep=1, use_cache=False)
-                if i >= 3:  # the first three rounds warm up
-                    samples[name].append((time.perf_counter() - start) * 1000.0)
-    return samples
+def makers(models: dict[str, tuple[str | None, torch.nn.Module]], ids: torch.Tensor) -> dict[str, Callable[[], Callable[[], Any]]]:
+    """For each variant, a maker that switches to its engine (untimed) and returns its next-token call."""
+
+    def make(engine: str | None, model: torch.nn.Module) -> Callable[[], Callable[[], Any]]:
+        def prepare() -> Callable[[], Any]:
+            if engine is not None:
+                torch.backends.quantized.engine = engine
+            return lambda: model(input_ids=ids, logits_to_keep=1, use_cache=False)
+
+        return prepare
+
+    return {name: make(engine, model) for name, (engine, model) in models.items()}
 
 
 def main() -> None:
@@ -65,7 +67,8 @@ def main() -> None:
     print(f"{args.layers}-layer GPT-2, {args.tokens}-token prompt, {args.repeats} repeats, torch {torch.__version__}")
     print(f"{'threads':>7}  {'variant':<24}{'median ms':>10}{'p90 ms':>9}{'vs fp32_last':>14}")
     for threads in (int(t) for t in args.threads.split(",")):
-        samples = time_all(models, ids, args.repeats, threads)
+        with torch_threads(threads), torch.inference_mode():
+            samples = time_interleaved_calls(makers(models, ids), args.repeats, warmup=3)
         base = percentile(samples["fp32_last"], 50)
         for name, values in samples.items():
             med = percentile(values, 50)

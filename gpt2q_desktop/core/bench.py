@@ -173,7 +173,11 @@ def _calls(variants: dict[str, nn.Module], ids: torch.Tensor, past: dict[str, An
     }
 
 
-def _time_interleaved(makers: dict[str, Callable[[], Callable[[], Any]]], repeats: int, warmup: int) -> dict[str, list[float]]:
+def time_interleaved_calls(
+    makers: dict[str, Callable[[], Callable[[], Any]]], repeats: int, warmup: int
+) -> dict[str, list[float]]:
+    """Milliseconds per call for each variant, variants alternating every round; each maker prepares a call
+    untimed (a fresh KV cache, an engine switch), then only the call itself is timed."""
     samples: dict[str, list[float]] = {k: [] for k in makers}
     for _ in range(warmup):
         for make in makers.values():
@@ -236,7 +240,7 @@ def bench_model(
                 for k, kv_cache in past.items():
                     cached_step(models[k], past_ids, kv_cache)
                 log(f"{name}: timing {len(VARIANTS)} variants × {repeats} repeats, {n}-token prompt, {threads} threads")
-                samples = _time_interleaved(_calls(models, ids, past), repeats, warmup)
+                samples = time_interleaved_calls(_calls(models, ids, past), repeats, warmup)
             med = {k: percentile(v, 50) for k, v in samples.items()}
             for variant in VARIANTS:
                 base = variant.removesuffix("_full").removesuffix("_last").removesuffix("_decode")
