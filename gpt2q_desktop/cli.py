@@ -12,9 +12,13 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from .core.errors import Gpt2qError
+
+if TYPE_CHECKING:
+    from .core.options import RecipeOptions
+    from .core.session import Session
 
 log = logging.getLogger("gpt2q")
 
@@ -35,101 +39,7 @@ class StderrProgress:
         self.stream.flush()
 
 
-def _layers(text: str) -> tuple[int, ...]:
-    """A comma-separated list of whole numbers, e.g. ``0,3``."""
-    try:
-        return tuple(sorted({int(x) for x in text.split(",") if x.strip()}))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected whole numbers like 0,3: {text!r}") from None
-
-
-def _at_least(minimum: int) -> Any:
-    """An argparse type: a whole number not below *minimum*."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number: {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be at least {minimum}: {value}")
-        return value
-
-    return parse
-
-
-def _add_checkpoint_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("checkpoint", nargs="?", help="checkpoint folder (default: the bundled demo student)")
-    p.add_argument("--tokenizer", metavar="DIR", help="tokenizer folder, if not in the checkpoint folder")
-
-
-def _add_recipe_args(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("recipe")
-    g.add_argument("--per-channel", action="store_true", help="one scale per output channel (default: per tensor)")
-    g.add_argument("--keep-lm-head", action="store_true", help="keep lm_head (and the tied wte) in FP32")
-    g.add_argument("--fp32-embeddings", action="store_true", help="keep token/position embeddings in FP32")
-    g.add_argument("--exclude-layers", type=_layers, default=(), metavar="I,J", help="blocks to keep in FP32")
-
-
-def _add_text_args(p: argparse.ArgumentParser, default_tokens: int) -> None:
-    p.add_argument("--text", type=Path, metavar="F", help="UTF-8 text (default: the demo student's held-out text)")
-    p.add_argument("--max-tokens", type=_at_least(2), default=default_tokens, help=f"tokens to evaluate (default {default_tokens:,})")
-    p.add_argument("--threads", type=_at_least(1), default=None, help="torch threads (default: cores, at most 8)")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    from .version import __version__
-
-    parser = argparse.ArgumentParser(prog="gpt2q", description="Quantize a GPT-2 student to INT8 and compare it with FP32.")
-    parser.add_argument("--version", action="version", version=f"gpt2q {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log details on stderr")
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    q = sub.add_parser("quantize", help="quantize a checkpoint to INT8 (cached)")
-    _add_checkpoint_args(q)
-    _add_recipe_args(q)
-    q.add_argument("--json", action="store_true", help="print one JSON object")
-
-    c = sub.add_parser("compare", help="FP32 vs INT8 next token, probability and latency per prompt")
-    _add_checkpoint_args(c)
-    src = c.add_mutually_exclusive_group(required=True)
-    src.add_argument("--prompt", action="extend", nargs="+", metavar="TEXT", help="one or more prompts")
-    src.add_argument("--prompts-file", type=Path, metavar="F", help="a UTF-8 text file, one prompt a line")
-    c.add_argument("--repeats", type=_at_least(1), default=20, help="timed calls per model (default 20)")
-    c.add_argument("--warmup", type=_at_least(0), default=3, help="untimed calls first (default 3)")
-    c.add_argument("--threads", type=_at_least(1), default=None, help="torch threads (default: cores, at most 8)")
-    c.add_argument("--top-k", type=_at_least(1), default=5, help="top tokens to report (default 5)")
-    c.add_argument("--format", choices=("table", "json", "csv", "markdown"), default="table")
-    _add_recipe_args(c)
-
-    b = sub.add_parser("bench", help="speed and size of FP32 and INT8 variants on GPT-2s of real shapes")
-    b.add_argument("--layers", type=_layers, default=(6, 12), metavar="6,12", help="synthetic model depths")
-    b.add_argument("--prompt-tokens", type=_layers, default=(8, 32), metavar="8,32", help="prompt lengths")
-    b.add_argument("--threads", type=_at_least(1), default=None, help="torch threads (default: cores, at most 8)")
-    b.add_argument("--repeats", type=_at_least(1), default=20, help="timed calls per variant (default 20)")
-    b.add_argument("--warmup", type=_at_least(0), default=3, help="untimed calls first (default 3)")
-    b.add_argument("--no-demo", action="store_true", help="skip the bundled demo student")
-    b.add_argument("--json", action="store_true", help="print a JSON list of rows")
-
-    e = sub.add_parser("eval", help="perplexity, KL, Δp and top-1 agreement of FP32 vs INT8 over a text")
-    _add_checkpoint_args(e)
-    _add_text_args(e, default_tokens=20_000)
-    _add_recipe_args(e)
-    e.add_argument("--json", action="store_true", help="print one JSON object")
-
-    s = sub.add_parser("sensitivity", help="rank blocks by the KL each adds when quantized alone")
-    _add_checkpoint_args(s)
-    _add_text_args(s, default_tokens=512)
-    s.add_argument("--per-channel", action="store_true", help="one scale per output channel")
-    s.add_argument("--json", action="store_true", help="print a JSON list, most sensitive first")
-
-    k = sub.add_parser("cache", help="list or clear cached INT8 models")
-    k.add_argument("action", choices=("list", "clear"))
-    k.add_argument("--json", action="store_true")
-    return parser
-
-
-def _recipe(args: argparse.Namespace) -> Any:
+def _recipe(args: argparse.Namespace) -> RecipeOptions:
     from .core.options import RecipeOptions
 
     return RecipeOptions(
@@ -140,28 +50,31 @@ def _recipe(args: argparse.Namespace) -> Any:
     )
 
 
-def _checkpoint_path(args: argparse.Namespace) -> Path:
+def _session(args: argparse.Namespace, require_tokenizer: bool = True, announce_int8: bool = True) -> Session:
+    """A session on the checkpoint the arguments name (checked, not loaded yet); its INT8 reports go to stderr."""
     from .core.paths import demo_student_dir
+    from .core.session import Session
 
-    return Path(args.checkpoint) if args.checkpoint else demo_student_dir()
+    session = Session()
+    path = Path(args.checkpoint) if args.checkpoint else demo_student_dir()
+    info = session.open(path, args.tokenizer, require_tokenizer)
+    print(info.summary(), file=sys.stderr)
+    if announce_int8:
+        session.on_quantized = lambda report: _notes(report.notes, f"INT8: {report.summary()}")
+    return session
+
+
+def _notes(notes: list[str], first: str = "") -> None:
+    if first:
+        print(first, file=sys.stderr)
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
 
 
 def cmd_quantize(args: argparse.Namespace, out: TextIO) -> int:
-    from .core.cache import QuantCache
-    from .core.checkpoint import inspect_checkpoint, load_checkpoint
-    from .core.engine import quantize_checkpoint
-
-    info = inspect_checkpoint(_checkpoint_path(args), args.tokenizer, require_tokenizer=False)
-    print(info.summary(), file=sys.stderr)
-    _, report = quantize_checkpoint(
-        info,
-        _recipe(args),
-        lambda: load_checkpoint(info.path, args.tokenizer, require_tokenizer=False).model,
-        QuantCache(),
-        progress=StderrProgress(),
-    )
-    for note in report.notes:
-        print(f"note: {note}", file=sys.stderr)
+    session = _session(args, require_tokenizer=False, announce_int8=False)
+    report = session.quantize(_recipe(args), progress=StderrProgress())
+    _notes(report.notes)
     if args.json:
         print(json.dumps(report.as_dict(), indent=2), file=out)
     else:
@@ -171,33 +84,20 @@ def cmd_quantize(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
-    from .core.cache import QuantCache
-    from .core.checkpoint import load_checkpoint
-    from .core.compare import compare_prompt
-    from .core.engine import quantize_checkpoint
+    from .core.options import RunSettings
     from .core.report import render, summary
-    from .core.runner import RunSettings, default_threads, encode_prompt
+    from .core.runner import resolved
     from .core.text import read_prompts
 
     prompts = args.prompt if args.prompt else read_prompts(args.prompts_file)
-    settings = RunSettings(args.repeats, args.warmup, args.threads or default_threads(), args.top_k)
-    loaded = load_checkpoint(_checkpoint_path(args), args.tokenizer)
-    print(loaded.info.summary(), file=sys.stderr)
-    for note in loaded.notes:
-        print(f"note: {note}", file=sys.stderr)
-    n_positions = loaded.info.n_positions
-    for text in prompts:  # refuse a bad prompt before any long work
-        encode_prompt(loaded.tokenizer, text, n_positions)
-    int8, report = quantize_checkpoint(
-        loaded.info, _recipe(args), lambda: loaded.model, QuantCache(), progress=StderrProgress()
-    )
-    print(f"INT8: {report.summary()}", file=sys.stderr)
+    settings = resolved(RunSettings(args.repeats, args.warmup, args.threads, args.top_k))
+    session = _session(args)
+    _notes(session.load().notes)
     rows = []
-    for i, text in enumerate(prompts, 1):
-        print(f"[{i}/{len(prompts)}] timing {settings.repeats}× per model on {settings.threads} threads", file=sys.stderr)
-        row = compare_prompt(loaded.model, int8, loaded.tokenizer, text, settings, n_positions)
-        if row.note:
-            print(f"note: {row.note}", file=sys.stderr)
+    compared = session.compare(prompts, _recipe(args), settings, progress=StderrProgress())
+    print(f"timing {settings.repeats}× per model on {settings.threads} threads", file=sys.stderr)
+    for row in compared:
+        _notes([row.note] if row.note else [])
         rows.append(row)
     print(render(rows, args.format), end="", file=out)
     if args.format == "table":
@@ -233,23 +133,9 @@ def _text_path(args: argparse.Namespace) -> Path:
 
 
 def cmd_eval(args: argparse.Namespace, out: TextIO) -> int:
-    from .core.cache import QuantCache
-    from .core.checkpoint import load_checkpoint
-    from .core.engine import quantize_checkpoint
-    from .core.quality import evaluate_text, read_text
-    from .core.runner import default_threads, torch_threads
-
     text = _text_path(args)
-    chunks = read_text(text)
-    first = next(chunks, "")  # fail on a bad file before any long work
-    loaded = load_checkpoint(_checkpoint_path(args), args.tokenizer)
-    int8, report = quantize_checkpoint(loaded.info, _recipe(args), lambda: loaded.model, QuantCache(), progress=StderrProgress())
-    print(f"INT8: {report.summary()}", file=sys.stderr)
-    with torch_threads(args.threads or default_threads()):
-        result = evaluate_text(
-            loaded.model, int8, loaded.tokenizer, _chain(first, chunks), loaded.info.n_positions,
-            args.max_tokens, progress=StderrProgress(),
-        )  # fmt: skip
+    session = _session(args)
+    result = session.evaluate(text, args.max_tokens, _recipe(args), args.threads, progress=StderrProgress())
     if args.json:
         print(json.dumps({"text": str(text), **result.as_dict()}, indent=2), file=out)
     else:
@@ -259,23 +145,12 @@ def cmd_eval(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def _chain(first: str, rest: Any) -> Any:
-    yield first
-    yield from rest
-
-
 def cmd_sensitivity(args: argparse.Namespace, out: TextIO) -> int:
-    from .core.checkpoint import load_checkpoint
-    from .core.quality import layer_sensitivity, read_text
-    from .core.runner import default_threads, torch_threads
+    from .core.options import RecipeOptions
 
-    text = "".join(read_text(_text_path(args)))[: args.max_tokens * 16]
-    loaded = load_checkpoint(_checkpoint_path(args), args.tokenizer)
-    with torch_threads(args.threads or default_threads()):
-        scores = layer_sensitivity(
-            loaded.model, loaded.tokenizer, text, loaded.info.n_positions, args.max_tokens,
-            per_channel=args.per_channel, progress=StderrProgress(),
-        )  # fmt: skip
+    session = _session(args, announce_int8=False)
+    options = RecipeOptions(per_channel=args.per_channel)
+    scores = session.rank_layers(_text_path(args), args.max_tokens, options, args.threads, progress=StderrProgress())
     if args.json:
         print(json.dumps([s.as_dict() for s in scores], indent=2), file=out)
     else:
@@ -315,6 +190,8 @@ COMMANDS = {
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    from .cli_parser import build_parser
+
     args = build_parser().parse_args(argv)
     from .core.logs import setup_logging
 

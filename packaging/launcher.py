@@ -2,7 +2,7 @@
 
 One executable, two faces: started as ``gpt2q`` (the symlink next to it in the bundle) it is the
 command-line tool; started as ``gpt2q-desktop`` it is the window (whose ``--self-test`` runs
-:mod:`gpt2q_desktop.selftest`).
+:mod:`gpt2q_desktop.app.selftest`).
 """
 
 import os

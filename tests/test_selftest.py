@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from gpt2q_desktop import selftest
+from gpt2q_desktop.app import selftest
 
 # Prompts taken from the text the ``trained_checkpoint`` fixture was trained on: peaked predictions.
 PROMPTS = ["--prompt", "The cat sat on the", "--prompt", "Once upon a time there was a little girl who lived in a"]
@@ -81,8 +81,8 @@ def test_fails_below_the_agreement_floor(trained_checkpoint: Path, monkeypatch, 
             out.logits = -out.logits  # the least likely token becomes the top-1
             return out
 
-    real = compare.compare_prompt
-    monkeypatch.setattr(compare, "compare_prompt", lambda fp32, int8, *a: real(fp32, Contrary(int8), *a))
+    real = compare.compare_encoded
+    monkeypatch.setattr(compare, "compare_encoded", lambda fp32, int8, *a: real(fp32, Contrary(int8), *a))
     assert selftest.run(["--checkpoint", str(trained_checkpoint), "--no-qt", *PROMPTS]) == 1
     assert _verdict(capsys) == "self-test FAILED: 0/2 prompts agree, below the floor of 80%"
 
@@ -116,7 +116,7 @@ def _env() -> dict[str, str]:
 
 def test_module_entry_prints_one_verdict_line(trained_checkpoint: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "gpt2q_desktop.selftest", "--checkpoint", str(trained_checkpoint), *PROMPTS],
+        [sys.executable, "-m", "gpt2q_desktop.app.selftest", "--checkpoint", str(trained_checkpoint), *PROMPTS],
         capture_output=True,
         text=True,
         timeout=300,

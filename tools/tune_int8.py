@@ -18,8 +18,9 @@ import torch
 
 from gpt2q_desktop.core.bench import time_interleaved_calls
 from gpt2q_desktop.core.metrics import percentile
+from gpt2q_desktop.core.options import RecipeOptions
 from gpt2q_desktop.core.quiet import quiet_torch
-from gpt2q_desktop.core.recipe import DynamicInt8Recipe, RecipeOptions, use_quantized_engine
+from gpt2q_desktop.core.recipe import DynamicInt8Recipe, use_int8_kernels
 from gpt2q_desktop.core.runner import torch_threads
 from gpt2q_desktop.core.synthetic import make_gpt2
 
@@ -32,7 +33,7 @@ def variants(fp32: torch.nn.Module) -> dict[str, tuple[str | None, torch.nn.Modu
     available = [e for e in ENGINES if e in torch.backends.quantized.supported_engines]
     for engine in available:
         out[f"int8 {engine}"] = (engine, DynamicInt8Recipe(engine).quantize(fp32, RecipeOptions()))
-    default = use_quantized_engine()
+    default = use_int8_kernels()
     for label, options in (("per-channel", RecipeOptions(per_channel=True)), ("lm_head FP32", RecipeOptions(keep_lm_head=True))):
         out[f"int8 {default} {label}"] = (default, DynamicInt8Recipe().quantize(fp32, options))
     return out

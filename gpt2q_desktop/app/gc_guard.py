@@ -1,6 +1,6 @@
 """Python's cyclic garbage collector, run on the GUI thread only.
 
-The collector normally starts on whichever thread happens to allocate. When that is the engine thread
+The collector normally starts on whichever thread happens to allocate. When that is the worker thread
 (building a model allocates a lot) and the garbage holds Qt objects (a closed window's wrappers, say), Qt
 deletes them off their thread and the process crashes. So, as calibre does, automatic collection is turned
 off while the window lives, and a timer on the GUI thread collects generation by generation with the

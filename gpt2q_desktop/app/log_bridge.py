@@ -1,4 +1,4 @@
-"""Log records to a Qt signal, so a log pane can show them (records may come from the engine thread)."""
+"""Log records to a Qt signal, so a log pane can show them (records may come from the worker thread)."""
 
 from __future__ import annotations
 

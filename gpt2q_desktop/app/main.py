@@ -1,4 +1,4 @@
-"""``gpt2q-desktop``: build the window, paint it, then open the checkpoint (torch loads on the engine thread)."""
+"""``gpt2q-desktop``: build the window, paint it, then open the checkpoint (torch loads on the worker thread)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from .icon import ICON_NAME, app_icon
 from .models.history_model import HistoryModel
 from .settings import APPLICATION, ORGANIZATION, AppSettings
 from .views.main_window import APP_TITLE, MainWindow
-from .workers import Engine
+from .worker import JobRunner
 
 ENV_QUIT_AFTER_MS = "GPT2Q_QUIT_AFTER_MS"
 """Close the window after this many milliseconds (smoke checks)."""
@@ -30,11 +30,11 @@ log = logging.getLogger(LOGGER)
 
 
 def build() -> MainController:
-    """The window (restored, not shown yet), its history, the engine thread and the controller that joins them."""
+    """The window (restored, not shown yet), its history, the worker thread and the controller that joins them."""
     history = HistoryModel()
     window = MainWindow(history)
     history.setParent(window)
-    controller = MainController(window, history, AppSettings(), Engine(window))
+    controller = MainController(window, history, AppSettings(), JobRunner(window))
     controller.restore_window()
     return controller
 
@@ -62,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the window (or, with ``--self-test``, the self-test); returns the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
     if "--self-test" in args:
-        from .. import selftest  # written separately; imported only when asked for
+        from . import selftest  # imported only when asked for
 
         return int(selftest.run(args))
     options, qt_args = _parser().parse_known_args(args)
@@ -74,11 +74,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.setApplicationVersion(__version__)
     app.setWindowIcon(app_icon())
     QGuiApplication.setDesktopFileName(ICON_NAME)  # matches resources/gpt2q-desktop.desktop
-    collector = MainThreadCollector(app)  # before the engine thread starts allocating
+    collector = MainThreadCollector(app)  # before the worker thread starts allocating
     controller = build()
-    app.aboutToQuit.connect(controller.engine.shutdown)
+    app.aboutToQuit.connect(controller.runner.shutdown)
     app.aboutToQuit.connect(collector.stop)
-    controller.engine.worker.opened.connect(collector.settle)  # also when the app quits without closing the window
+    controller.loaded.connect(collector.settle)
     _install_excepthook(controller)
     controller.window.show()
     app.processEvents()  # paint before anything else happens

@@ -6,24 +6,20 @@ The platform's config location is used, unless ``$GPT2Q_SETTINGS_FILE`` names an
 from __future__ import annotations
 
 import os
+from dataclasses import fields
 from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings
+
+from ..core.options import RecipeOptions, RunSettings
 
 ENV_SETTINGS_FILE = "GPT2Q_SETTINGS_FILE"
 ORGANIZATION = "gpt2q"
 APPLICATION = "gpt2q-desktop"
 MAX_RECENT = 8
 
-DEFAULT_OPTIONS: dict[str, Any] = {
-    "per_channel": False,
-    "keep_lm_head": False,
-    "quantize_embeddings": True,
-    "exclude_layers": [],
-}
-"""``exclude_layers``: the blocks kept in FP32."""
-DEFAULT_RUN: dict[str, int] = {"repeats": 20, "warmup": 3, "threads": 0, "top_k": 5}
-"""``threads`` 0 means the core's default thread count."""
+_RECIPE_FLAGS = ("per_channel", "keep_lm_head", "quantize_embeddings")
+"""The recipe's yes/no options (the blocks kept in FP32 are stored as ``"0,3"``)."""
 
 
 def _as_bool(value: Any) -> bool:
@@ -87,31 +83,34 @@ class AppSettings:
         self._s.setValue("checkpoint/recent", items[:MAX_RECENT])
 
     @property
-    def options(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            k: _as_bool(self._s.value(f"recipe/{k}", v)) for k, v in DEFAULT_OPTIONS.items() if isinstance(v, bool)
-        }
-        out["exclude_layers"] = _as_blocks(self._s.value("recipe/exclude_layers", ""))
-        return out
+    def options(self) -> RecipeOptions:
+        """The remembered recipe (the core's defaults where nothing is remembered)."""
+        default = RecipeOptions()
+        flags = {key: _as_bool(self._s.value(f"recipe/{key}", getattr(default, key))) for key in _RECIPE_FLAGS}
+        return RecipeOptions(**flags, exclude_layers=tuple(_as_blocks(self._s.value("recipe/exclude_layers", ""))))
 
     @options.setter
-    def options(self, options: dict[str, Any]) -> None:
-        for key, default in DEFAULT_OPTIONS.items():
-            if isinstance(default, bool):
-                self._s.setValue(f"recipe/{key}", bool(options[key]))
-        self._s.setValue("recipe/exclude_layers", ",".join(map(str, sorted(options["exclude_layers"]))))
+    def options(self, options: RecipeOptions) -> None:
+        for key in _RECIPE_FLAGS:
+            self._s.setValue(f"recipe/{key}", getattr(options, key))
+        self._s.setValue("recipe/exclude_layers", ",".join(map(str, sorted(options.exclude_layers))))
 
     @property
-    def run(self) -> dict[str, int]:
-        out = {}
-        for key, default in DEFAULT_RUN.items():
+    def run(self) -> RunSettings:
+        """The remembered run settings (the core's defaults for anything missing or invalid)."""
+        default = RunSettings()
+        values = {}
+        for f in fields(RunSettings):
             try:
-                out[key] = int(self._s.value(f"run/{key}", default))
+                values[f.name] = int(self._s.value(f"run/{f.name}", getattr(default, f.name)))
             except (TypeError, ValueError):
-                out[key] = default
-        return out
+                values[f.name] = getattr(default, f.name)
+        try:
+            return RunSettings(**values)
+        except ValueError:
+            return default
 
     @run.setter
-    def run(self, values: dict[str, int]) -> None:
-        for key in DEFAULT_RUN:
-            self._s.setValue(f"run/{key}", int(values[key]))
+    def run(self, settings: RunSettings) -> None:
+        for key, value in settings.as_dict().items():
+            self._s.setValue(f"run/{key}", int(value))

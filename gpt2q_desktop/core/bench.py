@@ -1,7 +1,7 @@
 """``gpt2q bench``: honest speed and size figures for FP32 and INT8 variants of a GPT-2.
 
 Models of real shapes (768 wide, 12 heads, 50,257 tokens) are built from a fixed seed, written as
-checkpoint folders and quantized through the same engine and cache as the app. All variants of a model
+checkpoint folders and quantized through the same session and cache as the app. All variants of a model
 are timed in one process, interleaved call by call, so drift hits every variant alike.
 """
 
@@ -9,10 +9,6 @@ from __future__ import annotations
 
 import copy
 import io
-import json
-import resource
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -24,12 +20,14 @@ import torch
 from torch import nn
 
 from .cache import QuantCache
-from .checkpoint import inspect_checkpoint, load_checkpoint
-from .engine import QuantizeReport, quantize_checkpoint
+from .checkpoint import CheckpointInfo
 from .metrics import percentile
+from .options import RecipeOptions
+from .quantize import QuantizeReport
 from .quiet import quiet_torch
-from .recipe import RecipeOptions
 from .runner import cached_step, new_kv_cache, torch_threads
+from .serving_memory import serving_memory_mb
+from .session import Session
 from .synthetic import make_gpt2, save_checkpoint
 
 VARIANTS = ("fp32_full", "fp32_last", "int8_seed", "int8", "int8_per_channel", "fp32_decode", "int8_decode")
@@ -53,61 +51,6 @@ class BenchRow:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def _rss_mb(field: str) -> float:
-    """``VmRSS`` (now) or ``VmHWM`` (peak) of this process in MB; off Linux, the lifetime peak."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith(f"{field}:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 2**20 if sys.platform == "darwin" else peak / 1024
-
-
-def memory_probe(folder: str, options: dict[str, Any] | None, data_dir: str, threads: int) -> None:
-    """Run in a fresh process: load one variant (FP32, or INT8 from the cache), predict one token, print
-    ``{"base_mb", "peak_mb"}`` as JSON: resident memory after the imports, and the peak after the token."""
-    import torch.ao.nn.quantized.dynamic  # code, not model: part of the base
-    from transformers import GPT2LMHeadModel  # noqa: F401
-
-    torch.set_num_threads(threads)
-    info = inspect_checkpoint(Path(folder), require_tokenizer=False)
-    base = _rss_mb("VmRSS")
-    if options is None:
-        model = load_checkpoint(Path(folder), require_tokenizer=False).model
-    else:
-        model, report = quantize_checkpoint(
-            info,
-            RecipeOptions.from_dict(options),
-            lambda: load_checkpoint(Path(folder), require_tokenizer=False).model,
-            QuantCache(Path(data_dir)),
-        )
-        if not report.cache_hit:
-            raise RuntimeError("the INT8 model was not in the cache")
-    with torch.inference_mode():
-        model(input_ids=torch.zeros((1, 8), dtype=torch.long), logits_to_keep=1, use_cache=False)
-    print(json.dumps({"base_mb": base, "peak_mb": _rss_mb("VmHWM")}))
-
-
-def serving_memory_mb(
-    folder: Path, options: RecipeOptions | None, data_dir: Path, threads: int
-) -> tuple[float, float] | None:
-    """Peak resident memory (MB) of a fresh process that loads one variant and predicts a token, and how
-    much of it the model added to the bare process (imports included in the first, not the second).
-    None in a frozen executable, which cannot start a plain Python."""
-    if getattr(sys, "frozen", False):
-        return None
-    args = [str(folder), None if options is None else options.as_dict(), str(data_dir), threads]
-    code = f"from gpt2q_desktop.core.bench import memory_probe; memory_probe(*{args!r})"
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=600)
-    if proc.returncode != 0:
-        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-        raise RuntimeError(f"the memory probe failed: {last}")
-    figures = json.loads(proc.stdout.strip().splitlines()[-1])
-    return figures["peak_mb"], figures["peak_mb"] - figures["base_mb"]
 
 
 def read_bandwidth_gbs(threads: int, mbytes: int = 512) -> float:
@@ -150,7 +93,7 @@ def _calls(variants: dict[str, nn.Module], ids: torch.Tensor, past: dict[str, An
     """For each variant, a maker of its timed call (made untimed: decode calls get a fresh past)."""
 
     def forward(model: nn.Module, keep: int) -> Callable[[], Callable[[], Any]]:
-        call = lambda: model(input_ids=ids, logits_to_keep=keep, use_cache=False)  # noqa: E731
+        call = lambda: model(input_ids=ids, logits_to_keep=keep, use_cache=False)
         return lambda: call
 
     def decode(model: nn.Module, cache: Any) -> Callable[[], Callable[[], Any]]:
@@ -177,7 +120,7 @@ def time_interleaved_calls(
     makers: dict[str, Callable[[], Callable[[], Any]]], repeats: int, warmup: int
 ) -> dict[str, list[float]]:
     """Milliseconds per call for each variant, variants alternating every round; each maker prepares a call
-    untimed (a fresh KV cache, an engine switch), then only the call itself is timed."""
+    untimed (a fresh KV cache, a switch of INT8 kernels), then only the call itself is timed."""
     samples: dict[str, list[float]] = {k: [] for k in makers}
     for _ in range(warmup):
         for make in makers.values():
@@ -191,6 +134,63 @@ def time_interleaved_calls(
     return samples
 
 
+PER_TENSOR, PER_CHANNEL = RecipeOptions(), RecipeOptions(per_channel=True)
+
+
+def _int8_variants(
+    session: Session, name: str, threads: int, log: Callable[[str], None]
+) -> tuple[dict[str, nn.Module], dict[str, QuantizeReport], dict[str, QuantizeReport], int]:
+    """The models to time (FP32, both INT8 recipes reloaded from the cache, the seed recipe), the reports of
+    quantizing each INT8 recipe, those of reloading it, and the seed recipe's file size."""
+    models: dict[str, nn.Module] = {"fp32": session.fp32}
+    reports: dict[str, QuantizeReport] = {}
+    loads: dict[str, QuantizeReport] = {}
+    with torch_threads(threads):
+        for key, options in (("int8", PER_TENSOR), ("int8_per_channel", PER_CHANNEL)):
+            log(f"{name}: quantizing ({options.describe()})")
+            reports[key] = session.quantize(options)
+            loads[key] = session.quantize(options)
+            if not loads[key].cache_hit:
+                raise RuntimeError(f"the {key} model was not reloaded from the cache: {loads[key].notes}")
+            models[key] = session.int8_model
+        models["int8_seed"], seed_bytes = _seed_int8(session.fp32)
+    return models, reports, loads, seed_bytes
+
+
+def _time_variants(
+    models: dict[str, nn.Module], info: CheckpointInfo, n: int, gen: torch.Generator, threads: int, repeats: int, warmup: int
+) -> dict[str, list[float]]:
+    """Milliseconds per call of every variant on an *n*-token prompt (decode steps after a past of DECODE_PAST)."""
+    ids = torch.randint(0, info.vocab_size, (1, n), generator=gen)
+    past_ids = torch.randint(0, info.vocab_size, (1, DECODE_PAST), generator=gen)
+    with torch_threads(threads), torch.inference_mode():
+        past = {k: new_kv_cache(models[k]) for k in ("fp32", "int8_per_channel")}
+        for k, kv_cache in past.items():
+            cached_step(models[k], past_ids, kv_cache)
+        return time_interleaved_calls(_calls(models, ids, past), repeats, warmup)
+
+
+def _variant_extra(variant: str, size_key: str, figures: dict[str, Any], med: dict[str, float]) -> dict[str, float]:
+    """Quantize and cache-load seconds, serving memory and, for decode steps, streamed bytes and speedup."""
+    extra: dict[str, float] = {}
+    report = figures["reports"].get(size_key)
+    if report is not None:
+        extra["quantize_s"] = report.quantize_seconds
+        extra["cache_load_s"] = figures["loads"][size_key].seconds
+    if figures["memory"].get(size_key) is not None:
+        extra["peak_rss_mb"], extra["model_rss_mb"] = figures["memory"][size_key]
+    if variant.endswith("_decode"):
+        extra["streamed_mb"] = figures["streamed"]["fp32" if variant == "fp32_decode" else "int8_per_channel"] / 1e6
+        extra["ratio_vs_fp32_decode"] = med["fp32_decode"] / med[variant]
+    return extra
+
+
+def _size_key(variant: str) -> str:
+    """Which model's file a variant's size is: the decode step of INT8 runs the per-channel model."""
+    base = variant.removesuffix("_full").removesuffix("_last").removesuffix("_decode")
+    return "fp32" if base == "fp32" else ("int8_per_channel" if variant == "int8_decode" else base)
+
+
 def bench_model(
     name: str,
     folder: Path,
@@ -201,60 +201,27 @@ def bench_model(
     log: Callable[[str], None],
 ) -> list[BenchRow]:
     """All variants of the checkpoint in *folder*, at each prompt length."""
-    info = inspect_checkpoint(folder, require_tokenizer=False)
     with tempfile.TemporaryDirectory(prefix="gpt2q-bench-") as tmp:
-        cache = QuantCache(Path(tmp))
-        loaded = load_checkpoint(folder, require_tokenizer=False)
-        fp32 = loaded.model
-        reports: dict[str, QuantizeReport] = {}
-        loads: dict[str, QuantizeReport] = {}
-        models: dict[str, nn.Module] = {"fp32": fp32}
-        with torch_threads(threads):
-            for key, options in (("int8", RecipeOptions()), ("int8_per_channel", RecipeOptions(per_channel=True))):
-                log(f"{name}: quantizing ({options.describe()})")
-                _, reports[key] = quantize_checkpoint(info, options, lambda: fp32, cache)
-                models[key], loads[key] = quantize_checkpoint(info, options, lambda: fp32, cache)
-                if not loads[key].cache_hit:
-                    raise RuntimeError(f"the {key} model was not reloaded from the cache: {loads[key].notes}")
-            models["int8_seed"], seed_bytes = _seed_int8(fp32)
+        session = Session(QuantCache(Path(tmp)))
+        info = session.open(folder)
+        models, reports, loads, seed_bytes = _int8_variants(session, name, threads, log)
         log(f"{name}: peak memory of a fresh process serving each variant")
         memory = {
             key: serving_memory_mb(folder, options, Path(tmp), threads)
-            for key, options in (("fp32", None), ("int8", RecipeOptions()), ("int8_per_channel", RecipeOptions(per_channel=True)))
+            for key, options in (("fp32", None), ("int8", PER_TENSOR), ("int8_per_channel", PER_CHANNEL))
         }
-        sizes = {
-            "fp32": info.file_bytes,
-            "int8": reports["int8"].int8_bytes,
-            "int8_per_channel": reports["int8_per_channel"].int8_bytes,
-            "int8_seed": seed_bytes,
-        }
+        sizes = {"fp32": info.file_bytes, "int8_seed": seed_bytes}
+        sizes.update({key: report.int8_bytes for key, report in reports.items()})
         streamed = {k: streamed_bytes_per_token(models[k]) for k in ("fp32", "int8_per_channel")}
+        figures = {"reports": reports, "loads": loads, "memory": memory, "streamed": streamed}
         rows: list[BenchRow] = []
         gen = torch.Generator().manual_seed(1234)
         for tokens in prompt_tokens:
             n = min(tokens, info.n_positions - 1)
-            ids = torch.randint(0, info.vocab_size, (1, n), generator=gen)
-            past_ids = torch.randint(0, info.vocab_size, (1, DECODE_PAST), generator=gen)
-            with torch_threads(threads), torch.inference_mode():
-                past = {k: new_kv_cache(models[k]) for k in ("fp32", "int8_per_channel")}
-                for k, kv_cache in past.items():
-                    cached_step(models[k], past_ids, kv_cache)
-                log(f"{name}: timing {len(VARIANTS)} variants × {repeats} repeats, {n}-token prompt, {threads} threads")
-                samples = time_interleaved_calls(_calls(models, ids, past), repeats, warmup)
+            log(f"{name}: timing {len(VARIANTS)} variants × {repeats} repeats, {n}-token prompt, {threads} threads")
+            samples = _time_variants(models, info, n, gen, threads, repeats, warmup)
             med = {k: percentile(v, 50) for k, v in samples.items()}
             for variant in VARIANTS:
-                base = variant.removesuffix("_full").removesuffix("_last").removesuffix("_decode")
-                size_key = "fp32" if base == "fp32" else ("int8_per_channel" if variant == "int8_decode" else base)
-                extra: dict[str, float] = {}
-                report = reports.get(size_key)
-                if report is not None:
-                    extra["quantize_s"] = report.quantize_seconds
-                    extra["cache_load_s"] = loads[size_key].seconds
-                if memory.get(size_key) is not None:
-                    extra["peak_rss_mb"], extra["model_rss_mb"] = memory[size_key]
-                if variant.endswith("_decode"):
-                    extra["streamed_mb"] = streamed["fp32" if variant == "fp32_decode" else "int8_per_channel"] / 1e6
-                    extra["ratio_vs_fp32_decode"] = med["fp32_decode"] / med[variant]
                 rows.append(
                     BenchRow(
                         model=name,
@@ -263,10 +230,10 @@ def bench_model(
                         variant=variant,
                         median_ms=med[variant],
                         p90_ms=percentile(samples[variant], 90),
-                        bytes=sizes[size_key],
+                        bytes=sizes[_size_key(variant)],
                         ratio_vs_fp32_full=med["fp32_full"] / med[variant],
                         ratio_vs_fp32_last=med["fp32_last"] / med[variant],
-                        extra=extra,
+                        extra=_variant_extra(variant, _size_key(variant), figures, med),
                     )
                 )
         return rows

@@ -2,7 +2,7 @@
 
 Each entry is a folder ``<data dir>/cache/<key>/`` holding ``weights.safetensors`` (INT8 and FP32
 tensors, no pickle) and ``manifest.json`` (source, options, layout, checksums, figures). The key hashes
-the checkpoint's config and weight bytes, the recipe options, the backend and the torch version.
+the checkpoint's config and weight bytes, the recipe options, the recipe's name and the torch version.
 
 Writes are atomic: an entry is assembled in a ``.tmp-*`` folder, every file fsync-ed, then renamed into
 place, so a crash, a full disk or a cancel never leaves half an entry where a whole one is expected.
@@ -23,23 +23,12 @@ from typing import Any
 
 from .checkpoint import CheckpointInfo, weight_files_digest_input
 from .errors import CacheError
+from .paths import data_dir
 
 CACHE_FORMAT = 1
-ENV_DATA_DIR = "GPT2Q_DATA_DIR"
-APP_NAME = "gpt2q-desktop"
 WEIGHTS = "weights.safetensors"
 MANIFEST = "manifest.json"
 _TMP_PREFIX = ".tmp-"
-
-
-def data_dir() -> Path:
-    """The app's data directory: ``$GPT2Q_DATA_DIR`` or the platform's user data dir."""
-    override = os.environ.get(ENV_DATA_DIR)
-    if override:
-        return Path(override).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
 
 
 class CorruptEntry(CacheError):
@@ -135,14 +124,14 @@ class QuantCache:
             pass  # remembering digests is an optimisation only
         return digest
 
-    def key_for(self, info: CheckpointInfo, options: dict[str, Any], backend: str) -> str:
+    def key_for(self, info: CheckpointInfo, options: dict[str, Any], recipe: str) -> str:
         import torch
 
         parts = {
             "format": CACHE_FORMAT,
             "files": [(name, self.file_digest(p)) for name, p in weight_files_digest_input(info)],
             "options": options,
-            "backend": backend,
+            "backend": recipe,  # the key's name is kept, so that existing entries stay valid
             "torch": torch.__version__,
         }
         return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32]

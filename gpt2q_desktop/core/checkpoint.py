@@ -19,7 +19,6 @@ at once; :func:`load_checkpoint` does the heavy work.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,12 +29,12 @@ from .errors import (
     TokenizerError,
     UnsafeCheckpointError,
 )
+from .seed_int8 import SEED_LM_HEAD, seed_int8_model, seed_int8_split
+from .weights import PYTORCH_BIN, SAFETENSORS, model_from_state, normalise_keys, read_state_dict
 
 if TYPE_CHECKING:
     from transformers import GPT2LMHeadModel, PreTrainedTokenizerFast
 
-SAFETENSORS = "safetensors"
-PYTORCH_BIN = "pytorch .bin"
 KIND_FP = "fp"
 KIND_SEED_INT8 = "seed-int8"
 
@@ -45,9 +44,6 @@ _WEIGHT_LAYOUTS = (
     ("pytorch_model.bin", PYTORCH_BIN, False),
     ("pytorch_model.bin.index.json", PYTORCH_BIN, True),
 )
-_LEGACY_BUFFER = re.compile(r"^transformer\.h\.\d+\.attn\.(bias|masked_bias)$")
-_SEED_LM_HEAD = "lm_head._packed_params._packed_params"
-_SEED_LM_HEAD_EXTRA = ("lm_head.scale", "lm_head.zero_point", "lm_head._packed_params.dtype")
 
 
 @dataclass(frozen=True)
@@ -230,66 +226,6 @@ def load_tokenizer(folder: Path, vocab_size: int | None = None) -> PreTrainedTok
     return tok
 
 
-def _read_state_dict(info: CheckpointInfo) -> dict[str, Any]:
-    import torch
-
-    from .quiet import quiet_torch
-
-    state: dict[str, Any] = {}
-    for path in info.weight_files:
-        try:
-            if info.weight_format == SAFETENSORS:
-                from safetensors.torch import load_file
-
-                part = load_file(str(path))
-            else:
-                with quiet_torch():
-                    part = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:
-            kind = type(exc).__name__
-            if "Unpickl" in kind or "weights_only" in str(exc):
-                raise UnsafeCheckpointError(
-                    f"{path.name} contains code or objects that are not plain weights; "
-                    "it was refused and nothing in it was run."
-                ) from exc
-            raise UnsafeCheckpointError(f"{path.name} is corrupt or truncated ({kind}).") from exc
-        if not isinstance(part, dict):
-            raise UnsafeCheckpointError(f"{path.name} does not hold a state_dict.")
-        state.update(part)
-    return state
-
-
-def _normalise_keys(state: dict[str, Any]) -> dict[str, Any]:
-    """Add the ``transformer.`` prefix of bare GPT2Model checkpoints and drop legacy mask buffers."""
-    bare = "transformer.wte.weight" not in state and "wte.weight" in state
-    out = {}
-    for key, value in state.items():
-        full = f"transformer.{key}" if bare and not key.startswith("lm_head.") else key
-        if not _LEGACY_BUFFER.match(full):
-            out[full] = value
-    return out
-
-
-def _check_keys(expected: dict[str, Any], state: dict[str, Any], tied: bool) -> None:
-    allowed_missing = {"lm_head.weight"} if tied else set()
-    missing = sorted(set(expected) - set(state) - allowed_missing)
-    unexpected = sorted(set(state) - set(expected))
-    mismatched = [
-        f"{k}: file {tuple(state[k].shape)} vs config {tuple(expected[k].shape)}"
-        for k in sorted(set(expected) & set(state))
-        if tuple(state[k].shape) != tuple(expected[k].shape)
-    ]
-    problems = []
-    if missing:
-        problems.append(f"{len(missing)} missing (e.g. {', '.join(missing[:3])})")
-    if unexpected:
-        problems.append(f"{len(unexpected)} unexpected (e.g. {', '.join(unexpected[:3])})")
-    if mismatched:
-        problems.append(f"{len(mismatched)} with the wrong shape (e.g. {'; '.join(mismatched[:2])})")
-    if problems:
-        raise ArchitectureError("The weights do not fit config.json: " + "; ".join(problems) + ".")
-
-
 def gpt2_config(info: CheckpointInfo) -> Any:
     """A ``GPT2Config`` from the folder's config (no remote code).
 
@@ -303,71 +239,6 @@ def gpt2_config(info: CheckpointInfo) -> Any:
         raise ArchitectureError(f"config.json is not a valid GPT-2 config: {exc}") from exc
 
 
-def skeleton(config: Any) -> GPT2LMHeadModel:
-    """A GPT-2 on the meta device: no memory, no random initialisation."""
-    import torch
-    from transformers import GPT2LMHeadModel
-
-    with torch.device("meta"):
-        return GPT2LMHeadModel(config)
-
-
-def model_from_state(config: Any, state: dict[str, Any]) -> GPT2LMHeadModel:
-    """An FP32 GPT-2 built on a meta skeleton from a checked state_dict."""
-    import torch
-
-    model = skeleton(config)
-    expected = model.state_dict()
-    tied = bool(getattr(config, "tie_word_embeddings", True))
-    if tied and "lm_head.weight" in state:  # a tied pair may be stored under either name
-        head = state.pop("lm_head.weight")
-        state.setdefault("transformer.wte.weight", head)
-    _check_keys(expected, state, tied)
-    state = {k: (v.float() if v.is_floating_point() else v) for k, v in state.items()}
-    model.load_state_dict(state, strict=False, assign=True)
-    if tied:
-        model.tie_weights()
-    leftover = [n for n, t in model.state_dict().items() if t.device == torch.device("meta")]
-    if leftover:
-        raise ArchitectureError(f"The weights leave {', '.join(leftover[:3])} unset.")
-    return model.eval().requires_grad_(False)
-
-
-def _seed_int8_split(state: dict[str, Any], tied: bool) -> tuple[dict[str, Any], Any, list[str]]:
-    """Split a seed INT8 state_dict into FP32 weights and its quantized ``lm_head``."""
-    import torch
-
-    packed = state.pop(_SEED_LM_HEAD)
-    for key in _SEED_LM_HEAD_EXTRA:
-        state.pop(key, None)
-    if not (isinstance(packed, tuple) and packed and isinstance(packed[0], torch.Tensor) and packed[0].is_quantized):
-        raise UnsafeCheckpointError("The seed INT8 lm_head does not hold a quantized weight.")
-    qweight, bias = packed[0], packed[1] if len(packed) > 1 else None
-    notes = ["Seed INT8 folder (only lm_head quantized): FP32 baseline rebuilt from its FP32 weights."]
-    if not tied:
-        state["lm_head.weight"] = qweight.dequantize()
-        notes.append("lm_head is not tied: the FP32 baseline uses its dequantized INT8 weight (approximate).")
-    return state, (qweight, bias), notes
-
-
-def _seed_int8_model(fp32: GPT2LMHeadModel, qweight: Any, bias: Any) -> GPT2LMHeadModel:
-    """The seed's own model: FP32 blocks, ``lm_head`` quantized as stored."""
-    import copy
-
-    import torch.ao.nn.quantized.dynamic as nnqd
-
-    from .quiet import quiet_torch
-
-    model = copy.copy(fp32)
-    model._modules = dict(fp32._modules)  # shallow: share every module except the new lm_head
-    with quiet_torch():
-        head = nnqd.Linear(1, 1, dtype=qweight.dtype)
-        head.set_weight_bias(qweight, bias)
-    head.in_features, head.out_features = qweight.shape[1], qweight.shape[0]
-    model._modules["lm_head"] = head
-    return model
-
-
 def load_checkpoint(
     path: str | Path, tokenizer: str | Path | None = None, require_tokenizer: bool = True
 ) -> LoadedCheckpoint:
@@ -375,12 +246,12 @@ def load_checkpoint(
     info = inspect_checkpoint(path, tokenizer, require_tokenizer)
     config = gpt2_config(info)
     tok = load_tokenizer(info.tokenizer_dir, config.vocab_size) if info.tokenizer_dir else None
-    state = _normalise_keys(_read_state_dict(info))
+    state = normalise_keys(read_state_dict(info.weight_files, info.weight_format))
     tied = bool(getattr(config, "tie_word_embeddings", True))
-    if _SEED_LM_HEAD in state:
-        state, (qweight, bias), notes = _seed_int8_split(state, tied)
+    if SEED_LM_HEAD in state:
+        state, (qweight, bias), notes = seed_int8_split(state, tied)
         model = model_from_state(config, state)
-        seed = _seed_int8_model(model, qweight, bias)
+        seed = seed_int8_model(model, qweight, bias)
         return LoadedCheckpoint(info, model, tok, KIND_SEED_INT8, notes, seed)
     bad = [k for k, v in state.items() if not hasattr(v, "shape")]
     if bad:

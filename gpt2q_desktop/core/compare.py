@@ -8,13 +8,14 @@ from typing import Any
 import torch
 
 from .metrics import kl_divergence, speedup, topk_overlap
+from .options import RunSettings
 from .runner import (
     EncodedPrompt,
-    RunSettings,
     Timing,
     TopToken,
     encode_prompt,
     last_logits,
+    resolved,
     time_interleaved,
     top_tokens,
 )
@@ -92,6 +93,7 @@ def compare_encoded(
     fp32: torch.nn.Module, int8: torch.nn.Module, tokenizer: Any, prompt: EncodedPrompt, settings: RunSettings
 ) -> ComparisonRow:
     """Run both models on the same token ids, then time them interleaved."""
+    settings = resolved(settings)
     p_logits = last_logits(fp32, prompt.ids)
     q_logits = last_logits(int8, prompt.ids)
     t_fp32, t_int8 = time_interleaved([fp32, int8], prompt.ids, settings)

@@ -6,7 +6,7 @@ import logging
 import logging.handlers
 from pathlib import Path
 
-from .cache import data_dir
+from .paths import data_dir
 
 LOGGER = "gpt2q"
 _OWN = "_gpt2q_own"  # marks the handlers set up here, so other handlers (the window's log pane) don't count

@@ -1,9 +1,16 @@
-"""The user's quantization choices: torch-free, so a window can hold them before torch is imported."""
+"""The user's choices, in one place with their defaults: the quantization recipe and how prompts are timed.
+
+Torch-free, so that a window can hold them before torch is imported."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from typing import Any
+
+from .errors import PromptError
+
+AUTO_THREADS = 0
+"""``RunSettings.threads`` value meaning the core's default thread count (``runner.default_threads``)."""
 
 
 @dataclass(frozen=True)
@@ -36,3 +43,31 @@ class RecipeOptions:
         if self.exclude_layers:
             parts.append("blocks kept FP32: " + ",".join(map(str, sorted(self.exclude_layers))))
         return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """How a prompt is timed and shown."""
+
+    repeats: int = 20
+    warmup: int = 3
+    threads: int = AUTO_THREADS
+    top_k: int = 5
+
+    def __post_init__(self) -> None:
+        if self.repeats < 1 or self.warmup < 0 or self.threads < 0 or self.top_k < 1:
+            raise PromptError("repeats and top-k must be at least 1, warm-up and threads at least 0 (0: automatic).")
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ContinuationSettings:
+    """How both models continue a prompt in the Quality lab."""
+
+    n_tokens: int = 20
+    temperature: float = 0.0
+    """0 is greedy: always the most likely token."""
+    seed: int = 0
+    """The sampling seed; the same seed gives both models the same draws."""

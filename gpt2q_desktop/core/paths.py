@@ -1,4 +1,5 @@
-"""Where the app's bundled resources live (source tree, editable install or PyInstaller bundle)."""
+"""Where the app's files live: bundled resources (source tree, editable install or PyInstaller bundle) and
+the user data directory (cache, logs)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import sys
 from pathlib import Path
 
 ENV_RESOURCES = "GPT2Q_RESOURCES"
+ENV_DATA_DIR = "GPT2Q_DATA_DIR"
+APP_NAME = "gpt2q-desktop"
 
 
 def resources_dir() -> Path:
@@ -33,3 +36,13 @@ def bundled_tokenizer_dir() -> Path:
 def demo_heldout_text() -> Path:
     """Held-out prose of the demo student's corpus (never seen in training), for evaluations."""
     return demo_student_dir() / "heldout.txt"
+
+
+def data_dir() -> Path:
+    """The app's data directory: ``$GPT2Q_DATA_DIR`` or the platform's user data dir."""
+    override = os.environ.get(ENV_DATA_DIR)
+    if override:
+        return Path(override).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))

@@ -9,10 +9,11 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +21,8 @@ import torch
 
 from .errors import Cancelled, Gpt2qError
 from .metrics import percentile
-from .recipe import (
-    CancelFn,
-    DynamicInt8Recipe,
-    ProgressFn,
-    QuantizationBackend,
-    RecipeOptions,
-)
+from .options import RecipeOptions
+from .recipe import CancelFn, DynamicInt8Recipe, ProgressFn, QuantizationRecipe
 from .runner import cached_step, encode_prompt, new_kv_cache
 
 KL_BINS = tuple(10.0**e for e in range(-7, 2))  # histogram edges: 1e-7 … 10 nats
@@ -153,6 +149,23 @@ def read_text(path: Path) -> Iterator[str]:
         raise Gpt2qError(f"The text file {path} cannot be read as UTF-8 text: {exc}") from None
 
 
+def checked_chunks(path: Path) -> Iterator[str]:
+    """The text file at *path* in chunks; a missing or unreadable file is refused at once, before any long work."""
+    chunks = read_text(path)
+    first = next(chunks, "")
+    return itertools.chain([first], chunks)
+
+
+def head_text(chunks: Iterator[str], tokenizer: Any, max_tokens: int) -> str:
+    """The start of a text, whole chunks at a time, until it holds more than *max_tokens* tokens."""
+    text = ""
+    for chunk in chunks:
+        text += chunk
+        if len(tokenizer(text, add_special_tokens=False)["input_ids"]) > max_tokens:
+            break
+    return text
+
+
 def _windows(tokenizer: Any, chunks: Iterator[str], window: int, max_tokens: int) -> Iterator[list[int]]:
     """Non-overlapping windows of token ids, at most *max_tokens* tokens in all."""
     buf: list[int] = []
@@ -240,24 +253,25 @@ class LayerScore:
 
 def layer_sensitivity(
     fp32: torch.nn.Module, tokenizer: Any, text: str, window: int, max_tokens: int = 512,
-    per_channel: bool = False, backend: QuantizationBackend | None = None,
+    per_channel: bool = False, recipe: QuantizationRecipe | None = None,
     progress: ProgressFn | None = None, cancelled: CancelFn | None = None,
 ) -> list[LayerScore]:  # fmt: skip
     """Quantize one block at a time (then lm_head with the embeddings alone); rank by the KL each adds."""
-    backend = backend or DynamicInt8Recipe()
-    n_layer = len(fp32.transformer.h)
-    every = tuple(range(n_layer))
+    recipe = recipe or DynamicInt8Recipe()
+    every = tuple(range(len(fp32.transformer.h)))
+    block_alone = RecipeOptions(per_channel=per_channel, keep_lm_head=True, quantize_embeddings=False)
     parts: list[tuple[str, int | None, RecipeOptions]] = [
-        (f"block {i}", i, RecipeOptions(per_channel, True, False, tuple(j for j in every if j != i))) for i in every
+        (f"block {i}", i, replace(block_alone, exclude_layers=tuple(j for j in every if j != i))) for i in every
     ]
-    parts.append(("lm_head + embeddings", None, RecipeOptions(per_channel, False, True, every)))
+    head_alone = RecipeOptions(per_channel=per_channel, keep_lm_head=False, quantize_embeddings=True, exclude_layers=every)
+    parts.append(("lm_head + embeddings", None, head_alone))
     scores = []
     for done, (label, block, options) in enumerate(parts):
         if cancelled is not None and cancelled():
             raise Cancelled("Sensitivity analysis cancelled.")
         if progress is not None:
             progress(done, len(parts), f"measuring {label}")
-        int8 = backend.quantize(fp32, options, cancelled=cancelled)
+        int8 = recipe.quantize(fp32, options, cancelled=cancelled)
         result = evaluate_text(fp32, int8, tokenizer, iter([text]), window, max_tokens, cancelled=cancelled)
         scores.append(LayerScore(label, block, result.kl_mean, result.top1_agreement))
     if progress is not None:

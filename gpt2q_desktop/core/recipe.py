@@ -1,13 +1,13 @@
-"""The INT8 quantization recipe, behind one small interface so another backend can be added.
+"""The INT8 quantization recipe, behind one small interface so that another recipe can be added.
 
 :class:`DynamicInt8Recipe` converts every GPT-2 ``Conv1D`` into an exact ``nn.Linear`` (transposed
-weight), then quantizes each block linear to a dynamic INT8 linear (fbgemm engine), optionally
+weight), then quantizes each block linear to a dynamic INT8 linear (fbgemm kernels), optionally
 ``lm_head`` too, and optionally stores the token/position embeddings as INT8 rows. GPT-2 ties ``wte``
 and ``lm_head``: when both are INT8 they share one INT8 matrix with per-row scales, stored once.
 
-A backend turns an FP32 model into a quantized one (:meth:`quantize`), flattens that into plain
-tensors + a layout for the cache (:meth:`export`) and builds the model back from them without running
-the recipe again (:meth:`rebuild`).
+A :class:`QuantizationRecipe` turns an FP32 model into a quantized one (:meth:`quantize`), flattens that
+into plain tensors + a layout for the cache (:meth:`export`) and builds the model back from them without
+running the recipe again (:meth:`rebuild`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,14 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
-from .errors import Cancelled
+from .errors import Cancelled, Gpt2qError
+from .int8_modules import (
+    Int8Embedding,
+    convert_all_conv1d,
+    dynamic_linear,
+    per_row_int8,
+    set_submodule,
+)
 from .options import RecipeOptions
 from .quiet import quiet_torch
 
@@ -33,124 +40,24 @@ CancelFn = Callable[[], bool]
 BLOCK_LINEARS = ("attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj")
 
 
-def use_quantized_engine(engine: str | None = None) -> str:
-    """Select *engine*, or else fbgemm where available; returns the engine in use.
+def use_int8_kernels(kernels: str | None = None) -> str:
+    """Select the INT8 kernel library *kernels* (torch's "quantized engine"), or else fbgemm where
+    available; returns the library in use.
 
     fbgemm, not its successor "x86", by measurement: on the 12-layer GPT-2 here (AVX-512), INT8 next-token
     calls are about 9 % faster with fbgemm at 1 and 2 threads (``tools/tune_int8.py``).
     """
-    engines = torch.backends.quantized.supported_engines
-    if engine is not None:
-        if engine not in engines:
-            from .errors import Gpt2qError
-
-            raise Gpt2qError(f"The quantized engine {engine!r} is not available here (only {', '.join(engines)}).")
-        torch.backends.quantized.engine = engine
-        return engine
+    available = torch.backends.quantized.supported_engines
+    if kernels is not None:
+        if kernels not in available:
+            raise Gpt2qError(f"The INT8 kernels {kernels!r} are not available here (only {', '.join(available)}).")
+        torch.backends.quantized.engine = kernels
+        return kernels
     for candidate in ("fbgemm", "x86", "qnnpack"):
-        if candidate in engines:
+        if candidate in available:
             torch.backends.quantized.engine = candidate
             return candidate
     return torch.backends.quantized.engine
-
-
-class Int8Embedding(nn.Module):
-    """An embedding stored as INT8 rows with one FP32 scale per row; gathered rows are dequantized."""
-
-    def __init__(self, weight_int8: torch.Tensor, scales: torch.Tensor) -> None:
-        super().__init__()
-        self.register_buffer("weight_int8", weight_int8)
-        self.register_buffer("scales", scales.float())
-        self.num_embeddings, self.embedding_dim = weight_int8.shape
-
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        return self.weight_int8[ids].float() * self.scales[ids].unsqueeze(-1)
-
-    @property
-    def weight(self) -> torch.Tensor:
-        """The dequantized matrix (for code that reads ``.weight.dtype`` or ``.device``)."""
-        return self.weight_int8.float() * self.scales.unsqueeze(-1)
-
-    def extra_repr(self) -> str:
-        return f"{self.num_embeddings}, {self.embedding_dim}, int8 rows"
-
-
-def per_row_int8(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Symmetric INT8 per row, exactly as torch's per-channel weight observer rounds it."""
-    observer = torch.ao.quantization.PerChannelMinMaxObserver(
-        ch_axis=0, dtype=torch.qint8, qscheme=torch.per_channel_symmetric
-    )
-    observer(weight)
-    scales, zeros = observer.calculate_qparams()
-    q = torch.quantize_per_channel(weight, scales.double(), zeros, 0, torch.qint8)
-    return q.int_repr(), scales.float()
-
-
-def dynamic_linear(int8: torch.Tensor, scales: torch.Tensor, zeros: torch.Tensor, bias: torch.Tensor | None) -> nn.Module:
-    """A dynamic INT8 linear straight from stored INT8 weights and scales (no observer pass)."""
-    import torch.ao.nn.quantized.dynamic as nnqd
-
-    if scales.numel() == 1:
-        qweight = torch._make_per_tensor_quantized_tensor(int8, float(scales.item()), int(zeros.item()))
-    else:
-        qweight = torch._make_per_channel_quantized_tensor(int8, scales.double(), zeros.long(), 0)
-    head = nnqd.Linear(1, 1, dtype=torch.qint8)  # tiny placeholder: no large prepack
-    head.set_weight_bias(qweight, bias)
-    head.in_features, head.out_features = int8.shape[1], int8.shape[0]
-    return head
-
-
-def conv1d_to_linear(conv: nn.Module) -> nn.Linear:
-    """An ``nn.Linear`` that computes exactly what a transformers ``Conv1D`` computes."""
-    weight = conv.weight  # Conv1D stores [in, out]
-    linear = nn.Linear(weight.shape[0], weight.shape[1], device="meta")
-    linear.weight = nn.Parameter(weight.detach().t().contiguous(), requires_grad=False)
-    linear.bias = nn.Parameter(conv.bias.detach().clone(), requires_grad=False)
-    return linear
-
-
-def convert_all_conv1d(model: nn.Module) -> int:
-    """Replace every ``Conv1D`` in *model* by its exact ``nn.Linear``; returns how many."""
-    from transformers.pytorch_utils import Conv1D
-
-    targets = [(name, m) for name, m in model.named_modules() if isinstance(m, Conv1D)]
-    for name, module in targets:
-        set_submodule(model, name, conv1d_to_linear(module))
-    return len(targets)
-
-
-def set_submodule(root: nn.Module, path: str, module: nn.Module) -> None:
-    parent_path, _, child = path.rpartition(".")
-    parent = root.get_submodule(parent_path) if parent_path else root
-    setattr(parent, child, module)
-
-
-def count_quantized(model: nn.Module) -> int:
-    """How many linears in *model* really are dynamic INT8 linears."""
-    import torch.ao.nn.quantized.dynamic as nnqd
-
-    return sum(isinstance(m, nnqd.Linear) for m in model.modules())
-
-
-def count_int8_embeddings(model: nn.Module) -> int:
-    """How many embeddings in *model* are stored as INT8 rows."""
-    return sum(isinstance(m, Int8Embedding) for m in model.modules())
-
-
-def count_eligible(n_layer: int) -> int:
-    """Linears a GPT-2 of *n_layer* blocks has: four per block, plus ``lm_head``."""
-    return 4 * n_layer + 1
-
-
-def unique_tensor_bytes(model: nn.Module) -> int:
-    """Bytes of the model's FP32 weights, tied tensors counted once (what a safetensors file holds)."""
-    seen: set[int] = set()
-    total = 0
-    for t in list(model.parameters()) + list(model.buffers()):
-        if t.data_ptr() not in seen:
-            seen.add(t.data_ptr())
-            total += t.numel() * t.element_size()
-    return total
 
 
 @dataclass
@@ -161,8 +68,8 @@ class Exported:
     layout: dict[str, Any] = field(default_factory=dict)
 
 
-class QuantizationBackend(Protocol):
-    """What any quantization backend provides."""
+class QuantizationRecipe(Protocol):
+    """What any quantization recipe provides."""
 
     name: str
 
@@ -180,9 +87,9 @@ class DynamicInt8Recipe:
 
     name = "torch-dynamic-int8"
 
-    def __init__(self, engine: str | None = None) -> None:
-        self.engine = engine
-        """The ``torch.backends.quantized`` engine that packs the weights (None: fbgemm where available)."""
+    def __init__(self, kernels: str | None = None) -> None:
+        self.kernels = kernels
+        """The INT8 kernel library that packs the weights (None: fbgemm where available)."""
 
     def quantize(
         self,
@@ -191,22 +98,15 @@ class DynamicInt8Recipe:
         progress: ProgressFn | None = None,
         cancelled: CancelFn | None = None,
     ) -> nn.Module:
-        import torch.ao.nn.quantized.dynamic as nnqd
-        from torch.ao.quantization import (
-            default_dynamic_qconfig,
-            per_channel_dynamic_qconfig,
-        )
+        from torch.ao.quantization import default_dynamic_qconfig, per_channel_dynamic_qconfig
 
-        use_quantized_engine(self.engine)
+        use_int8_kernels(self.kernels)
         qconfig = per_channel_dynamic_qconfig if options.per_channel else default_dynamic_qconfig
         qmodel = copy.deepcopy(model)
         convert_all_conv1d(qmodel)
-        blocks = qmodel.transformer.h
-        n_layer = len(blocks)
+        n_layer = len(qmodel.transformer.h)
         bad = [i for i in options.exclude_layers if not 0 <= i < n_layer]
         if bad:
-            from .errors import Gpt2qError
-
             raise Gpt2qError(f"Block {bad[0]} does not exist: the model has blocks 0 to {n_layer - 1}.")
         steps = [f"h.{i}.{name}" for i in range(n_layer) if i not in options.exclude_layers for name in BLOCK_LINEARS]
         tail = (["lm_head"] if not options.keep_lm_head else []) + (["wpe"] if options.quantize_embeddings else [])
@@ -221,24 +121,12 @@ class DynamicInt8Recipe:
         with quiet_torch(), torch.inference_mode(False), torch.no_grad():
             for done, path in enumerate(steps):
                 step(done, f"Quantizing block {path}")
-                full = f"transformer.{path}"
-                linear = qmodel.get_submodule(full)
-                linear.qconfig = qconfig
-                set_submodule(qmodel, full, nnqd.Linear.from_float(linear))
+                _quantize_linear(qmodel, f"transformer.{path}", qconfig)
             done = len(steps)
-            wte = qmodel.transformer.wte
             if not options.keep_lm_head:
                 step(done, "Quantizing lm_head (the tied token embedding)")
                 done += 1
-                if options.quantize_embeddings:
-                    int8, scales = per_row_int8(wte.weight.detach())
-                    qmodel.lm_head = dynamic_linear(int8, scales, torch.zeros_like(scales, dtype=torch.long), None)
-                    qmodel.transformer.wte = Int8Embedding(int8, scales)
-                else:
-                    head = nn.Linear(wte.weight.shape[1], wte.weight.shape[0], bias=False)
-                    head.weight = nn.Parameter(wte.weight.detach().clone(), requires_grad=False)
-                    head.qconfig = qconfig
-                    qmodel.lm_head = nnqd.Linear.from_float(head)
+                _quantize_lm_head(qmodel, qconfig, share_with_wte=options.quantize_embeddings)
             if options.quantize_embeddings:
                 step(done, "Storing position embeddings as INT8")
                 done += 1
@@ -285,9 +173,9 @@ class DynamicInt8Recipe:
         return out
 
     def rebuild(self, config: Any, exported: Exported) -> nn.Module:
-        from .checkpoint import skeleton
+        from .weights import skeleton
 
-        use_quantized_engine(self.engine)
+        use_int8_kernels(self.kernels)
         layout, tensors = exported.layout, dict(exported.tensors)
         model = skeleton(config)
         convert_all_conv1d(model)
@@ -327,14 +215,37 @@ class DynamicInt8Recipe:
         return model.eval().requires_grad_(False)
 
 
+def _quantize_linear(qmodel: nn.Module, path: str, qconfig: Any) -> None:
+    """Replace the FP32 linear at *path* by its dynamic INT8 twin."""
+    import torch.ao.nn.quantized.dynamic as nnqd
+
+    linear = qmodel.get_submodule(path)
+    linear.qconfig = qconfig
+    set_submodule(qmodel, path, nnqd.Linear.from_float(linear))
+
+
+def _quantize_lm_head(qmodel: nn.Module, qconfig: Any, share_with_wte: bool) -> None:
+    """INT8 ``lm_head``; with *share_with_wte*, one INT8 matrix (per-row scales) serves it and ``wte``."""
+    wte = qmodel.transformer.wte
+    if share_with_wte:
+        int8, scales = per_row_int8(wte.weight.detach())
+        qmodel.lm_head = dynamic_linear(int8, scales, torch.zeros_like(scales, dtype=torch.long), None)
+        qmodel.transformer.wte = Int8Embedding(int8, scales)
+        return
+    head = nn.Linear(wte.weight.shape[1], wte.weight.shape[0], bias=False)
+    head.weight = nn.Parameter(wte.weight.detach().clone(), requires_grad=False)
+    qmodel.lm_head = head
+    _quantize_linear(qmodel, "lm_head", qconfig)
+
+
 def timed_quantize(
-    backend: QuantizationBackend,
+    recipe: QuantizationRecipe,
     model: nn.Module,
     options: RecipeOptions,
     progress: ProgressFn | None = None,
     cancelled: CancelFn | None = None,
 ) -> tuple[nn.Module, float]:
-    """Run *backend* and return the quantized model with the seconds it took."""
+    """Run *recipe* and return the quantized model with the seconds it took."""
     start = time.perf_counter()
-    qmodel = backend.quantize(model, options, progress, cancelled)
+    qmodel = recipe.quantize(model, options, progress, cancelled)
     return qmodel, time.perf_counter() - start

@@ -12,13 +12,14 @@ import inspect
 import os
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
 
 from .errors import PromptError
 from .metrics import percentile
+from .options import RunSettings
 
 MAX_PROMPT_CHARS_PER_POSITION = 16
 """Characters kept per model position before tokenizing a huge prompt (far more than a token needs)."""
@@ -28,18 +29,9 @@ def default_threads() -> int:
     return max(1, min(8, torch.get_num_threads(), os.cpu_count() or 1))
 
 
-@dataclass(frozen=True)
-class RunSettings:
-    """How a prompt is timed and shown."""
-
-    repeats: int = 20
-    warmup: int = 3
-    threads: int = field(default_factory=default_threads)
-    top_k: int = 5
-
-    def __post_init__(self) -> None:
-        if self.repeats < 1 or self.warmup < 0 or self.threads < 1 or self.top_k < 1:
-            raise PromptError("repeats, threads and top-k must be at least 1, warm-up at least 0.")
+def resolved(settings: RunSettings) -> RunSettings:
+    """*settings* with an automatic thread count replaced by :func:`default_threads`."""
+    return settings if settings.threads else replace(settings, threads=default_threads())
 
 
 @dataclass(frozen=True)
@@ -150,7 +142,7 @@ def top_tokens(tokenizer: Any, logits: torch.Tensor, k: int) -> list[TopToken]:
 def time_interleaved(models: list[torch.nn.Module], ids: torch.Tensor, settings: RunSettings) -> list[Timing]:
     """Time each model's next-token call, alternating models every repeat so drift hits all alike."""
     samples: list[list[float]] = [[] for _ in models]
-    with torch_threads(settings.threads), torch.inference_mode():
+    with torch_threads(resolved(settings).threads), torch.inference_mode():
         for _ in range(settings.warmup):
             for m in models:
                 m(input_ids=ids, logits_to_keep=1, use_cache=False)

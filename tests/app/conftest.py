@@ -11,9 +11,10 @@ from gpt2q_desktop.app.controllers.main_controller import MainController
 from gpt2q_desktop.app.gc_guard import MainThreadCollector
 from gpt2q_desktop.app.main import build
 from gpt2q_desktop.app.views.main_window import MainWindow
+from gpt2q_desktop.core.options import RunSettings
 
 JOB_TIMEOUT_MS = 120_000
-FAST_RUN = {"repeats": 2, "warmup": 0, "threads": 1, "top_k": 5}
+FAST_RUN = RunSettings(repeats=2, warmup=0, threads=1, top_k=5)
 
 
 @pytest.fixture(autouse=True)
@@ -43,7 +44,7 @@ def boxes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 @pytest.fixture
 def run(qtbot) -> Callable[[MainController, Callable[[], object]], None]:
-    """``run(controller, action)``: start a job through *action*, wait until the engine is idle again."""
+    """``run(controller, action)``: start a job through *action*, wait until the worker is idle again."""
 
     def run_job(controller: MainController, action: Callable[[], object]) -> None:
         with qtbot.waitSignal(controller.idle, timeout=JOB_TIMEOUT_MS):
@@ -70,3 +71,8 @@ def make_app(qtbot, boxes: list[str], run) -> Iterator[Callable[..., MainControl
     yield make
     for controller in made:
         controller.window.close()
+
+
+def of_job(kind: type) -> Callable[..., bool]:
+    """A ``check_params_cb`` for the worker's ``(job, ...)`` signals: true for jobs of *kind* only."""
+    return lambda job, *rest: isinstance(job, kind)

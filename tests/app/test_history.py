@@ -87,14 +87,14 @@ def test_a_prompt_list_can_be_cancelled_between_prompts(make_app, run, tmp_path,
     run(app, app.quantize)
     prompts = tmp_path / "many.txt"
     prompts.write_text("\n".join(f"Prompt number {i}" for i in range(20)), encoding="utf-8")
-    worker = app.engine.worker
+    worker = app.runner.worker
 
-    def cancel_after_first(row) -> None:  # runs on the engine thread
-        app.engine.cancel()
+    def cancel_after_first(job, row) -> None:  # runs on the worker thread
+        app.runner.cancel()
 
-    worker.compared.connect(cancel_after_first, Qt.ConnectionType.DirectConnection)
+    worker.produced.connect(cancel_after_first, Qt.ConnectionType.DirectConnection)
     run(app, lambda: app.run_prompt_file(str(prompts)))
-    worker.compared.disconnect(cancel_after_first)
+    worker.produced.disconnect(cancel_after_first)
     assert app.history.rowCount() == 1
     assert "Stopped after 1 of 20" in app.window.quantize_panel.job.step.text()
 

@@ -7,7 +7,10 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 
+from gpt2q_desktop.app.jobs import EvaluateJob, RankJob
 from gpt2q_desktop.core.cache import QuantCache
+from gpt2q_desktop.core.options import RecipeOptions
+from tests.app.conftest import of_job
 from tests.conftest import TRAIN_TEXT
 
 EVAL_TOKENS = 300
@@ -34,15 +37,13 @@ def lab(make_app, trained_checkpoint, corpus):
     return app
 
 
-def _core(checkpoint: Path, options: dict):
-    """The checkpoint and its INT8 model as the core builds them (from the cache the window filled)."""
-    from gpt2q_desktop.core.checkpoint import load_checkpoint
-    from gpt2q_desktop.core.engine import quantize_checkpoint
-    from gpt2q_desktop.core.options import RecipeOptions
+def _core(checkpoint: Path, options: RecipeOptions):
+    """A session on the checkpoint and its INT8 model as the core builds them (from the cache the window filled)."""
+    from gpt2q_desktop.core.session import Session
 
-    loaded = load_checkpoint(checkpoint)
-    int8, _ = quantize_checkpoint(loaded.info, RecipeOptions.from_dict(options), lambda: loaded.model, QuantCache())
-    return loaded, int8
+    session = Session()
+    session.open(checkpoint)
+    return session, session.int8(options)
 
 
 @pytest.mark.parametrize("sample", [False, True])
@@ -62,15 +63,15 @@ def test_continuations_are_shown_as_the_core_generates_them(lab, run, qtbot, tra
         run(lab, lambda: qtbot.keyClick(panel.prompt, Qt.Key.Key_Return))
     assert lab.history.rowCount() == 0
 
-    loaded, int8 = _core(trained_checkpoint, lab.window.quantize_panel.options())
+    session, int8 = _core(trained_checkpoint, lab.window.quantize_panel.options())
     temperature = 1.5 if sample else 0.0
     pair = continuation_pair(
-        loaded.model,
+        session.fp32,
         int8,
-        loaded.tokenizer,
+        session.tokenizer,
         "The cat sat on the",
         20,
-        loaded.info.n_positions,
+        session.n_positions,
         temperature,
         7 if sample else 0,
     )
@@ -98,16 +99,14 @@ def test_corpus_figures_are_the_cores(lab, run, qtbot, trained_checkpoint, corpu
     from gpt2q_desktop.core.quality import evaluate_text, read_text
 
     panel = lab.window.quality_panel
-    with qtbot.waitSignal(lab.engine.worker.evaluated, timeout=120_000) as shown:
+    with qtbot.waitSignal(lab.runner.worker.produced, timeout=120_000, check_params_cb=of_job(EvaluateJob)) as shown:
         run(lab, lambda: qtbot.mouseClick(panel.evaluate_button, Qt.MouseButton.LeftButton))
-    got = shown.args[0]
+    got = shown.args[1]
     assert "linear layers INT8" in lab.window.quantize_panel.result.text()  # quantized first
     assert "INT8 model (per-tensor" in panel.recipe.text()
 
-    loaded, int8 = _core(trained_checkpoint, lab.window.quantize_panel.options())
-    expected = evaluate_text(
-        loaded.model, int8, loaded.tokenizer, read_text(corpus), loaded.info.n_positions, EVAL_TOKENS
-    )
+    session, int8 = _core(trained_checkpoint, lab.window.quantize_panel.options())
+    expected = evaluate_text(session.fp32, int8, session.tokenizer, read_text(corpus), session.n_positions, EVAL_TOKENS)
     assert got.tokens == expected.tokens == EVAL_TOKENS
     assert got.kl_histogram == expected.kl_histogram
     for name in ("ppl_fp32", "ppl_int8", "kl_mean", "kl_median", "kl_p99", "top1_agreement"):
@@ -129,13 +128,13 @@ def test_corpus_figures_are_the_cores(lab, run, qtbot, trained_checkpoint, corpu
 def test_sensitivity_ranking_and_excluding_a_block_requantizes(lab, run, qtbot, boxes):
     window, panel = lab.window, lab.window.quality_panel
     reports = []
-    lab.engine.worker.quantized.connect(reports.append)
+    lab.runner.worker.quantized.connect(lambda job, report: reports.append(report))
     run(lab, lab.quantize)
     assert reports[-1].layers_quantized == 9
 
-    with qtbot.waitSignal(lab.engine.worker.ranked, timeout=120_000) as ranked:
+    with qtbot.waitSignal(lab.runner.worker.produced, timeout=120_000, check_params_cb=of_job(RankJob)) as ranked:
         run(lab, lambda: qtbot.mouseClick(panel.rank_button, Qt.MouseButton.LeftButton))
-    scores = ranked.args[0]
+    scores = ranked.args[1]
     assert sorted(s.layer for s in scores) == ["block 0", "block 1", "lm_head + embeddings"]
     assert [label for label, _ in panel.chart.rows] == [s.layer for s in scores]
     assert [kl for _, kl in panel.chart.rows] == sorted((s.kl_mean for s in scores), reverse=True)
@@ -146,14 +145,14 @@ def test_sensitivity_ranking_and_excluding_a_block_requantizes(lab, run, qtbot, 
     panel.blocks.item(row).setCheckState(Qt.CheckState.Checked)
     assert panel.checked_blocks() == [1]
     evaluated = []
-    lab.engine.worker.evaluated.connect(evaluated.append)
+    lab.runner.worker.produced.connect(lambda job, result: evaluated.append(result) if isinstance(job, EvaluateJob) else None)
     panel.prompt.setText("The dog sat")
     run(lab, lambda: qtbot.mouseClick(panel.exclude_button, Qt.MouseButton.LeftButton))
     assert "(was" not in panel.int8_latency.text() and panel.int8_latency.text().startswith("median")
 
     assert not boxes
     assert window.quantize_panel.fp32_blocks.text() == "1"
-    assert window.quantize_panel.options()["exclude_layers"] == [1]
+    assert window.quantize_panel.options().exclude_layers == (1,)
     assert reports[-1].layers_quantized == 9 - 4
     assert reports[-1].options["exclude_layers"] == [1]
     assert len(QuantCache().entries()) == 2
@@ -178,22 +177,22 @@ def test_sensitivity_ranking_and_excluding_a_block_requantizes(lab, run, qtbot, 
 def test_fp32_blocks_are_remembered(make_app, tiny_checkpoint):
     first = make_app(tiny_checkpoint)
     first.window.quantize_panel.fp32_blocks.setText("1, 0")
-    assert first.window.quantize_panel.options()["exclude_layers"] == [0, 1]
+    assert first.window.quantize_panel.options().exclude_layers == (0, 1)
     first.window.close()
     second = make_app(restore=True)
     assert second.window.quantize_panel.fp32_blocks.text() == "0, 1"
-    assert second.settings.options["exclude_layers"] == [0, 1]
+    assert second.settings.options.exclude_layers == (0, 1)
 
 
 @pytest.mark.parametrize("when", ["quantizing", "evaluating"])
 def test_cancelling_an_evaluation_keeps_the_window_usable(lab, run, qtbot, when):
-    panel, worker = lab.window.quality_panel, lab.engine.worker
+    panel, worker = lab.window.quality_panel, lab.runner.worker
     seen: list[str] = []
 
-    def cancel(done: int, total: int, message: str) -> None:  # runs on the engine thread
+    def cancel(job, done: int, total: int, message: str) -> None:  # runs on the worker thread
         seen.append(message)
         if (when == "quantizing" and done == 1) or (when == "evaluating" and message.startswith("evaluated")):
-            lab.engine.cancel()
+            lab.runner.cancel()
 
     if when == "evaluating":
         run(lab, lab.quantize)
@@ -235,4 +234,4 @@ def test_excluding_blocks_without_a_text_changes_nothing(lab, boxes):
     panel.text_path.setText("")
     panel.exclude_requested.emit()
     assert boxes == ["Choose a text file to evaluate on first."]
-    assert quantize_panel.options()["exclude_layers"] == []
+    assert quantize_panel.options().exclude_layers == ()

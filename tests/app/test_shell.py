@@ -14,6 +14,7 @@ from PySide6.QtGui import QDropEvent
 
 from gpt2q_desktop.app.views.about import versions
 from gpt2q_desktop.core.cache import QuantCache
+from gpt2q_desktop.core.options import RecipeOptions
 from gpt2q_desktop.core.sources import find_hf_gpt2
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,13 +32,10 @@ def test_state_is_remembered_between_launches(make_app, tiny_checkpoint):
 
     second = make_app(restore=True)
     assert "tiny-gpt2" in second.window.windowTitle()
-    assert second.window.quantize_panel.options() == {
-        "per_channel": True,
-        "keep_lm_head": True,
-        "quantize_embeddings": True,
-        "exclude_layers": [],
-    }
-    assert second.settings.run["repeats"] == 7
+    assert second.window.quantize_panel.options() == RecipeOptions(
+        per_channel=True, keep_lm_head=True, quantize_embeddings=True, exclude_layers=()
+    )
+    assert second.settings.run.repeats == 7
     assert second.settings.recent == [str(tiny_checkpoint)]
     assert second.window.size() == size
 

@@ -9,20 +9,17 @@ import pytest
 from PySide6.QtCore import Qt
 
 from gpt2q_desktop.core.cache import QuantCache
+from gpt2q_desktop.core.options import RecipeOptions, RunSettings
 
 
-def _core_row(checkpoint: Path, prompt: str, options: dict, top_k: int = 5):
+def _core_row(checkpoint: Path, prompt: str, options: RecipeOptions, top_k: int = 5):
     """What the core itself computes for *prompt* on *checkpoint* (FP32 vs INT8)."""
-    from gpt2q_desktop.core.checkpoint import load_checkpoint
-    from gpt2q_desktop.core.compare import compare_prompt
-    from gpt2q_desktop.core.engine import quantize_checkpoint
-    from gpt2q_desktop.core.recipe import RecipeOptions
-    from gpt2q_desktop.core.runner import RunSettings
+    from gpt2q_desktop.core.session import Session
 
-    loaded = load_checkpoint(checkpoint)
-    int8, _ = quantize_checkpoint(loaded.info, RecipeOptions.from_dict(options), lambda: loaded.model, QuantCache())
-    settings = RunSettings(repeats=1, warmup=0, threads=1, top_k=top_k)
-    return compare_prompt(loaded.model, int8, loaded.tokenizer, prompt, settings, loaded.info.n_positions)
+    session = Session()
+    session.open(checkpoint)
+    (row,) = session.compare([prompt], options, RunSettings(repeats=1, warmup=0, threads=1, top_k=top_k))
+    return row
 
 
 def test_opens_on_the_given_checkpoint_and_shows_what_was_found(make_app, tiny_checkpoint):
@@ -91,13 +88,13 @@ def test_an_empty_prompt_is_refused_in_plain_words(make_app, run, boxes, tiny_ch
 
 def test_cancel_mid_quantize_leaves_the_cache_clean(make_app, run, tiny_checkpoint):
     app = make_app(tiny_checkpoint)
-    worker = app.engine.worker
+    worker = app.runner.worker
     seen: list[int] = []
 
-    def cancel_at_second_step(done: int, total: int, message: str) -> None:  # runs on the engine thread
+    def cancel_at_second_step(job, done: int, total: int, message: str) -> None:  # runs on the worker thread
         seen.append(done)
         if done == 1:
-            app.engine.cancel()
+            app.runner.cancel()
 
     worker.progress.connect(cancel_at_second_step, Qt.ConnectionType.DirectConnection)
     run(app, app.quantize)
@@ -162,15 +159,15 @@ def test_an_unexpected_error_in_the_worker_is_shown_and_the_app_keeps_working(
     import gpt2q_desktop.core.compare as compare
 
     app = make_app(tiny_checkpoint)
-    real = compare.compare_prompt
+    real = compare.compare_encoded
 
     def broken(*args, **kwargs):
         raise RuntimeError("simulated failure")
 
-    monkeypatch.setattr(compare, "compare_prompt", broken)
+    monkeypatch.setattr(compare, "compare_encoded", broken)
     run(app, lambda: app.run_prompt("Hello"))
     assert boxes and "Unexpected error" in boxes[-1] and "simulated failure" in boxes[-1]
-    monkeypatch.setattr(compare, "compare_prompt", real)
+    monkeypatch.setattr(compare, "compare_encoded", real)
     run(app, lambda: app.run_prompt("Hello"))
     assert app.history.rowCount() == 1
 

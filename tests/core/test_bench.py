@@ -30,7 +30,8 @@ def test_bench_model_rows(tiny_checkpoint: Path) -> None:
 
 
 def test_streamed_bytes_shrink_fourfold(tiny_model) -> None:
-    from gpt2q_desktop.core.recipe import DynamicInt8Recipe, RecipeOptions
+    from gpt2q_desktop.core.options import RecipeOptions
+    from gpt2q_desktop.core.recipe import DynamicInt8Recipe
 
     int8 = DynamicInt8Recipe().quantize(tiny_model, RecipeOptions())
     assert streamed_bytes_per_token(tiny_model) == 4 * streamed_bytes_per_token(int8)

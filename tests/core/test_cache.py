@@ -10,11 +10,11 @@ import pytest
 import torch
 
 from gpt2q_desktop.core.cache import QuantCache
-from gpt2q_desktop.core.cache import data_dir as cache_data_dir
 from gpt2q_desktop.core.checkpoint import inspect_checkpoint, load_checkpoint
-from gpt2q_desktop.core.engine import quantize_checkpoint
 from gpt2q_desktop.core.errors import Cancelled
-from gpt2q_desktop.core.recipe import RecipeOptions
+from gpt2q_desktop.core.options import RecipeOptions
+from gpt2q_desktop.core.paths import data_dir as cache_data_dir
+from gpt2q_desktop.core.quantize import quantize_checkpoint
 from gpt2q_desktop.core.runner import last_logits
 
 IDS = torch.tensor([[464, 3290, 318]])

@@ -111,7 +111,8 @@ def test_seed_int8_folder_is_loaded_and_labelled(tmp_path: Path, tiny_model) -> 
     """The seed's quantize_model.py output: quantize_dynamic on the unconverted model, state_dict saved."""
     from torch.ao.quantization import quantize_dynamic
 
-    from gpt2q_desktop.core.recipe import count_quantized, quiet_torch
+    from gpt2q_desktop.core.int8_modules import count_quantized
+    from gpt2q_desktop.core.quiet import quiet_torch
 
     folder = save_checkpoint(tiny_model, tmp_path / "seed-int8", weights="bin")
     with quiet_torch():

@@ -9,8 +9,9 @@ import pytest
 import torch
 
 from gpt2q_desktop.core.checkpoint import load_checkpoint
+from gpt2q_desktop.core.options import RecipeOptions
 from gpt2q_desktop.core.paths import demo_heldout_text, demo_student_dir
-from gpt2q_desktop.core.recipe import DynamicInt8Recipe, RecipeOptions
+from gpt2q_desktop.core.recipe import DynamicInt8Recipe
 from gpt2q_desktop.core.runner import encode_prompt, last_logits
 
 DEMO = demo_student_dir()

@@ -12,6 +12,7 @@ import torch
 from gpt2q_desktop.cli import main
 from gpt2q_desktop.core.checkpoint import load_checkpoint
 from gpt2q_desktop.core.errors import Cancelled, Gpt2qError
+from gpt2q_desktop.core.options import RecipeOptions
 from gpt2q_desktop.core.quality import (
     KL_BINS,
     continuation_pair,
@@ -20,7 +21,7 @@ from gpt2q_desktop.core.quality import (
     layer_sensitivity,
     read_text,
 )
-from gpt2q_desktop.core.recipe import DynamicInt8Recipe, RecipeOptions
+from gpt2q_desktop.core.recipe import DynamicInt8Recipe
 from gpt2q_desktop.core.runner import encode_prompt, last_logits
 from tests.conftest import TRAIN_TEXT
 

@@ -8,17 +8,17 @@ from torch import nn
 from transformers.pytorch_utils import Conv1D
 
 from gpt2q_desktop.core.errors import Cancelled, Gpt2qError
-from gpt2q_desktop.core.metrics import kl_divergence
-from gpt2q_desktop.core.recipe import (
-    DynamicInt8Recipe,
+from gpt2q_desktop.core.int8_modules import (
     Int8Embedding,
-    RecipeOptions,
     convert_all_conv1d,
     count_eligible,
     count_int8_embeddings,
     count_quantized,
     unique_tensor_bytes,
 )
+from gpt2q_desktop.core.metrics import kl_divergence
+from gpt2q_desktop.core.options import RecipeOptions
+from gpt2q_desktop.core.recipe import DynamicInt8Recipe
 from gpt2q_desktop.core.runner import last_logits
 
 IDS = torch.tensor([[464, 3290, 318, 4171, 290]])
@@ -122,7 +122,7 @@ def test_tied_int8_matrix_is_stored_once(tiny_model) -> None:
 @pytest.mark.skipif(
     not {"fbgemm", "qnnpack"} <= set(torch.backends.quantized.supported_engines), reason="an x86 build of torch"
 )
-def test_the_engine_is_fbgemm_by_default_and_an_unknown_one_is_refused(tiny_model) -> None:
+def test_the_kernels_are_fbgemm_by_default_and_unknown_ones_are_refused(tiny_model) -> None:
     before = torch.backends.quantized.engine
     try:
         torch.backends.quantized.engine = "qnnpack"

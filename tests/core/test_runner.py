@@ -13,10 +13,10 @@ from gpt2q_desktop.core.checkpoint import load_checkpoint
 from gpt2q_desktop.core.compare import compare_prompt
 from gpt2q_desktop.core.errors import PromptError
 from gpt2q_desktop.core.metrics import kl_divergence, percentile, speedup, topk_overlap
-from gpt2q_desktop.core.recipe import DynamicInt8Recipe, RecipeOptions
+from gpt2q_desktop.core.options import RecipeOptions, RunSettings
+from gpt2q_desktop.core.recipe import DynamicInt8Recipe
 from gpt2q_desktop.core.report import COLUMNS, FORMATS, render, summary
 from gpt2q_desktop.core.runner import (
-    RunSettings,
     encode_prompt,
     last_logits,
     time_interleaved,

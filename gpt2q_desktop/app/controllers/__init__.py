@@ -1,1 +1,1 @@
-"""Controllers: wire the views to the engine worker and the settings."""
+"""Controllers: wire the views to the job runner and the settings."""

@@ -1,11 +1,10 @@
-"""The main controller: gives the window's buttons and actions their meaning, and shows what the engine says."""
+"""The main controller: gives the window's buttons and actions their meaning, and shows what the worker answers."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
@@ -17,39 +16,23 @@ from ...core.logs import LOGGER, log_file
 from ...core.paths import bundled_tokenizer_dir, demo_student_dir
 from ...core.sources import find_hf_gpt2
 from ...core.text import read_prompts, visible_token
+from ..jobs import CompareJob, Job, OpenJob, QuantizeJob
 from ..log_bridge import QtLogHandler
 from ..models.history_model import HistoryModel
 from ..settings import AppSettings
 from ..views.about import about_box
 from ..views.main_window import MainWindow
-from ..workers import (
-    JOB_COMPARE,
-    JOB_CONTINUE,
-    JOB_EVALUATE,
-    JOB_OPEN,
-    JOB_QUANTIZE,
-    JOB_SENSITIVITY,
-    Engine,
-    Opened,
-)
+from ..worker import JobRunner
 from .cache_controller import CacheController
 from .history_controller import HistoryController
 from .quality_controller import QualityController
 
 if TYPE_CHECKING:
     from ...core.compare import ComparisonRow
-    from ...core.engine import QuantizeReport
+    from ...core.quantize import QuantizeReport
+    from ...core.session import Opened
 
 log = logging.getLogger(LOGGER)
-
-_STARTING = {
-    JOB_OPEN: "Loading the checkpoint…",
-    JOB_QUANTIZE: "Quantizing…",
-    JOB_COMPARE: "Running…",
-    JOB_CONTINUE: "Generating…",
-    JOB_EVALUATE: "Evaluating the text…",
-    JOB_SENSITIVITY: "Measuring layer sensitivity…",
-}
 
 
 def demo_available() -> bool:
@@ -57,26 +40,26 @@ def demo_available() -> bool:
 
 
 class MainController(QObject):
-    """Owns the engine, the history and the settings; the window only lays out."""
+    """Owns the job runner, the history and the settings; the window only lays out."""
 
     idle = Signal()
     """Every requested job has finished."""
-    actions_changed = Signal(bool, bool)
-    """``(ready, free)``: a checkpoint is open; no job other than opening one is queued or running."""
+    loaded = Signal()
+    """A checkpoint has been loaded on the worker thread."""
 
-    def __init__(self, window: MainWindow, history: HistoryModel, settings: AppSettings, engine: Engine) -> None:
+    def __init__(self, window: MainWindow, history: HistoryModel, settings: AppSettings, runner: JobRunner) -> None:
         super().__init__(window)
-        self.window, self.history, self.settings, self.engine = window, history, settings, engine
+        self.window, self.history, self.settings, self.runner = window, history, settings, runner
         self.info: CheckpointInfo | None = None
         self.tokenizer: str | None = None
-        self._jobs: list[str] = []
         self._cache: CacheController | None = None
         self.history_controller = HistoryController(window, history)
         self._log_handler = QtLogHandler()
         self._log_handler.emitter.record.connect(window.log_dock.append)
         logging.getLogger(LOGGER).addHandler(self._log_handler)
         self._connect()
-        QualityController(self)  # kept by its Qt parent; no Python reference back, so no cycle to collect
+        qp = window.quantize_panel
+        QualityController(self, qp.options, qp.set_options)  # kept by its Qt parent
 
     # -- wiring ---------------------------------------------------------------------------------
     def _connect(self) -> None:
@@ -100,14 +83,13 @@ class MainController(QObject):
         w.act_log_file.triggered.connect(self.open_log_file)
         w.act_about.triggered.connect(lambda: about_box(w).show())
         w.closing.connect(self.shutdown)
-        worker = self.engine.worker
+        self.runner.changed.connect(self._update_actions)
+        self.runner.idle.connect(self.idle)
+        worker = self.runner.worker
         worker.started.connect(self._on_started)
-        worker.finished.connect(self._on_finished)
-        worker.progress.connect(qp.job.set_progress)
-        worker.progress.connect(w.quality_panel.job.set_progress)
-        worker.opened.connect(self._on_opened)
+        worker.progress.connect(self._on_progress)
+        worker.produced.connect(self._on_produced)
         worker.quantized.connect(self._on_quantized)
-        worker.compared.connect(self._on_compared)
         worker.failed.connect(self._on_failed)
         worker.cancelled.connect(self._on_cancelled)
 
@@ -133,7 +115,7 @@ class MainController(QObject):
             self.window.checkpoint_panel.show_message(
                 "The bundled demo student is not installed. Open a checkpoint folder (Ctrl+O) or drop one here."
             )
-        self.window.compare_panel.prompt.setFocus()
+        self.window.compare_panel.focus_prompt()
 
     def _refresh_sources(self) -> None:
         demo = str(demo_student_dir()) if demo_available() else None
@@ -143,48 +125,30 @@ class MainController(QObject):
     @property
     def busy(self) -> bool:
         """True while any job is queued or running."""
-        return bool(self._jobs)
-
-    @property
-    def working(self) -> bool:
-        """True while a quantize or compare job is queued or running (opening does not count)."""
-        return any(job != JOB_OPEN for job in self._jobs)
+        return self.runner.busy
 
     def _update_actions(self) -> None:
-        w, ready, free = self.window, self.info is not None, not self.working
-        jobs = (
-            w.act_quantize, w.quantize_panel.quantize_button, w.act_run, w.compare_panel.run_button,
-            w.act_prompt_list, w.history_panel.prompt_list_button,
-        )  # fmt: skip
-        for widget in jobs:
-            widget.setEnabled(ready and free)
-        for widget in (w.act_open, w.checkpoint_panel.open_button, w.checkpoint_panel.sources):
-            widget.setEnabled(free)
-        for widget in (w.act_cancel, w.quantize_panel.cancel_button, w.quality_panel.cancel_button):
-            widget.setEnabled(bool(self._jobs))
-        self.actions_changed.emit(ready, free)
+        self.window.set_job_state(self.info is not None, not self.runner.working, self.runner.busy)
 
-    def submit(self, job: str, send: Callable[[], None]) -> None:
-        """Count *job* as queued, then let *send* ask the engine for it."""
-        self._jobs.append(job)
-        self._update_actions()
-        send()
+    def submit(self, job: Job) -> None:
+        """Ask the worker thread for *job*."""
+        self.runner.submit(job)
 
     def can_work(self) -> bool:
         """True if a job may start now; otherwise say why."""
         if self.info is None:
             self.window.notify_error("Open a checkpoint folder first (Ctrl+O).")
             return False
-        if self.working:
+        if self.runner.working:
             self.window.show_status("Busy: wait for the current job to finish, or cancel it (Esc).")
             return False
         return True
 
     # -- checkpoint -----------------------------------------------------------------------------
     def open_checkpoint(self, path: str, tokenizer: str | None = None) -> bool:
-        """Check a folder at once (no torch), then load it on the engine thread. False if refused."""
+        """Check a folder at once (no torch), then load it on the worker thread. False if refused."""
         panel = self.window.checkpoint_panel
-        if self.working:
+        if self.runner.working:
             self.window.show_status("Busy: wait for the current job to finish, or cancel it (Esc).")
             return False
         try:
@@ -199,8 +163,8 @@ class MainController(QObject):
         panel.show_message("")
         panel.offer_tokenizer(False)
         self.window.set_checkpoint_title(info.name)
-        self.window.quantize_panel.result.setText("Not quantized yet.")
-        self.submit(JOB_OPEN, lambda: self.engine.open(str(info.path), tokenizer))
+        self.window.quantize_panel.show_result("Not quantized yet.")
+        self.submit(OpenJob(str(info.path), tokenizer))
         return True
 
     def choose_folder(self) -> None:
@@ -223,25 +187,24 @@ class MainController(QObject):
     # -- jobs -----------------------------------------------------------------------------------
     def quantize(self) -> None:
         if self.can_work():
-            options = self.window.quantize_panel.options()
-            self.submit(JOB_QUANTIZE, lambda: self.engine.quantize(options))
+            self.submit(QuantizeJob(self.window.quantize_panel.options()))
 
     def _run_current_tab(self) -> None:
         """Ctrl+R / F5: the Compare tab's prompt, or the Quality lab's continuation when that tab is shown."""
         w = self.window
-        if w.tabs.currentWidget() is w.quality_panel:
+        if w.quality_lab_shown():
             w.quality_panel.continuation_requested.emit()
         else:
-            self.run_prompt(w.compare_panel.prompt.text())
+            self.run_prompt(w.compare_panel.prompt_text())
 
     def run_prompt(self, text: str) -> None:
-        """Compare FP32 and INT8 on *text* (the engine quantizes first if needed)."""
+        """Compare FP32 and INT8 on *text* (the worker quantizes first if needed)."""
         self.run_prompts([text])
 
     def run_prompts(self, prompts: list[str]) -> None:
         if self.can_work():
-            settings, options = self.window.compare_panel.settings(), self.window.quantize_panel.options()
-            self.submit(JOB_COMPARE, lambda: self.engine.compare(prompts, settings, options))
+            w = self.window
+            self.submit(CompareJob(tuple(prompts), w.compare_panel.settings(), w.quantize_panel.options()))
 
     def run_prompt_file(self, path: str) -> None:
         """Run every non-blank line of a UTF-8 text file as a prompt."""
@@ -260,27 +223,22 @@ class MainController(QObject):
             self.run_prompt_file(path)
 
     def cancel(self) -> None:
-        if self._jobs:
-            self.engine.cancel()
-            for panel in (self.window.quantize_panel, self.window.quality_panel):
-                panel.job.step.setText("Cancelling…")
+        if self.runner.busy:
+            self.runner.cancel()
+            self.window.show_cancelling()
 
-    def set_idle(self, message: str) -> None:
-        """Show *message* as the engine's activity, in the quantize panel and in the Quality lab."""
-        for panel in (self.window.quantize_panel, self.window.quality_panel):
-            panel.job.set_idle(message)
+    # -- worker answers -------------------------------------------------------------------------
+    def _on_started(self, job: Job) -> None:
+        self.window.show_job_started(job.starting)
 
-    # -- engine answers -------------------------------------------------------------------------
-    def _on_started(self, job: str) -> None:
-        for panel in (self.window.quantize_panel, self.window.quality_panel):
-            panel.job.set_busy(_STARTING[job])
+    def _on_progress(self, job: Job, done: int, total: int, message: str) -> None:
+        self.window.show_job_progress(done, total, message)
 
-    def _on_finished(self, job: str) -> None:
-        if self._jobs:
-            self._jobs.pop(0)
-        self._update_actions()
-        if not self._jobs:
-            self.idle.emit()
+    def _on_produced(self, job: Job, result: Any) -> None:
+        if isinstance(job, OpenJob):
+            self._on_opened(result)
+        elif isinstance(job, CompareJob):
+            self._on_compared(result)
 
     def _on_opened(self, opened: Opened) -> None:
         panel = self.window.checkpoint_panel
@@ -294,13 +252,14 @@ class MainController(QObject):
         self.settings.last_tokenizer = self.tokenizer
         self.settings.add_recent(path)
         self._refresh_sources()
-        self.set_idle("Ready.")
+        self.window.show_job_idle("Ready.")
         self.window.show_status(f"Loaded {opened.label}.")
+        self.loaded.emit()
 
-    def _on_quantized(self, report: QuantizeReport) -> None:
+    def _on_quantized(self, job: Job, report: QuantizeReport) -> None:
         lines = [report.summary()] + [f"Note: {n}" for n in report.notes]
-        self.window.quantize_panel.result.setText("\n".join(lines))
-        self.set_idle("Quantized.")
+        self.window.quantize_panel.show_result("\n".join(lines))
+        self.window.show_job_idle("Quantized.")
         self.window.show_status(f"INT8 ready: {report.summary()}")
 
     def _on_compared(self, row: ComparisonRow) -> None:
@@ -311,16 +270,16 @@ class MainController(QObject):
             f"FP32 {visible_token(row.fp32.token)} | INT8 {visible_token(row.int8.token)}: {verdict}, {row.speedup:.2f}× speedup"
         )
 
-    def _on_failed(self, text: str) -> None:
-        if self._jobs and self._jobs[0] == JOB_OPEN:
+    def _on_failed(self, job: Job, text: str) -> None:
+        if isinstance(job, OpenJob):
             self.info = None
             self.window.set_checkpoint_title(None)
             self.window.checkpoint_panel.show_message(f"Not loaded: {text}", error=True)
-        self.set_idle("Stopped: see the message.")
+        self.window.show_job_idle("Stopped: see the message.")
         self.window.notify_error(text)
 
-    def _on_cancelled(self, text: str) -> None:
-        self.set_idle(text)
+    def _on_cancelled(self, job: Job, text: str) -> None:
+        self.window.show_job_idle(text)
         self.window.show_status(text)
 
     # -- the rest -------------------------------------------------------------------------------
@@ -337,10 +296,10 @@ class MainController(QObject):
             self.window.show_status(f"No log file yet ({path}).")
 
     def shutdown(self) -> None:
-        """Remember the window and options, stop the engine thread, detach the log pane."""
+        """Remember the window and options, stop the worker thread, detach the log pane."""
         self.settings.geometry = self.window.saveGeometry()
         self.settings.options = self.window.quantize_panel.options()
         self.settings.run = self.window.compare_panel.settings()
         self.settings.sync()
-        self.engine.shutdown()
+        self.runner.shutdown()
         logging.getLogger(LOGGER).removeHandler(self._log_handler)

@@ -1,7 +1,9 @@
-"""The Quality lab's controller: sends its jobs to the engine and shows what the core answers."""
+"""The Quality lab's controller: sends its jobs to the worker and shows what the core answers."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -10,63 +12,55 @@ from PySide6.QtWidgets import QFileDialog
 
 from ...core.options import RecipeOptions
 from ...core.paths import demo_heldout_text
-from ..workers import JOB_CONTINUE, JOB_EVALUATE, JOB_OPEN, JOB_SENSITIVITY, Opened
+from ..jobs import ContinueJob, EvaluateJob, Job, OpenJob, RankJob
 
 if TYPE_CHECKING:
-    from ...core.engine import QuantizeReport
     from ...core.quality import ContinuationPair, CorpusEval, LayerScore
+    from ...core.quantize import QuantizeReport
     from .main_controller import MainController
 
 NOT_QUANTIZED = "INT8 model: not quantized yet."
 
 
 class QualityController(QObject):
-    """Continuations, corpus evaluation and layer sensitivity on the engine thread; exclusions into the recipe."""
+    """Continuations, corpus evaluation and layer sensitivity on the worker thread; exclusions into the recipe.
 
-    def __init__(self, main: MainController) -> None:
+    The recipe is handed in: *recipe* reads the one the user chose, *apply_recipe* changes it.
+    """
+
+    def __init__(
+        self, main: MainController, recipe: Callable[[], RecipeOptions], apply_recipe: Callable[[RecipeOptions], None]
+    ) -> None:
         super().__init__(main)
-        self.main = main
+        self.main, self.window = main, main.window
         self.panel = main.window.quality_panel
-        self._asked: tuple[str, int, dict[str, Any]] | None = None
-        """The text, max tokens and recipe of the evaluation under way."""
-        self._last: tuple[str, int, dict[str, Any], CorpusEval] | None = None
-        """The same, with the result, for the last evaluation shown."""
+        self._recipe, self._apply_recipe = recipe, apply_recipe
+        self._last: tuple[EvaluateJob, CorpusEval] | None = None
+        """The last evaluation shown, and the request that gave it."""
         self._last_continuation: tuple[str, float | None] | None = None
         """The prompt of the last continuation and INT8's median milliseconds per token."""
         heldout = demo_heldout_text()
         if heldout.is_file():
-            self.panel.text_path.setText(str(heldout))
+            self.panel.set_text_file(str(heldout))
         self._connect()
 
     def _connect(self) -> None:
-        p, w = self.panel, self.main.window
+        p = self.panel
         p.continuation_requested.connect(self.run_continuation)
         p.evaluation_requested.connect(self.evaluate)
         p.sensitivity_requested.connect(self.rank_layers)
         p.exclude_requested.connect(self.exclude_checked)
         p.choose_text_clicked.connect(self.choose_text)
         p.cancel_clicked.connect(self.main.cancel)
-        self.main.actions_changed.connect(self.update_actions)
-        w.tabs.currentChanged.connect(self._on_tab_changed)
-        worker = self.main.engine.worker
+        self.window.quality_lab_opened.connect(self._on_lab_opened)
+        worker = self.main.runner.worker
         worker.started.connect(self._on_started)
-        worker.opened.connect(self._on_opened)
+        worker.produced.connect(self._on_produced)
         worker.quantized.connect(self._on_quantized)
-        worker.continued.connect(self._on_continued)
-        worker.evaluated.connect(self._on_evaluated)
-        worker.ranked.connect(self._on_ranked)
-        worker.finished.connect(self._on_finished)
-
-    def update_actions(self, ready: bool, free: bool) -> None:
-        """Enable the lab's buttons when a checkpoint is open and no job is under way."""
-        p = self.panel
-        for button in (p.continue_button, p.evaluate_button, p.rank_button):
-            button.setEnabled(ready and free)
-        p.exclude_button.setEnabled(ready and free and p.blocks.count() > 0)
 
     # -- jobs -----------------------------------------------------------------------------------
     def run_continuation(self) -> None:
-        """Both models continue the lab's prompt (the engine quantizes first if needed)."""
+        """Both models continue the lab's prompt (the worker quantizes first if needed)."""
         if self.main.can_work():
             self._submit_continuation()
 
@@ -80,69 +74,60 @@ class QualityController(QObject):
         """Rank the blocks and lm_head by the KL each adds when it alone is INT8."""
         path = self._text_path()
         if path and self.main.can_work():
-            max_tokens, options = self.panel.rank_tokens.value(), self.main.window.quantize_panel.options()
-            self.main.submit(JOB_SENSITIVITY, lambda: self.main.engine.sensitivity(path, max_tokens, options))
+            self.main.submit(RankJob(path, self.panel.rank_tokens.value(), self._recipe()))
 
     def exclude_checked(self) -> None:
         """Keep the checked blocks in FP32 in the recipe, then quantize, evaluate the text and (with a prompt)
         continue it again, so that KL, agreement, size and speed show where they were."""
         path = self._text_path()
         if path and self.main.can_work():
-            quantize_panel = self.main.window.quantize_panel
-            options = quantize_panel.options()
-            options["exclude_layers"] = self.panel.checked_blocks()
-            quantize_panel.set_options(options)
+            self._apply_recipe(replace(self._recipe(), exclude_layers=tuple(self.panel.checked_blocks())))
             self._submit_evaluation(path)
-            if self.panel.prompt.text().strip():  # the speed under the new recipe, beside the old one
+            if self.panel.prompt_text().strip():  # the speed under the new recipe, beside the old one
                 self._submit_continuation()
 
     def _submit_continuation(self) -> None:
-        prompt, settings = self.panel.prompt.text(), self.panel.continuation_settings()
-        options = self.main.window.quantize_panel.options()
-        self.main.submit(
-            JOB_CONTINUE,
-            lambda: self.main.engine.continuation(
-                prompt, int(settings["n_tokens"]), float(settings["temperature"]), int(settings["seed"]), options
-            ),
-        )
+        self.main.submit(ContinueJob(self.panel.prompt_text(), self.panel.continuation_settings(), self._recipe()))
 
     def _submit_evaluation(self, path: str) -> None:
-        max_tokens, options = self.panel.eval_tokens.value(), self.main.window.quantize_panel.options()
-        self._asked = (path, max_tokens, options)
-        self.main.submit(JOB_EVALUATE, lambda: self.main.engine.evaluate(path, max_tokens, options))
+        self.main.submit(EvaluateJob(path, self.panel.eval_tokens.value(), self._recipe()))
 
     def choose_text(self) -> None:
-        start = self.panel.text_path.text() or str(Path.home())
+        start = self.panel.text_file() or str(Path.home())
         path, _ = QFileDialog.getOpenFileName(
-            self.main.window, "Choose a text to evaluate on", start, "Text files (*.txt);;All files (*)"
+            self.window, "Choose a text to evaluate on", start, "Text files (*.txt);;All files (*)"
         )
         if path:
-            self.panel.text_path.setText(path)
+            self.panel.set_text_file(path)
 
     def _text_path(self) -> str | None:
-        path = self.panel.text_path.text().strip()
+        path = self.panel.text_file()
         if not path:
-            self.main.window.notify_error("Choose a text file to evaluate on first.")
+            self.window.notify_error("Choose a text file to evaluate on first.")
             return None
         return path
 
-    # -- engine answers -------------------------------------------------------------------------
-    def _on_tab_changed(self, index: int) -> None:
-        w = self.main.window
-        if w.tabs.widget(index) is self.panel and not self.panel.prompt.text():
-            self.panel.prompt.setText(w.compare_panel.prompt.text())
+    # -- worker answers -------------------------------------------------------------------------
+    def _on_lab_opened(self) -> None:
+        self.panel.offer_prompt(self.window.compare_panel.prompt_text())
 
-    def _on_started(self, job: str) -> None:
-        if job == JOB_OPEN:  # the figures and the ranking belong to the checkpoint being replaced
+    def _on_started(self, job: Job) -> None:
+        if isinstance(job, OpenJob):  # the figures and the ranking belong to the checkpoint being replaced
             self._last = self._last_continuation = None
             self.panel.clear_results()
 
-    def _on_opened(self, opened: Opened) -> None:
-        self.panel.show_recipe(NOT_QUANTIZED)
+    def _on_produced(self, job: Job, result: Any) -> None:
+        if isinstance(job, OpenJob):
+            self.panel.show_recipe(NOT_QUANTIZED)
+        elif isinstance(job, ContinueJob):
+            self._on_continued(result)
+        elif isinstance(job, EvaluateJob):
+            self._on_evaluated(job, result)
+        elif isinstance(job, RankJob):
+            self._on_ranked(result)
 
-    def _on_quantized(self, report: QuantizeReport) -> None:
-        recipe = RecipeOptions.from_dict(report.options).describe()
-        self.panel.show_recipe(f"INT8 model ({recipe}): {report.summary()}")
+    def _on_quantized(self, job: Job, report: QuantizeReport) -> None:
+        self.panel.show_recipe(f"INT8 model ({report.recipe_options.describe()}): {report.summary()}")
 
     def _on_continued(self, pair: ContinuationPair) -> None:
         fp32_ms, int8_ms = pair.fp32.median_ms, pair.int8.median_ms
@@ -150,26 +135,21 @@ class QualityController(QObject):
         before = previous[1] if previous is not None and previous[0] == pair.prompt else None
         self.panel.show_continuation(pair, fp32_ms, int8_ms, before)
         self._last_continuation = (pair.prompt, int8_ms)
-        self.main.set_idle("Continued.")
+        self.window.show_job_idle("Continued.")
 
-    def _on_evaluated(self, result: CorpusEval) -> None:
+    def _on_evaluated(self, job: EvaluateJob, result: CorpusEval) -> None:
+        """Show *result*; beside it what the same text gave under the previous recipe, if that was the last shown."""
         before = None
-        if self._asked is not None and self._last is not None:
-            path, max_tokens, options, previous = self._last
-            if (path, max_tokens) == self._asked[:2] and options != self._asked[2]:
+        if self._last is not None:
+            asked, previous = self._last
+            if (asked.path, asked.max_tokens) == (job.path, job.max_tokens) and asked.options != job.options:
                 before = previous
         self.panel.show_evaluation(result, before)
-        if self._asked is not None:
-            self._last = (*self._asked, result)
-        self.main.set_idle("Evaluated.")
-        self.main.window.show_status(f"Corpus evaluation: {result.summary()}")
+        self._last = (job, result)
+        self.window.show_job_idle("Evaluated.")
+        self.window.show_status(f"Corpus evaluation: {result.summary()}")
 
     def _on_ranked(self, scores: list[LayerScore]) -> None:
-        excluded = self.main.window.quantize_panel.options()["exclude_layers"]
-        self.panel.show_ranking(scores, excluded)
-        self.main.set_idle("Ranked.")
-        self.main.window.show_status(f"Most sensitive: {scores[0].layer}." if scores else "Nothing to rank.")
-
-    def _on_finished(self, job: str) -> None:
-        if job == JOB_EVALUATE:
-            self._asked = None
+        self.panel.show_ranking(scores, list(self._recipe().exclude_layers))
+        self.window.show_job_idle("Ranked.")
+        self.window.show_status(f"Most sensitive: {scores[0].layer}." if scores else "Nothing to rank.")

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ...core.options import RunSettings
 from .result_card import ResultCard
 
 if TYPE_CHECKING:
@@ -95,13 +96,20 @@ class ComparePanel(QGroupBox):
     def _request_run(self) -> None:
         self.run_requested.emit(self.prompt.text())
 
-    def settings(self) -> dict[str, int]:
-        """Run settings as the engine worker reads them (threads 0 = automatic)."""
-        return {key: box.value() for key, box in self._boxes.items()}
+    def settings(self) -> RunSettings:
+        """How prompts are timed (threads 0 = automatic)."""
+        return RunSettings(**{key: box.value() for key, box in self._boxes.items()})
 
-    def set_settings(self, values: dict[str, int]) -> None:
+    def set_settings(self, settings: RunSettings) -> None:
+        values = settings.as_dict()
         for key, box in self._boxes.items():
             box.setValue(values[key])
+
+    def prompt_text(self) -> str:
+        return self.prompt.text()
+
+    def focus_prompt(self) -> None:
+        self.prompt.setFocus()
 
     def show_row(self, row: ComparisonRow) -> None:
         self.fp32_card.show_side(row.fp32)

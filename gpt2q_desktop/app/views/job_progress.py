@@ -1,4 +1,4 @@
-"""The engine's activity as a panel shows it: a progress bar and the current step."""
+"""The worker's activity as a panel shows it: a progress bar and the current step."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from PySide6.QtWidgets import QLabel, QProgressBar
 
 
 class JobProgress(QObject):
-    """Owns a bar and a step label (the panel lays them out); a ``QObject`` so that the engine thread's
+    """Owns a bar and a step label (the panel lays them out); a ``QObject`` so that the worker thread's
     progress signal reaches it queued, on the GUI thread."""
 
     def __init__(self, parent: QObject) -> None:

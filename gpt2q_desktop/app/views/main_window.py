@@ -49,6 +49,8 @@ class MainWindow(QMainWindow):
 
     folder_dropped = Signal(str)
     closing = Signal()
+    quality_lab_opened = Signal()
+    """The user switched to the Quality lab tab."""
 
     def __init__(self, history: HistoryModel) -> None:
         super().__init__()
@@ -90,6 +92,8 @@ class MainWindow(QMainWindow):
         main.setStretchFactor(0, 3)
         main.setStretchFactor(1, 2)
         self.setCentralWidget(main)
+        self._activity = (self.quantize_panel.job, self.quality_panel.job)
+        self.tabs.currentChanged.connect(self._on_tab_changed)
         self._build_actions()
         self.resize(1180, 820)
         self.set_checkpoint_title(None)
@@ -140,6 +144,41 @@ class MainWindow(QMainWindow):
         self.act_quit.triggered.connect(self.close)
 
     # -- what the controller calls --------------------------------------------------------------
+    def set_job_state(self, ready: bool, free: bool, busy: bool) -> None:
+        """Enable what can be done now: a job needs an open checkpoint (*ready*) and no other job under way
+        (*free*); opening another checkpoint needs *free* only; cancel needs a job queued or running (*busy*)."""
+        for widget in (
+            self.act_quantize, self.quantize_panel.quantize_button, self.act_run, self.compare_panel.run_button,
+            self.act_prompt_list, self.history_panel.prompt_list_button,
+        ):  # fmt: skip
+            widget.setEnabled(ready and free)
+        for widget in (self.act_open, self.checkpoint_panel.open_button, self.checkpoint_panel.sources):
+            widget.setEnabled(free)
+        for widget in (self.act_cancel, self.quantize_panel.cancel_button):
+            widget.setEnabled(busy)
+        self.quality_panel.set_job_state(ready and free, busy)
+
+    def show_job_started(self, text: str) -> None:
+        """A job began: *text* and a busy bar, in the quantize panel and in the Quality lab."""
+        for job in self._activity:
+            job.set_busy(text)
+
+    def show_job_progress(self, done: int, total: int, message: str) -> None:
+        for job in self._activity:
+            job.set_progress(done, total, message)
+
+    def show_job_idle(self, text: str) -> None:
+        """No job under way; *text* says how the last one ended."""
+        for job in self._activity:
+            job.set_idle(text)
+
+    def show_cancelling(self) -> None:
+        for job in self._activity:
+            job.step.setText("Cancelling…")
+
+    def quality_lab_shown(self) -> bool:
+        return self.tabs.currentWidget() is self.quality_panel
+
     def set_checkpoint_title(self, name: str | None) -> None:
         self.setWindowTitle(f"{name} — {APP_TITLE}" if name else APP_TITLE)
 
@@ -159,6 +198,10 @@ class MainWindow(QMainWindow):
         box.show()
 
     # -- events ---------------------------------------------------------------------------------
+    def _on_tab_changed(self, index: int) -> None:
+        if self.tabs.widget(index) is self.quality_panel:
+            self.quality_lab_opened.emit()
+
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if _dropped_folder(event):
             event.acceptProposedAction()

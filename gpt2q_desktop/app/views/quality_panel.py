@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ...core.options import ContinuationSettings
 from ...core.text import visible_token
 from .compare_panel import FP32_COLOR, INT8_COLOR
 from .job_progress import JobProgress
@@ -95,7 +96,7 @@ def _reading(title: str) -> tuple[QWidget, QTextEdit, QLabel]:
 
 
 class QualityPanel(QWidget):
-    """Lays out the three quality tools and the engine's activity; a controller gives the buttons meaning."""
+    """Lays out the three quality tools and the worker's activity; a controller gives the buttons meaning."""
 
     continuation_requested = Signal()
     evaluation_requested = Signal()
@@ -258,10 +259,24 @@ class QualityPanel(QWidget):
         return box
 
     # -- what the controller reads --------------------------------------------------------------
-    def continuation_settings(self) -> dict[str, float]:
-        """``n_tokens``, ``temperature`` (0 = greedy) and ``seed``."""
+    def continuation_settings(self) -> ContinuationSettings:
         temperature = self.temperature.value() if self.sample.isChecked() else 0.0
-        return {"n_tokens": self.n_tokens.value(), "temperature": temperature, "seed": self.seed.value()}
+        return ContinuationSettings(n_tokens=self.n_tokens.value(), temperature=temperature, seed=self.seed.value())
+
+    def offer_prompt(self, text: str) -> None:
+        """Take *text* as the continuation prompt, unless one was typed already."""
+        if not self.prompt.text():
+            self.prompt.setText(text)
+
+    def prompt_text(self) -> str:
+        return self.prompt.text()
+
+    def text_file(self) -> str:
+        """The text to evaluate on, as typed or chosen."""
+        return self.text_path.text().strip()
+
+    def set_text_file(self, path: str) -> None:
+        self.text_path.setText(path)
 
     def checked_blocks(self) -> list[int]:
         """The block numbers checked in the ranking list."""
@@ -273,6 +288,13 @@ class QualityPanel(QWidget):
         )
 
     # -- what the controller shows --------------------------------------------------------------
+    def set_job_state(self, can_start: bool, busy: bool) -> None:
+        """Enable the tools when a job may start; Cancel while one is queued or running."""
+        for button in (self.continue_button, self.evaluate_button, self.rank_button):
+            button.setEnabled(can_start)
+        self.exclude_button.setEnabled(can_start and self.blocks.count() > 0)
+        self.cancel_button.setEnabled(busy)
+
     def show_continuation(
         self, pair: ContinuationPair, fp32_ms: float | None, int8_ms: float | None, int8_before: float | None = None
     ) -> None:

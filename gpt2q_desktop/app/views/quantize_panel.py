@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from PySide6.QtCore import QRegularExpression, Signal
 from PySide6.QtGui import QRegularExpressionValidator
 from PySide6.QtWidgets import (
@@ -19,11 +17,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ...core.options import RecipeOptions
 from .job_progress import JobProgress
 
 
 class QuantizePanel(QGroupBox):
-    """Options and the activity of the engine (quantizing, loading, running prompts)."""
+    """Options and the activity of the worker (quantizing, loading, running prompts)."""
 
     quantize_clicked = Signal()
     cancel_clicked = Signal()
@@ -83,17 +82,21 @@ class QuantizePanel(QGroupBox):
         self.quantize_button.clicked.connect(self.quantize_clicked)
         self.cancel_button.clicked.connect(self.cancel_clicked)
 
-    def options(self) -> dict[str, Any]:
-        """The chosen options, as ``core.options.RecipeOptions.from_dict`` reads them."""
-        return {
-            "per_channel": self.per_channel.isChecked(),
-            "keep_lm_head": self.keep_lm_head.isChecked(),
-            "quantize_embeddings": self.embeddings.isChecked(),
-            "exclude_layers": sorted({int(item) for item in self.fp32_blocks.text().replace(",", " ").split()}),
-        }
+    def options(self) -> RecipeOptions:
+        """The chosen recipe."""
+        return RecipeOptions(
+            per_channel=self.per_channel.isChecked(),
+            keep_lm_head=self.keep_lm_head.isChecked(),
+            quantize_embeddings=self.embeddings.isChecked(),
+            exclude_layers=tuple(sorted({int(item) for item in self.fp32_blocks.text().replace(",", " ").split()})),
+        )
 
-    def set_options(self, options: dict[str, Any]) -> None:
-        (self.per_channel if options["per_channel"] else self.per_tensor).setChecked(True)
-        self.keep_lm_head.setChecked(bool(options["keep_lm_head"]))
-        self.embeddings.setChecked(bool(options["quantize_embeddings"]))
-        self.fp32_blocks.setText(", ".join(map(str, sorted(options["exclude_layers"]))))
+    def set_options(self, options: RecipeOptions) -> None:
+        (self.per_channel if options.per_channel else self.per_tensor).setChecked(True)
+        self.keep_lm_head.setChecked(options.keep_lm_head)
+        self.embeddings.setChecked(options.quantize_embeddings)
+        self.fp32_blocks.setText(", ".join(map(str, sorted(options.exclude_layers))))
+
+    def show_result(self, text: str) -> None:
+        """What the last quantization gave (or that there is none yet)."""
+        self.result.setText(text)

@@ -14,22 +14,12 @@ from torch import nn
 from .cache import CorruptEntry, QuantCache
 from .checkpoint import CheckpointInfo, gpt2_config
 from .errors import CacheError
-from .recipe import (
-    CancelFn,
-    DynamicInt8Recipe,
-    Exported,
-    ProgressFn,
-    QuantizationBackend,
-    RecipeOptions,
-    count_eligible,
-    count_int8_embeddings,
-    count_quantized,
-    timed_quantize,
-    unique_tensor_bytes,
-)
+from .int8_modules import count_eligible, count_int8_embeddings, count_quantized, unique_tensor_bytes
+from .options import RecipeOptions
+from .recipe import CancelFn, DynamicInt8Recipe, Exported, ProgressFn, QuantizationRecipe, timed_quantize
 
 log = logging.getLogger("gpt2q")
-DEFAULT_BACKEND: QuantizationBackend = DynamicInt8Recipe()
+DEFAULT_RECIPE: QuantizationRecipe = DynamicInt8Recipe()
 
 
 @dataclass
@@ -47,12 +37,17 @@ class QuantizeReport:
     cache_dir: str
     cache_key: str
     backend: str
+    """The name of the recipe that made the INT8 model (JSON key kept as ``backend``)."""
     options: dict[str, Any]
     notes: list[str] = field(default_factory=list)
 
     @property
     def size_ratio(self) -> float:
         return self.int8_bytes / self.fp32_bytes if self.fp32_bytes else 0.0
+
+    @property
+    def recipe_options(self) -> RecipeOptions:
+        return RecipeOptions.from_dict(self.options)
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -68,12 +63,49 @@ class QuantizeReport:
         )
 
 
+def _report(qmodel: nn.Module, n_layer: int, recipe: QuantizationRecipe, options: RecipeOptions, **figures: Any) -> QuantizeReport:
+    """The report of *qmodel*: its layers counted from the model itself, the rest from *figures*."""
+    return QuantizeReport(
+        layers_quantized=count_quantized(qmodel),
+        layers_eligible=count_eligible(n_layer),
+        embeddings_int8=count_int8_embeddings(qmodel),
+        backend=recipe.name,
+        options=options.as_dict(),
+        **figures,
+    )
+
+
+def _from_cache(
+    cache: QuantCache, key: str, config: Any, recipe: QuantizationRecipe, options: RecipeOptions, notes: list[str]
+) -> tuple[nn.Module, QuantizeReport] | None:
+    """The cached INT8 model under *key*, or None; a corrupt entry is noted in *notes* and deleted."""
+    if not cache.has(key):
+        return None
+    start = time.perf_counter()
+    try:
+        manifest, tensors = cache.load_tensors(key)
+        qmodel = recipe.rebuild(config, Exported(tensors, manifest["layout"]))
+    except (CorruptEntry, ValueError, KeyError, RuntimeError) as exc:
+        notes.append(f"The cached INT8 model was unusable ({exc}); it was deleted and rebuilt.")
+        log.warning("corrupt cache entry %s: %s", key, exc)
+        cache.delete(key)
+        return None
+    return qmodel, _report(
+        qmodel, config.n_layer, recipe, options,
+        fp32_bytes=int(manifest["fp32_bytes"]),
+        int8_bytes=int(manifest["weights_bytes"]),
+        seconds=time.perf_counter() - start,
+        quantize_seconds=float(manifest["quantize_seconds"]),
+        cache_hit=True, cache_dir=str(cache.entry_path(key)), cache_key=key, notes=notes,
+    )  # fmt: skip
+
+
 def quantize_checkpoint(
     info: CheckpointInfo,
     options: RecipeOptions,
     load_fp32: Callable[[], nn.Module],
     cache: QuantCache,
-    backend: QuantizationBackend = DEFAULT_BACKEND,
+    recipe: QuantizationRecipe = DEFAULT_RECIPE,
     progress: ProgressFn | None = None,
     cancelled: CancelFn | None = None,
 ) -> tuple[nn.Module, QuantizeReport]:
@@ -83,43 +115,19 @@ def quantize_checkpoint(
     deleted and rebuilt; a cache that cannot be written leaves the in-memory model usable.
     """
     config = gpt2_config(info)
-    key = cache.key_for(info, options.as_dict(), backend.name)
+    key = cache.key_for(info, options.as_dict(), recipe.name)
     notes: list[str] = []
-    eligible = count_eligible(config.n_layer)
-    if cache.has(key):
-        start = time.perf_counter()
-        try:
-            manifest, tensors = cache.load_tensors(key)
-            qmodel = backend.rebuild(config, Exported(tensors, manifest["layout"]))
-        except (CorruptEntry, ValueError, KeyError, RuntimeError) as exc:
-            notes.append(f"The cached INT8 model was unusable ({exc}); it was deleted and rebuilt.")
-            log.warning("corrupt cache entry %s: %s", key, exc)
-            cache.delete(key)
-        else:
-            seconds = time.perf_counter() - start
-            return qmodel, QuantizeReport(
-                layers_quantized=count_quantized(qmodel),
-                layers_eligible=eligible,
-                embeddings_int8=count_int8_embeddings(qmodel),
-                fp32_bytes=int(manifest["fp32_bytes"]),
-                int8_bytes=int(manifest["weights_bytes"]),
-                seconds=seconds,
-                quantize_seconds=float(manifest["quantize_seconds"]),
-                cache_hit=True,
-                cache_dir=str(cache.entry_path(key)),
-                cache_key=key,
-                backend=backend.name,
-                options=options.as_dict(),
-                notes=notes,
-            )
+    cached = _from_cache(cache, key, config, recipe, options, notes)
+    if cached is not None:
+        return cached
     fp32 = load_fp32()
-    qmodel, seconds = timed_quantize(backend, fp32, options, progress, cancelled)
-    exported = backend.export(qmodel)
+    qmodel, seconds = timed_quantize(recipe, fp32, options, progress, cancelled)
+    exported = recipe.export(qmodel)
     fp32_bytes = unique_tensor_bytes(fp32)
     int8_bytes = sum(t.numel() * t.element_size() for t in exported.tensors.values())
     cache_dir = ""
     manifest = {
-        "backend": backend.name,
+        "backend": recipe.name,
         "options": options.as_dict(),
         "layout": exported.layout,
         "source": {"name": info.name, "path": str(info.path), "weight_format": info.weight_format},
@@ -133,18 +141,8 @@ def quantize_checkpoint(
         int8_bytes, cache_dir = int(entry.manifest["weights_bytes"]), str(entry.path)
     except CacheError as exc:
         notes.append(str(exc))
-    return qmodel, QuantizeReport(
-        layers_quantized=count_quantized(qmodel),
-        layers_eligible=eligible,
-        embeddings_int8=count_int8_embeddings(qmodel),
-        fp32_bytes=fp32_bytes,
-        int8_bytes=int8_bytes,
-        seconds=seconds,
-        quantize_seconds=seconds,
-        cache_hit=False,
-        cache_dir=cache_dir,
-        cache_key=key,
-        backend=backend.name,
-        options=options.as_dict(),
-        notes=notes,
-    )
+    return qmodel, _report(
+        qmodel, config.n_layer, recipe, options,
+        fp32_bytes=fp32_bytes, int8_bytes=int8_bytes, seconds=seconds, quantize_seconds=seconds,
+        cache_hit=False, cache_dir=cache_dir, cache_key=key, notes=notes,
+    )  # fmt: skip

@@ -1,0 +1,139 @@
+"""The window's jobs: one small typed request per kind, and what running it on the session means.
+
+A job is created on the GUI thread, handed to the worker thread by :class:`~.worker.JobRunner` and run
+there on the one :class:`~gpt2q_desktop.core.session.Session`; every signal about it carries the job
+itself. A new kind of job is one new class here: its fields and its :meth:`Job.run`.
+
+This module is Qt-free and torch-free (the session imports torch only when a job runs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from ..core.options import ContinuationSettings, RecipeOptions, RunSettings
+
+if TYPE_CHECKING:
+    from ..core.recipe import CancelFn, ProgressFn
+    from ..core.session import Session
+
+
+@dataclass(frozen=True)
+class JobContext:
+    """What a running job may use: report progress, ask whether to stop, hand over a result."""
+
+    progress: ProgressFn
+    cancelled: CancelFn
+    emit: Callable[[Any], None]
+
+
+@dataclass(frozen=True, eq=False)
+class Job:
+    """A request for the worker thread; compared by identity, so two equal requests stay two jobs."""
+
+    starting: ClassVar[str] = "Working…"
+    """What the activity line says while the job starts."""
+    doing: ClassVar[str] = "working"
+    """The job in words, for an unexpected error: "Unexpected error while <doing>"."""
+
+    def run(self, session: Session, context: JobContext) -> None:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True, eq=False)
+class OpenJob(Job):
+    """Forget the current checkpoint, load another; emits :class:`~gpt2q_desktop.core.session.Opened`."""
+
+    path: str
+    tokenizer: str | None = None
+    starting: ClassVar[str] = "Loading the checkpoint…"
+    doing: ClassVar[str] = "loading the checkpoint"
+
+    def run(self, session: Session, context: JobContext) -> None:
+        session.open(self.path, self.tokenizer)
+        context.emit(session.load())
+
+
+@dataclass(frozen=True, eq=False)
+class QuantizeJob(Job):
+    """Quantize (or load from the cache) with *options*; the report comes as the worker's ``quantized``."""
+
+    options: RecipeOptions
+    starting: ClassVar[str] = "Quantizing…"
+    doing: ClassVar[str] = "quantizing"
+
+    def run(self, session: Session, context: JobContext) -> None:
+        session.quantize(self.options, context.progress, context.cancelled)
+
+
+@dataclass(frozen=True, eq=False)
+class CompareJob(Job):
+    """FP32 versus INT8 on each prompt; emits one ``ComparisonRow`` per prompt."""
+
+    prompts: tuple[str, ...]
+    settings: RunSettings
+    options: RecipeOptions
+    starting: ClassVar[str] = "Running…"
+    doing: ClassVar[str] = "running the prompt"
+
+    def run(self, session: Session, context: JobContext) -> None:
+        for row in session.compare(self.prompts, self.options, self.settings, context.progress, context.cancelled):
+            context.emit(row)
+
+
+@dataclass(frozen=True, eq=False)
+class ContinueJob(Job):
+    """Both models continue a prompt; emits a ``ContinuationPair``."""
+
+    prompt: str
+    settings: ContinuationSettings
+    options: RecipeOptions
+    starting: ClassVar[str] = "Generating…"
+    doing: ClassVar[str] = "generating the continuations"
+
+    def run(self, session: Session, context: JobContext) -> None:
+        s = self.settings
+        context.emit(
+            session.continue_prompt(
+                self.prompt, s.n_tokens, s.temperature, s.seed, self.options, context.progress, context.cancelled
+            )
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class EvaluateJob(Job):
+    """FP32 versus INT8 over a text file; emits a ``CorpusEval``."""
+
+    path: str
+    max_tokens: int
+    options: RecipeOptions
+    starting: ClassVar[str] = "Evaluating the text…"
+    doing: ClassVar[str] = "evaluating the text"
+
+    def run(self, session: Session, context: JobContext) -> None:
+        context.emit(
+            session.evaluate(
+                Path(self.path), self.max_tokens, self.options, progress=context.progress, cancelled=context.cancelled
+            )
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class RankJob(Job):
+    """Rank the layers by the KL each adds alone, on the start of a text; emits ``list[LayerScore]``."""
+
+    path: str
+    max_tokens: int
+    options: RecipeOptions
+    starting: ClassVar[str] = "Measuring layer sensitivity…"
+    doing: ClassVar[str] = "measuring layer sensitivity"
+
+    def run(self, session: Session, context: JobContext) -> None:
+        context.emit(
+            session.rank_layers(
+                Path(self.path), self.max_tokens, self.options, progress=context.progress, cancelled=context.cancelled
+            )
+        )

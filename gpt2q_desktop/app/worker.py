@@ -1,0 +1,124 @@
+"""The worker thread: one ``QObject`` on one ``QThread`` runs every job, in order, on one core session.
+
+The window never imports torch. A controller asks :class:`JobRunner` to run a :class:`~.jobs.Job`; the
+:class:`JobWorker` runs it on its thread and answers with signals that carry the job itself and the core's
+results. Jobs are queued, so torch work is serialised on that one thread; :attr:`JobRunner.pending` is the
+one record of what is queued. Cancel sets a thread-safe flag that the core polls; a new request clears it.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from ..core.errors import Cancelled, Gpt2qError
+from ..core.session import Session
+from .jobs import Job, JobContext, OpenJob
+
+log = logging.getLogger("gpt2q")
+
+
+class JobWorker(QObject):
+    """Runs jobs on the worker thread; never touches a widget. Every signal's first argument is the job."""
+
+    started = Signal(object)
+    progress = Signal(object, int, int, str)
+    """``(job, done, total, message)``."""
+    produced = Signal(object, object)
+    """``(job, result)``: what the job made (its class says what: ``Opened``, ``ComparisonRow``, ...)."""
+    quantized = Signal(object, object)
+    """``(job, QuantizeReport)``: a new INT8 model, whichever job needed it."""
+    failed = Signal(object, str)
+    cancelled = Signal(object, str)
+    finished = Signal(object)
+    """The job ended, whatever the outcome."""
+
+    def __init__(self, cancel_flag: threading.Event) -> None:
+        super().__init__()
+        self._cancel = cancel_flag
+        self._session = Session()
+
+    @Slot(object)
+    def run(self, job: Job) -> None:
+        self.started.emit(job)
+        context = JobContext(
+            progress=functools.partial(self.progress.emit, job),
+            cancelled=self._cancel.is_set,
+            emit=functools.partial(self.produced.emit, job),
+        )
+        self._session.on_quantized = functools.partial(self.quantized.emit, job)
+        try:
+            job.run(self._session, context)
+        except Cancelled as exc:
+            log.info("%s cancelled: %s", job.doing, exc)
+            self.cancelled.emit(job, str(exc))
+        except Gpt2qError as exc:
+            log.info("%s refused: %s", job.doing, exc, exc_info=True)
+            self.failed.emit(job, str(exc))
+        except Exception as exc:  # the app must keep working whatever the core or torch raises
+            log.exception("unexpected error while %s", job.doing)
+            self.failed.emit(
+                job, f"Unexpected error while {job.doing} ({type(exc).__name__}: {exc}). Details are in the log."
+            )
+        finally:
+            self.finished.emit(job)
+
+
+class JobRunner(QObject):
+    """Owns the worker thread and its worker, and knows which jobs are queued or running."""
+
+    changed = Signal()
+    """A job was queued or has finished."""
+    idle = Signal()
+    """Every queued job has finished."""
+    _requested = Signal(object)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._cancel = threading.Event()
+        self.pending: list[Job] = []
+        """Queued or running jobs, oldest first."""
+        self.worker = JobWorker(self._cancel)
+        self._thread = QThread()
+        self._thread.setObjectName("gpt2q-worker")
+        self.worker.moveToThread(self._thread)
+        self._requested.connect(self.worker.run)
+        self.worker.finished.connect(self._on_finished)
+        self._thread.finished.connect(self.worker.deleteLater)
+        self._thread.start()
+
+    @property
+    def busy(self) -> bool:
+        """True while any job is queued or running."""
+        return bool(self.pending)
+
+    @property
+    def working(self) -> bool:
+        """True while a job other than opening a checkpoint is queued or running."""
+        return any(not isinstance(job, OpenJob) for job in self.pending)
+
+    def submit(self, job: Job) -> None:
+        """Queue *job* on the worker thread (clearing an earlier cancel)."""
+        self._cancel.clear()
+        self.pending.append(job)
+        self.changed.emit()
+        self._requested.emit(job)
+
+    def cancel(self) -> None:
+        """Stop every job requested so far at its next step (thread-safe); the next request clears it."""
+        self._cancel.set()
+
+    def shutdown(self) -> None:
+        """Stop the current job, then the thread; blocks until the thread has ended."""
+        self._cancel.set()
+        self._thread.quit()
+        self._thread.wait()
+
+    def _on_finished(self, job: Job) -> None:
+        self.pending = [queued for queued in self.pending if queued is not job]
+        self.changed.emit()
+        if not self.pending:
+            self.idle.emit()
