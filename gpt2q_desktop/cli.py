@@ -26,9 +26,9 @@ log = logging.getLogger("gpt2q")
 class StderrProgress:
     """``progress(done, total, message)`` drawn on one stderr line (a line per step when not a tty)."""
 
-    def __init__(self, stream: TextIO = sys.stderr) -> None:
-        self.stream = stream
-        self.tty = stream.isatty()
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stderr  # looked up now: sys.stderr may have been replaced since import
+        self.tty = self.stream.isatty()
 
     def __call__(self, done: int, total: int, message: str) -> None:
         text = f"[{done:>3}/{total}] {message}"

@@ -48,7 +48,7 @@ def _core(checkpoint: Path, options: RecipeOptions):
 
 @pytest.mark.parametrize("sample", [False, True])
 def test_continuations_are_shown_as_the_core_generates_them(lab, run, qtbot, trained_checkpoint, sample):
-    from gpt2q_desktop.app.views.quality_panel import shown_token
+    from gpt2q_desktop.app.views.continuation_view import shown_token
     from gpt2q_desktop.core.quality import continuation_pair
 
     panel = lab.window.quality_panel
@@ -88,7 +88,7 @@ def test_continuations_are_shown_as_the_core_generates_them(lab, run, qtbot, tra
 
 
 def test_whitespace_tokens_are_made_visible_and_the_divergence_highlighted():
-    from gpt2q_desktop.app.views.quality_panel import DIVERGENCE_COLOR, continuation_html
+    from gpt2q_desktop.app.views.continuation_view import DIVERGENCE_COLOR, continuation_html
 
     html = continuation_html("Hi", (" there", "\n", "!"), 1)
     assert " there" in html and "↵" in html
@@ -145,7 +145,9 @@ def test_sensitivity_ranking_and_excluding_a_block_requantizes(lab, run, qtbot, 
     panel.blocks.item(row).setCheckState(Qt.CheckState.Checked)
     assert panel.checked_blocks() == [1]
     evaluated = []
-    lab.runner.worker.produced.connect(lambda job, result: evaluated.append(result) if isinstance(job, EvaluateJob) else None)
+    lab.runner.worker.produced.connect(
+        lambda job, result: evaluated.append(result) if isinstance(job, EvaluateJob) else None
+    )
     panel.prompt.setText("The dog sat")
     run(lab, lambda: qtbot.mouseClick(panel.exclude_button, Qt.MouseButton.LeftButton))
     assert "(was" not in panel.int8_latency.text() and panel.int8_latency.text().startswith("median")
@@ -172,6 +174,30 @@ def test_sensitivity_ranking_and_excluding_a_block_requantizes(lab, run, qtbot, 
     run(lab, lambda: lab.run_prompt("The dog sat"))
     assert reports[-1].options["exclude_layers"] == [1] and reports[-1].cache_hit
     assert len(QuantCache().entries()) == 2
+
+
+@pytest.mark.parametrize("per_channel", [False, True])
+def test_the_window_ranks_the_layers_as_the_cli_does(lab, run, qtbot, trained_checkpoint, corpus, capsys, per_channel):
+    """Same text, same token budget, same recipe: the same ranking, whichever front end asks. The text opens
+    with a rule of 64-character tokens, so a budget counted in characters instead of tokens would differ."""
+    import json
+
+    from gpt2q_desktop.cli import main
+
+    ruled = corpus.with_name("ruled.txt")
+    ruled.write_text("=" * 4096 + "\n" + corpus.read_text(encoding="utf-8"), encoding="utf-8")
+    lab.window.quality_panel.text_path.setText(str(ruled))
+    lab.window.quantize_panel.per_channel.setChecked(per_channel)
+    with qtbot.waitSignal(lab.runner.worker.produced, timeout=120_000, check_params_cb=of_job(RankJob)) as ranked:
+        run(lab, lambda: qtbot.mouseClick(lab.window.quality_panel.rank_button, Qt.MouseButton.LeftButton))
+    window_scores = ranked.args[1]
+
+    argv = ["sensitivity", str(trained_checkpoint), "--text", str(ruled), "--max-tokens", str(RANK_TOKENS), "--json"]
+    assert main(argv + (["--per-channel"] if per_channel else [])) == 0
+    cli_scores = json.loads(capsys.readouterr().out)
+    assert [s["layer"] for s in cli_scores] == [s.layer for s in window_scores]
+    assert [s["kl_mean"] for s in cli_scores] == pytest.approx([s.kl_mean for s in window_scores], rel=1e-6)
+    assert [s["top1_agreement"] for s in cli_scores] == [s.top1_agreement for s in window_scores]
 
 
 def test_fp32_blocks_are_remembered(make_app, tiny_checkpoint):

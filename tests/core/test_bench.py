@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from gpt2q_desktop.cli import main
 from gpt2q_desktop.core.bench import (
     VARIANTS,
@@ -18,7 +20,12 @@ def test_bench_model_rows(tiny_checkpoint: Path) -> None:
     rows = bench_model("tiny", tiny_checkpoint, [4], threads=1, repeats=2, warmup=0, log=lambda s: None)
     assert [r.variant for r in rows] == list(VARIANTS)
     by = {r.variant: r for r in rows}
-    assert by["fp32_full"].ratio_vs_fp32_full == 1.0 and by["fp32_last"].ratio_vs_fp32_last == 1.0
+    for r in rows:  # each ratio is FP32's median over the row's own (decode steps: over FP32's decode step)
+        assert r.ratio_vs_fp32_full == pytest.approx(by["fp32_full"].median_ms / r.median_ms)
+        assert r.ratio_vs_fp32_last == pytest.approx(by["fp32_last"].median_ms / r.median_ms)
+    assert by["int8_decode"].extra["ratio_vs_fp32_decode"] == pytest.approx(
+        by["fp32_decode"].median_ms / by["int8_decode"].median_ms
+    )
     assert by["int8"].bytes < 0.3 * by["fp32_full"].bytes
     assert by["int8_seed"].bytes > by["fp32_full"].bytes, "the seed recipe stores lm_head twice"
     assert by["int8_decode"].prompt_tokens == 1 and by["int8"].prompt_tokens == 4

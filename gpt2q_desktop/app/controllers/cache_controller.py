@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QWidget
 
 from ...core.cache import QuantCache
 from ...core.errors import CacheError
+from ...core.paths import data_dir
 from ..models.cache_model import CacheModel
 from ..views.cache_dialog import CacheDialog
 
@@ -35,7 +36,7 @@ class CacheController(QObject):
     def refresh(self) -> None:
         cache = QuantCache()
         self.model.set_entries(cache.entries())
-        self.dialog.summary.setText(
+        self.dialog.show_summary(
             f"{self.model.rowCount()} INT8 models, {self.model.total_bytes() / 1e6:.1f} MB in {cache.root}"
         )
 
@@ -47,13 +48,13 @@ class CacheController(QObject):
                 cache.delete(entry.key)
             except (CacheError, OSError) as exc:
                 log.warning("could not delete cache entry %s: %s", entry.key, exc)
-                self.dialog.summary.setText(f"Could not delete {entry.source_name}: {exc}")
+                self.dialog.show_summary(f"Could not delete {entry.source_name}: {exc}")
                 return
             log.info("deleted cache entry %s (%s)", entry.key, entry.source_name)
         self.refresh()
 
     @staticmethod
     def open_data_folder() -> None:
-        folder = QuantCache().data_dir
+        folder = data_dir()
         folder.mkdir(parents=True, exist_ok=True)
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))

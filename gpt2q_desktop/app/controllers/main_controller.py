@@ -130,10 +130,6 @@ class MainController(QObject):
     def _update_actions(self) -> None:
         self.window.set_job_state(self.info is not None, not self.runner.working, self.runner.busy)
 
-    def submit(self, job: Job) -> None:
-        """Ask the worker thread for *job*."""
-        self.runner.submit(job)
-
     def can_work(self) -> bool:
         """True if a job may start now; otherwise say why."""
         if self.info is None:
@@ -164,7 +160,7 @@ class MainController(QObject):
         panel.offer_tokenizer(False)
         self.window.set_checkpoint_title(info.name)
         self.window.quantize_panel.show_result("Not quantized yet.")
-        self.submit(OpenJob(str(info.path), tokenizer))
+        self.runner.submit(OpenJob(str(info.path), tokenizer))
         return True
 
     def choose_folder(self) -> None:
@@ -187,7 +183,7 @@ class MainController(QObject):
     # -- jobs -----------------------------------------------------------------------------------
     def quantize(self) -> None:
         if self.can_work():
-            self.submit(QuantizeJob(self.window.quantize_panel.options()))
+            self.runner.submit(QuantizeJob(self.window.quantize_panel.options()))
 
     def _run_current_tab(self) -> None:
         """Ctrl+R / F5: the Compare tab's prompt, or the Quality lab's continuation when that tab is shown."""
@@ -204,7 +200,7 @@ class MainController(QObject):
     def run_prompts(self, prompts: list[str]) -> None:
         if self.can_work():
             w = self.window
-            self.submit(CompareJob(tuple(prompts), w.compare_panel.settings(), w.quantize_panel.options()))
+            self.runner.submit(CompareJob(tuple(prompts), w.compare_panel.settings(), w.quantize_panel.options()))
 
     def run_prompt_file(self, path: str) -> None:
         """Run every non-blank line of a UTF-8 text file as a prompt."""

@@ -74,7 +74,7 @@ class QualityController(QObject):
         """Rank the blocks and lm_head by the KL each adds when it alone is INT8."""
         path = self._text_path()
         if path and self.main.can_work():
-            self.main.submit(RankJob(path, self.panel.rank_tokens.value(), self._recipe()))
+            self.main.runner.submit(RankJob(path, self.panel.rank_budget(), self._recipe()))
 
     def exclude_checked(self) -> None:
         """Keep the checked blocks in FP32 in the recipe, then quantize, evaluate the text and (with a prompt)
@@ -87,10 +87,10 @@ class QualityController(QObject):
                 self._submit_continuation()
 
     def _submit_continuation(self) -> None:
-        self.main.submit(ContinueJob(self.panel.prompt_text(), self.panel.continuation_settings(), self._recipe()))
+        self.main.runner.submit(ContinueJob(self.panel.prompt_text(), self.panel.continuation_settings(), self._recipe()))
 
     def _submit_evaluation(self, path: str) -> None:
-        self.main.submit(EvaluateJob(path, self.panel.eval_tokens.value(), self._recipe()))
+        self.main.runner.submit(EvaluateJob(path, self.panel.eval_budget(), self._recipe()))
 
     def choose_text(self) -> None:
         start = self.panel.text_file() or str(Path.home())

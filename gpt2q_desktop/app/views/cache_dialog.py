@@ -56,3 +56,7 @@ class CacheDialog(QDialog):
 
     def selected_rows(self) -> list[int]:
         return sorted({i.row() for i in self.table.selectionModel().selectedRows()})
+
+    def show_summary(self, text: str) -> None:
+        """What the cache holds, or why an action failed."""
+        self.summary.setText(text)

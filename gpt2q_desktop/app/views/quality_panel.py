@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import html
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
     QDoubleSpinBox,
-    QFormLayout,
     QFrame,
     QGridLayout,
     QGroupBox,
@@ -17,46 +15,24 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QListWidget,
-    QListWidgetItem,
     QPushButton,
     QRadioButton,
     QScrollArea,
     QSpinBox,
-    QTextEdit,
     QVBoxLayout,
     QWidget,
 )
 
 from ...core.options import ContinuationSettings
-from ...core.text import visible_token
 from .compare_panel import FP32_COLOR, INT8_COLOR
+from .continuation_view import continuation_html, divergence_text, reading_box
 from .job_progress import JobProgress
 from .kl_histogram import KlHistogram
+from .quality_results import figures_form, ranking_item, show_figures
 from .sensitivity_chart import SensitivityChart
 
 if TYPE_CHECKING:
     from ...core.quality import ContinuationPair, CorpusEval, LayerScore
-
-DIVERGENCE_COLOR = "#ffd966"
-PROMPT_COLOR = "#808080"
-FIGURES = (
-    "Tokens", "Perplexity FP32", "Perplexity INT8", "KL mean", "KL median", "KL p99", "KL max",
-    "Δp p1 / p5 / p50 / p95 / p99", "Top-1 agreement",
-)  # fmt: skip
-
-
-def shown_token(token: str) -> str:
-    """A generated token as the lab shows it: made visible only when it is whitespace (or empty)."""
-    return token if token.strip() else visible_token(token)
-
-
-def continuation_html(prompt: str, tokens: tuple[str, ...], divergence: int | None) -> str:
-    """The prompt in grey, then the tokens; the token at *divergence* on a coloured background."""
-    parts = [f'<span style="color:{PROMPT_COLOR}">{html.escape(prompt)}</span>']
-    for i, token in enumerate(tokens):
-        text = html.escape(shown_token(token))
-        parts.append(f'<span style="background-color:{DIVERGENCE_COLOR}">{text}</span>' if i == divergence else text)
-    return f'<div style="white-space:pre-wrap">{"".join(parts)}</div>'
 
 
 def _spin(low: int, high: int, value: int, tip: str, step: int = 1) -> QSpinBox:
@@ -77,22 +53,6 @@ def _run_row(tokens: QSpinBox, run: QPushButton) -> QHBoxLayout:
     row.addStretch(1)
     row.addWidget(run)
     return row
-
-
-def _reading(title: str) -> tuple[QWidget, QTextEdit, QLabel]:
-    """A titled read-only text with a latency line under it."""
-    box = QWidget()
-    text = QTextEdit()
-    text.setReadOnly(True)
-    text.setMinimumHeight(70)
-    text.setMaximumHeight(140)
-    latency = QLabel("– ms per token")
-    layout = QVBoxLayout(box)
-    layout.setContentsMargins(0, 0, 0, 0)
-    layout.addWidget(QLabel(f"<b>{title}</b>"))
-    layout.addWidget(text, 1)
-    layout.addWidget(latency)
-    return box, text, latency
 
 
 class QualityPanel(QWidget):
@@ -182,8 +142,8 @@ class QualityPanel(QWidget):
         self.temperature.setEnabled(False)
         self.seed.setEnabled(False)
 
-        fp32_box, self.fp32_text, self.fp32_latency = _reading("FP32")
-        int8_box, self.int8_text, self.int8_latency = _reading("INT8")
+        fp32_box, self.fp32_text, self.fp32_latency = reading_box("FP32")
+        int8_box, self.int8_text, self.int8_latency = reading_box("INT8")
         texts = QHBoxLayout()
         texts.addWidget(fp32_box, 1)
         texts.addWidget(int8_box, 1)
@@ -218,13 +178,7 @@ class QualityPanel(QWidget):
         self.evaluate_button = QPushButton("Run")
         self.evaluate_button.setToolTip("Compare FP32 and INT8 token by token over the text")
         row = _run_row(self.eval_tokens, self.evaluate_button)
-        form = QFormLayout()
-        self.figures: dict[str, QLabel] = {}
-        for name in FIGURES:
-            label = QLabel("–")
-            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-            self.figures[name] = label
-            form.addRow(f"{name}:", label)
+        form, self.figures = figures_form()
         self.histogram = KlHistogram(INT8_COLOR)
         layout = QVBoxLayout(box)
         layout.addLayout(row)
@@ -262,6 +216,14 @@ class QualityPanel(QWidget):
     def continuation_settings(self) -> ContinuationSettings:
         temperature = self.temperature.value() if self.sample.isChecked() else 0.0
         return ContinuationSettings(n_tokens=self.n_tokens.value(), temperature=temperature, seed=self.seed.value())
+
+    def eval_budget(self) -> int:
+        """Tokens of the text the corpus evaluation reads."""
+        return self.eval_tokens.value()
+
+    def rank_budget(self) -> int:
+        """Tokens of the text each part of the sensitivity ranking is measured on."""
+        return self.rank_tokens.value()
 
     def offer_prompt(self, text: str) -> None:
         """Take *text* as the continuation prompt, unless one was typed already."""
@@ -307,34 +269,11 @@ class QualityPanel(QWidget):
             text.setHtml(continuation_html(pair.prompt, side.tokens, pair.first_divergence))
             was = "" if before is None else f" (was {before:.2f})"
             latency.setText("– ms per token" if ms is None else f"median {ms:.2f} ms per token{was}")
-        if pair.first_divergence is None:
-            verdict = f"The two continuations agree on all {len(pair.fp32.tokens)} tokens."
-        else:
-            i = pair.first_divergence
-            fp32 = shown_token(pair.fp32.tokens[i]) if i < len(pair.fp32.tokens) else "–"
-            int8 = shown_token(pair.int8.tokens[i]) if i < len(pair.int8.tokens) else "–"
-            verdict = f"They part at token {i + 1}: FP32 “{fp32}”, INT8 “{int8}”."
-        self.divergence.setText(f"{verdict} Note: {pair.note}." if pair.note else verdict)
+        self.divergence.setText(divergence_text(pair))
 
     def show_evaluation(self, result: CorpusEval, before: CorpusEval | None = None) -> None:
         """The core's figures; with *before* (the same text under the previous recipe), what they were."""
-
-        def was(now: str, then: str | None) -> str:
-            return now if then is None else f"{now} (was {then})"
-
-        f, b = self.figures, before
-        dp = result.delta_p
-        f["Tokens"].setText(f"{result.tokens:,}")
-        f["Perplexity FP32"].setText(f"{result.ppl_fp32:.2f}")
-        f["Perplexity INT8"].setText(was(f"{result.ppl_int8:.2f}", b and f"{b.ppl_int8:.2f}"))
-        f["KL mean"].setText(was(f"{result.kl_mean:.2e} nats", b and f"{b.kl_mean:.2e}"))
-        f["KL median"].setText(was(f"{result.kl_median:.2e} nats", b and f"{b.kl_median:.2e}"))
-        f["KL p99"].setText(was(f"{result.kl_p99:.2e} nats", b and f"{b.kl_p99:.2e}"))
-        f["KL max"].setText(f"{result.kl_max:.2e} nats")
-        f["Δp p1 / p5 / p50 / p95 / p99"].setText(
-            " / ".join(f"{dp[k]:+.4f}" for k in ("p1", "p5", "p50", "p95", "p99"))
-        )
-        f["Top-1 agreement"].setText(was(f"{result.top1_agreement:.1%}", b and f"{b.top1_agreement:.1%}"))
+        show_figures(self.figures, result, before)
         self.histogram.set_histogram(result.kl_histogram, result.kl_bins)
 
     def show_ranking(self, scores: list[LayerScore], excluded: list[int]) -> None:
@@ -342,18 +281,7 @@ class QualityPanel(QWidget):
         self.chart.set_rows([(s.layer, s.kl_mean) for s in scores])
         self.blocks.clear()
         for score in scores:
-            block = score.block
-            item = QListWidgetItem(
-                f"{score.layer}: KL {score.kl_mean:.2e} nats, same top token {score.top1_agreement:.1%}"
-            )
-            item.setData(Qt.ItemDataRole.UserRole, block)
-            if block is None:
-                item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsUserCheckable)
-                item.setToolTip("Set with “Keep lm_head FP32” and “Embeddings INT8” in the quantize panel")
-            else:
-                item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-                item.setCheckState(Qt.CheckState.Checked if block in excluded else Qt.CheckState.Unchecked)
-            self.blocks.addItem(item)
+            self.blocks.addItem(ranking_item(score, excluded))
 
     def clear_results(self) -> None:
         """Forget what was shown for the previous checkpoint."""
