@@ -10,11 +10,13 @@ import argparse
 import json
 import logging
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from .core.errors import Gpt2qError
+from .core.text import printable
 
 if TYPE_CHECKING:
     from .core.options import RecipeOptions
@@ -24,19 +26,41 @@ log = logging.getLogger("gpt2q")
 
 
 class StderrProgress:
-    """``progress(done, total, message)`` drawn on one stderr line (a line per step when not a tty)."""
+    """``progress(done, total, message)`` on stderr: one redrawn line on a tty; otherwise a line at the first
+    and last step of each phase and in between only every :attr:`EVERY_FRACTION` of it or :attr:`EVERY_SECONDS`."""
+
+    EVERY_FRACTION = 0.1
+    EVERY_SECONDS = 10.0
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stderr  # looked up now: sys.stderr may have been replaced since import
         self.tty = self.stream.isatty()
+        self._last = (-1, -1, 0.0)  # total, done and time of the last line written (not on a tty)
 
     def __call__(self, done: int, total: int, message: str) -> None:
-        text = f"[{done:>3}/{total}] {message}"
+        text = f"[{done:>3}/{total}] {printable(message)}"
         if self.tty:
             self.stream.write("\r\033[K" + text + ("\n" if done >= total else ""))
-        elif done in (0, total):
+        elif self._due(done, total):
             self.stream.write(text + "\n")
         self.stream.flush()
+
+    def _due(self, done: int, total: int) -> bool:
+        """Whether a non-tty line is due: a new phase, its last step, or enough steps or time since the last."""
+        last_total, last_done, last_time = self._last
+        now = time.monotonic()
+        due = (
+            total != last_total or done < last_done or done >= total
+            or done - last_done >= total * self.EVERY_FRACTION or now - last_time >= self.EVERY_SECONDS
+        )  # fmt: skip
+        if due:
+            self._last = (total, done, now)
+        return due
+
+
+def _err(text: str) -> None:
+    """One line on stderr, with control and bidi characters made visible."""
+    print(printable(text), file=sys.stderr)
 
 
 def _recipe(args: argparse.Namespace) -> RecipeOptions:
@@ -58,7 +82,7 @@ def _session(args: argparse.Namespace, require_tokenizer: bool = True, announce_
     session = Session()
     path = Path(args.checkpoint) if args.checkpoint else demo_student_dir()
     info = session.open(path, args.tokenizer, require_tokenizer)
-    print(info.summary(), file=sys.stderr)
+    _err(info.summary())
     if announce_int8:
         session.on_quantized = lambda report: _notes(report.notes, f"INT8: {report.summary()}")
     return session
@@ -66,9 +90,9 @@ def _session(args: argparse.Namespace, require_tokenizer: bool = True, announce_
 
 def _notes(notes: list[str], first: str = "") -> None:
     if first:
-        print(first, file=sys.stderr)
+        _err(first)
     for note in notes:
-        print(f"note: {note}", file=sys.stderr)
+        _err(f"note: {note}")
 
 
 def cmd_quantize(args: argparse.Namespace, out: TextIO) -> int:
@@ -90,7 +114,7 @@ def cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
     from .core.text import read_prompts
 
     prompts = args.prompt if args.prompt else read_prompts(args.prompts_file)
-    settings = resolved(RunSettings(args.repeats, args.warmup, args.threads, args.top_k))
+    settings = resolved(RunSettings(repeats=args.repeats, warmup=args.warmup, threads=args.threads, top_k=args.top_k))
     session = _session(args)
     _notes(session.load().notes)
     rows = []
@@ -200,7 +224,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         return COMMANDS[args.command](args, out or sys.stdout)
     except Gpt2qError as exc:
         log.debug("user error", exc_info=True)
-        print(f"gpt2q: error: {exc}", file=sys.stderr)
+        _err(f"gpt2q: error: {exc}")
         return 2
     except KeyboardInterrupt:
         print("\ngpt2q: cancelled; the cache is unchanged.", file=sys.stderr)

@@ -78,7 +78,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     controller = build()
     app.aboutToQuit.connect(controller.runner.shutdown)
     app.aboutToQuit.connect(collector.stop)
-    controller.loaded.connect(collector.settle)
     _install_excepthook(controller)
     controller.window.show()
     app.processEvents()  # paint before anything else happens

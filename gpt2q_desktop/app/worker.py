@@ -16,9 +16,24 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from ..core.errors import Cancelled, Gpt2qError
 from ..core.session import Session
+from .gc_guard import freeze_libraries
 from .jobs import Job, JobContext, OpenJob
 
 log = logging.getLogger("gpt2q")
+
+
+def _warm_up() -> None:
+    """Before the first job: import torch and transformers and build the bundled GPT-2 tokenizer (work that
+    holds the GIL for long stretches, so it is done once, with the start-up), then exempt all that from later
+    garbage collections (:func:`~.gc_guard.freeze_libraries`)."""
+    from ..core.paths import bundled_tokenizer_dir
+    from ..core.tokenizer import load_tokenizer
+
+    try:
+        load_tokenizer(bundled_tokenizer_dir())
+    except Gpt2qError as exc:  # a checkpoint brings its own; say why the shared one is missing
+        log.warning("the bundled GPT-2 tokenizer is unusable: %s", exc)
+    freeze_libraries()
 
 
 class JobWorker(QObject):
@@ -40,6 +55,7 @@ class JobWorker(QObject):
         super().__init__()
         self._cancel = cancel_flag
         self._session = Session()
+        self._warmed_up = False
 
     @Slot(object)
     def run(self, job: Job) -> None:
@@ -51,6 +67,9 @@ class JobWorker(QObject):
         )
         self._session.on_quantized = functools.partial(self.quantized.emit, job)
         try:
+            if not self._warmed_up:
+                _warm_up()
+                self._warmed_up = True
             job.run(self._session, context)
         except Cancelled as exc:
             log.info("%s cancelled: %s", job.doing, exc)

@@ -6,76 +6,38 @@ the checkpoint's config and weight bytes, the recipe options, the recipe's name 
 
 Writes are atomic: an entry is assembled in a ``.tmp-*`` folder, every file fsync-ed, then renamed into
 place, so a crash, a full disk or a cancel never leaves half an entry where a whole one is expected.
-A corrupt or foreign entry is detected before use (checksum, manifest, layout) and never loaded.
+A corrupt or foreign entry is detected before use (checksum, manifest, layout) and never loaded. Only regular
+files are opened: a FIFO, device or socket in the cache never blocks a run.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .cache_manifest import CACHE_FORMAT, SHA256_HEX, CacheEntry, CorruptEntry, manifest_problem, read_json, reason_of
 from .checkpoint import CheckpointInfo, weight_files_digest_input
-from .errors import CacheError
+from .errors import CacheError, CheckpointError, Gpt2qError
+from .files import file_problem, is_regular_file, open_regular
 from .paths import data_dir
 
-CACHE_FORMAT = 1
 WEIGHTS = "weights.safetensors"
 MANIFEST = "manifest.json"
 _TMP_PREFIX = ".tmp-"
-
-
-class CorruptEntry(CacheError):
-    """A cache entry that must not be loaded; it is deleted and rebuilt."""
-
-
-@dataclass(frozen=True)
-class CacheEntry:
-    """One stored quantized model, as its manifest describes it."""
-
-    key: str
-    path: Path
-    manifest: dict[str, Any]
-
-    @property
-    def bytes(self) -> int:
-        return sum(f.stat().st_size for f in self.path.iterdir() if f.is_file())
-
-    @property
-    def source_name(self) -> str:
-        return str(self.manifest.get("source", {}).get("name", "?"))
-
-    @property
-    def source_path(self) -> str:
-        return str(self.manifest.get("source", {}).get("path", "?"))
-
-    @property
-    def created(self) -> float:
-        return float(self.manifest.get("created", 0.0))
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "key": self.key,
-            "path": str(self.path),
-            "bytes": self.bytes,
-            "source": self.source_name,
-            "source_path": self.source_path,
-            "options": self.manifest.get("options", {}),
-            "backend": self.manifest.get("backend"),
-            "torch": self.manifest.get("torch"),
-            "created": self.created,
-        }
+_MANIFEST_CHARS = 1 << 22
+_INDEX_CHARS = 1 << 24
 
 
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
-    with path.open("rb") as fh:
+    with open_regular(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 22), b""):
             digest.update(chunk)
     return digest.hexdigest()
@@ -104,25 +66,39 @@ class QuantCache:
 
     # -- keys -----------------------------------------------------------------------------------
     def file_digest(self, path: Path) -> str:
-        """sha256 of a file, remembered by (path, size, mtime) so a large checkpoint is hashed once."""
-        st = path.stat()
-        stamp = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
+        """sha256 of a weight file, remembered by (path, size, mtime) so a large checkpoint is hashed once."""
+        index = self._read_digest_index()
         try:
-            index = json.loads(self._digest_index.read_text(encoding="utf-8"))
-            if not isinstance(index, dict):
-                index = {}
-        except (OSError, ValueError):
-            index = {}
-        if stamp in index:
-            return str(index[stamp])
-        digest = _sha256(path)
+            st = path.stat()
+            stamp = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
+            known = index.get(stamp)
+            if isinstance(known, str) and SHA256_HEX.fullmatch(known):
+                return known
+            digest = _sha256(path)
+        except OSError as exc:
+            problem = file_problem(path) or f"cannot be read ({reason_of(exc)})"
+            raise CheckpointError(f"The weight file {path} {problem}.") from exc
         index[stamp] = digest
+        self._write_digest_index(index)
+        return digest
+
+    def _read_digest_index(self) -> dict[str, Any]:
+        """The remembered digests; an unreadable, malformed or non-regular index counts as empty."""
+        try:
+            index = read_json(self._digest_index, _INDEX_CHARS)
+        except (OSError, ValueError):
+            return {}
+        return index if isinstance(index, dict) else {}
+
+    def _write_digest_index(self, index: dict[str, Any]) -> None:
+        """Best effort (remembering digests is an optimisation only); a special file in its place is left alone."""
+        if os.path.lexists(self._digest_index) and not is_regular_file(self._digest_index):
+            return
         try:
             self.data_dir.mkdir(parents=True, exist_ok=True)
             self._atomic_write_text(self._digest_index, json.dumps(index))
         except OSError:
-            pass  # remembering digests is an optimisation only
-        return digest
+            pass
 
     def key_for(self, info: CheckpointInfo, options: dict[str, Any], recipe: str) -> str:
         import torch
@@ -144,13 +120,14 @@ class QuantCache:
         return (self.entry_path(key) / MANIFEST).is_file()
 
     def manifest(self, key: str) -> dict[str, Any]:
-        path = self.entry_path(key) / MANIFEST
+        """The entry's manifest, every field checked; :class:`CorruptEntry` if it is unreadable or unsound."""
         try:
-            manifest = json.loads(path.read_text(encoding="utf-8"))
+            manifest = read_json(self.entry_path(key) / MANIFEST, _MANIFEST_CHARS)
         except (OSError, ValueError) as exc:
-            raise CorruptEntry(f"cache entry {key}: unreadable manifest ({exc})") from exc
-        if not isinstance(manifest, dict) or manifest.get("format") != CACHE_FORMAT or manifest.get("key") != key:
-            raise CorruptEntry(f"cache entry {key}: manifest does not belong to this entry or version")
+            raise CorruptEntry(key, f"unreadable manifest ({reason_of(exc)})") from exc
+        problem = manifest_problem(manifest, key)
+        if problem is not None:
+            raise CorruptEntry(key, problem)
         return manifest
 
     def load_tensors(self, key: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -159,29 +136,37 @@ class QuantCache:
 
         manifest = self.manifest(key)
         weights = self.entry_path(key) / WEIGHTS
-        if not weights.is_file() or weights.stat().st_size != manifest.get("weights_bytes"):
-            raise CorruptEntry(f"cache entry {key}: weights file missing or of the wrong size")
-        if _sha256(weights) != manifest.get("weights_sha256"):
-            raise CorruptEntry(f"cache entry {key}: weights checksum mismatch")
+        problem = file_problem(weights)
+        if problem is not None:
+            raise CorruptEntry(key, f"weights file {problem}")
         try:
+            if weights.stat().st_size != manifest["weights_bytes"]:
+                raise CorruptEntry(key, "weights file of the wrong size")
+            if _sha256(weights) != manifest["weights_sha256"]:
+                raise CorruptEntry(key, "weights checksum mismatch")
             tensors = load_file(str(weights))
+        except CorruptEntry:
+            raise
         except Exception as exc:
-            raise CorruptEntry(f"cache entry {key}: unreadable weights ({exc})") from exc
+            raise CorruptEntry(key, f"unreadable weights ({reason_of(exc)})") from exc
         return manifest, tensors
 
     def entries(self) -> list[CacheEntry]:
-        """Every complete entry, newest first; unreadable ones are listed with an empty manifest."""
+        """Every complete entry, newest first; corrupt ones are listed with a placeholder manifest and a problem."""
         if not self.root.is_dir():
             return []
+        try:
+            paths = list(self.root.iterdir())
+        except OSError as exc:
+            raise CacheError(f"Cannot list the cache folder {self.root} ({reason_of(exc)}).") from exc
         out = []
-        for path in self.root.iterdir():
+        for path in paths:
             if not path.is_dir() or path.name.startswith(_TMP_PREFIX):
                 continue
             try:
-                manifest = self.manifest(path.name)
-            except CorruptEntry:
-                manifest = {"source": {"name": "(corrupt entry)"}}
-            out.append(CacheEntry(path.name, path, manifest))
+                out.append(CacheEntry(path.name, path, self.manifest(path.name)))
+            except CorruptEntry as exc:
+                out.append(CacheEntry(path.name, path, {"source": {"name": "(corrupt entry)"}}, exc.reason))
         return sorted(out, key=lambda e: e.created, reverse=True)
 
     def total_bytes(self) -> int:
@@ -202,7 +187,8 @@ class QuantCache:
             raise
 
     def store(self, key: str, tensors: dict[str, Any], manifest: dict[str, Any]) -> CacheEntry:
-        """Write an entry atomically; raises :class:`CacheError` (and leaves nothing) on failure."""
+        """Write an entry atomically; any failure of the writer (full disk, a safetensors error...) raises
+        :class:`CacheError` and leaves nothing; a cancel or interrupt propagates, also leaving nothing."""
         from safetensors.torch import save_file
 
         self.sweep()
@@ -210,7 +196,7 @@ class QuantCache:
             self.root.mkdir(parents=True, exist_ok=True)
             tmp = Path(tempfile.mkdtemp(dir=self.root, prefix=f"{_TMP_PREFIX}{os.getpid()}-"))
         except OSError as exc:
-            raise CacheError(f"Cannot create the cache folder {self.root}: {exc.strerror or exc}.") from exc
+            raise CacheError(f"Cannot create the cache folder {self.root}: {reason_of(exc)}.") from exc
         try:
             weights = tmp / WEIGHTS
             save_file(tensors, str(weights))
@@ -227,16 +213,14 @@ class QuantCache:
             self._atomic_write_text(tmp / MANIFEST, json.dumps(full, indent=2, sort_keys=True))
             _fsync_dir(tmp)
             final = self.entry_path(key)
-            if final.exists():
-                shutil.rmtree(final)
+            _remove(final)
             os.rename(tmp, final)
             _fsync_dir(self.root)
-        except OSError as exc:
+        except BaseException as exc:
             shutil.rmtree(tmp, ignore_errors=True)
-            reason = "the disk is full" if exc.errno == 28 else (exc.strerror or str(exc))
-            raise CacheError(f"Could not save the INT8 model to the cache ({reason}); nothing was left behind.") from exc
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
+            if isinstance(exc, Exception) and not isinstance(exc, Gpt2qError):
+                message = f"Could not save the INT8 model to the cache ({reason_of(exc)}); nothing was left behind."
+                raise CacheError(message) from exc
             raise
         return CacheEntry(key, final, full)
 
@@ -244,7 +228,10 @@ class QuantCache:
         path = self.entry_path(key)
         if path.parent != self.root or not path.is_dir():
             raise CacheError(f"No cache entry {key!r}.")
-        shutil.rmtree(path)
+        try:
+            shutil.rmtree(path)
+        except OSError as exc:
+            raise CacheError(f"The cache entry could not be deleted ({reason_of(exc)}).") from exc  # callers name it
 
     def clear(self) -> int:
         """Delete every entry (and any leftover temporary folder); returns how many entries went."""
@@ -265,13 +252,22 @@ class QuantCache:
                 if path.is_dir():
                     shutil.rmtree(path, ignore_errors=True)
                 else:
-                    path.unlink(missing_ok=True)
+                    with contextlib.suppress(OSError):
+                        path.unlink()
+
+
+def _remove(path: Path) -> None:
+    """Remove whatever is at *path*: a folder (not followed if it is a link), a file, or nothing."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif os.path.lexists(path):
+        path.unlink()
 
 
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError):  # gone, or no process id at all
         return False
     except PermissionError:
         return True

@@ -20,6 +20,7 @@ from typing import Any
 import torch
 
 from .errors import Cancelled, Gpt2qError
+from .files import NotARegularFile, file_problem, open_regular
 from .metrics import percentile
 from .options import RecipeOptions
 from .recipe import CancelFn, DynamicInt8Recipe, ProgressFn, QuantizationRecipe
@@ -134,7 +135,7 @@ class CorpusEval:
 def read_text(path: Path) -> Iterator[str]:
     """A UTF-8 text file in chunks (bounded memory on large files), split at line ends."""
     try:
-        with path.open(encoding="utf-8") as fh:
+        with open_regular(path, "r", encoding="utf-8") as fh:
             carry = ""
             while chunk := fh.read(CHUNK_CHARS):
                 chunk = carry + chunk
@@ -145,6 +146,8 @@ def read_text(path: Path) -> Iterator[str]:
                 yield carry
     except FileNotFoundError:
         raise Gpt2qError(f"The text file {path} does not exist.") from None
+    except NotARegularFile:
+        raise Gpt2qError(f"The text file {path} {file_problem(path)}.") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise Gpt2qError(f"The text file {path} cannot be read as UTF-8 text: {exc}") from None
 

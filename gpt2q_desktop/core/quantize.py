@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from .cache import CorruptEntry, QuantCache
+from .cache_manifest import reason_of
 from .checkpoint import CheckpointInfo, gpt2_config
 from .errors import CacheError
 from .int8_modules import count_eligible, count_int8_embeddings, count_quantized, unique_tensor_bytes
@@ -20,6 +21,8 @@ from .recipe import CancelFn, DynamicInt8Recipe, Exported, ProgressFn, Quantizat
 
 log = logging.getLogger("gpt2q")
 DEFAULT_RECIPE: QuantizationRecipe = DynamicInt8Recipe()
+_UNUSABLE = (CorruptEntry, ArithmeticError, AttributeError, LookupError, RuntimeError, TypeError, ValueError)
+"""What loading a cache entry raises when the entry is unusable (not MemoryError, not a cancel)."""
 
 
 @dataclass
@@ -78,17 +81,25 @@ def _report(qmodel: nn.Module, n_layer: int, recipe: QuantizationRecipe, options
 def _from_cache(
     cache: QuantCache, key: str, config: Any, recipe: QuantizationRecipe, options: RecipeOptions, notes: list[str]
 ) -> tuple[nn.Module, QuantizeReport] | None:
-    """The cached INT8 model under *key*, or None; a corrupt entry is noted in *notes* and deleted."""
+    """The cached INT8 model under *key*, or None; a corrupt entry is noted in *notes* (naming it once) and deleted.
+
+    The cache has checked the manifest's every field and the weights' checksum; a layout or tensors the recipe
+    cannot rebuild from are just as corrupt."""
     if not cache.has(key):
         return None
     start = time.perf_counter()
     try:
         manifest, tensors = cache.load_tensors(key)
         qmodel = recipe.rebuild(config, Exported(tensors, manifest["layout"]))
-    except (CorruptEntry, ValueError, KeyError, RuntimeError) as exc:
-        notes.append(f"The cached INT8 model was unusable ({exc}); it was deleted and rebuilt.")
-        log.warning("corrupt cache entry %s: %s", key, exc)
-        cache.delete(key)
+    except _UNUSABLE as exc:
+        rebuild = f"the model cannot be rebuilt from it: {type(exc).__name__} {reason_of(exc)}"
+        reason = exc.reason if isinstance(exc, CorruptEntry) else rebuild
+        notes.append(f"The cached INT8 model {key} was unusable ({reason}); it was deleted and rebuilt.")
+        log.info("corrupt cache entry %s: %s", key, reason)  # the note is what the user sees
+        try:
+            cache.delete(key)
+        except CacheError as delete_error:
+            notes.append(str(delete_error))
         return None
     return qmodel, _report(
         qmodel, config.n_layer, recipe, options,

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from .metrics import percentile
-from .text import visible_token
+from .text import printable, visible_token
 
 if TYPE_CHECKING:
     from .compare import ComparisonRow
@@ -45,12 +45,15 @@ def flat_row(row: ComparisonRow) -> dict[str, object]:
 
 
 def _short(text: str, width: int = 28) -> str:
-    text = visible_token(text) if text.strip() == "" else text.replace("\n", "↵")
-    return text if len(text) <= width else text[: width - 1] + "…"
+    """The start of *text* on one line, at most *width* characters (a huge prompt is never scanned whole)."""
+    head = text[: width + 1]
+    head = visible_token(head) if head.strip() == "" else head.replace("\n", "↵")
+    return head if len(head) <= width else head[: width - 1] + "…"
 
 
 def _display_cells(row: ComparisonRow) -> list[str]:
-    return [
+    """The table and Markdown cells of *row*: terminal-safe, no raw control or bidi character."""
+    cells = [
         _short(row.prompt),
         f"{visible_token(row.fp32.token)} ({row.fp32.token_id})", f"{row.fp32.prob:.3f}",
         f"{row.fp32.timing.median_ms:.2f}", f"{row.fp32.timing.p90_ms:.2f}",
@@ -58,6 +61,7 @@ def _display_cells(row: ComparisonRow) -> list[str]:
         f"{row.int8.timing.median_ms:.2f}", f"{row.int8.timing.p90_ms:.2f}",
         "yes" if row.agree else "NO", f"{row.kl:.2e}", f"{row.speedup:.2f}×",
     ]  # fmt: skip
+    return [printable(cell) for cell in cells]
 
 
 _HEADERS = [

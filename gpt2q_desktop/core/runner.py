@@ -79,10 +79,22 @@ class TopToken:
         return {"token_id": self.token_id, "token": self.token, "prob": self.prob}
 
 
+def _check_unicode(text: str) -> None:
+    """Refuse a lone surrogate (U+D800..U+DFFF): what Python makes of bytes that are not UTF-8."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise PromptError(
+            f"The prompt is not valid text: character {exc.start + 1} is a lone surrogate "
+            f"(U+{ord(text[exc.start]):04X}), as from bytes that are not UTF-8; pass the prompt as UTF-8."
+        ) from None
+
+
 def encode_prompt(tokenizer: Any, text: str, n_positions: int) -> EncodedPrompt:
-    """Tokenize *text*; refuse an empty prompt, keep the last *n_positions* tokens of a long one."""
+    """Tokenize *text*; refuse an empty or invalid prompt, keep the last *n_positions* tokens of a long one."""
     if not text or not text.strip():
         raise PromptError("The prompt is empty: type some text to predict its next token.")
+    _check_unicode(text)
     budget = n_positions * MAX_PROMPT_CHARS_PER_POSITION
     clipped = text[-budget:] if len(text) > budget else text
     ids = tokenizer(clipped, add_special_tokens=False)["input_ids"]

@@ -152,14 +152,20 @@ class Session:
         self, encoded: list[EncodedPrompt], int8: nn.Module, settings: RunSettings,
         progress: ProgressFn | None, cancelled: CancelFn | None,
     ) -> Iterator[ComparisonRow]:  # fmt: skip
-        from .compare import compare_encoded
+        """The rows one by one; the progress message gains an ETA once a few prompts have been timed."""
+        import time
 
-        total = len(encoded)
+        from .compare import compare_encoded
+        from .text import time_left
+
+        timed_before_eta = 3
+        total, start = len(encoded), time.monotonic()
         for i, prompt in enumerate(encoded):
             if cancelled is not None and cancelled():
                 raise Cancelled(f"Stopped after {i} of {total} prompts.")
             if progress is not None:
-                progress(i, total, f"Running prompt {i + 1} of {total}")
+                eta = f", {time_left((time.monotonic() - start) / i * (total - i))}" if i >= timed_before_eta else ""
+                progress(i, total, f"Running prompt {i + 1} of {total}{eta}")
             yield compare_encoded(self.fp32, int8, self.tokenizer, prompt, settings)
         if progress is not None:
             progress(total, total, "Done")

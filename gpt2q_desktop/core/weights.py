@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import math
+import os
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import ArchitectureError, UnsafeCheckpointError
+from .config_check import check_fit
+from .errors import ArchitectureError, CheckpointError, UnsafeCheckpointError
+from .files import file_problem, open_regular
 
 if TYPE_CHECKING:
     from transformers import GPT2LMHeadModel
@@ -14,24 +19,98 @@ if TYPE_CHECKING:
 SAFETENSORS = "safetensors"
 PYTORCH_BIN = "pytorch .bin"
 
-_LEGACY_BUFFER = re.compile(r"^transformer\.h\.\d+\.attn\.(bias|masked_bias)$")
+FLOAT_DTYPES = ("F32", "F16", "BF16")
+_ITEMSIZE = {"BOOL": 1, "U8": 1, "I8": 1, "F8_E4M3": 1, "F8_E5M2": 1, "I16": 2, "U16": 2, "F16": 2, "BF16": 2,
+             "I32": 4, "U32": 4, "F32": 4, "I64": 8, "U64": 8, "F64": 8}  # fmt: skip
+_MAX_HEADER = 100_000_000  # the safetensors library's own limit
+_LEGACY_BUFFER = re.compile(r"^(transformer\.)?h\.\d+\.attn\.(bias|masked_bias)$")
+
+
+def safetensors_shapes(paths: tuple[Path, ...]) -> dict[str, tuple[int, ...]]:
+    """The tensor shapes ``.safetensors`` files declare (keys normalised), read from their headers alone.
+
+    Refuses a corrupt header, data that does not fit in the file, and weights that are not F32, F16 or BF16.
+    """
+    shapes: dict[str, tuple[int, ...]] = {}
+    for path in paths:
+        shapes.update(_file_shapes(path))
+    return normalise_keys(shapes)
+
+
+def _file_shapes(path: Path) -> dict[str, tuple[int, ...]]:
+    """The shapes one safetensors file declares, its dtypes and data offsets checked."""
+    header, data_len = _safetensors_header(path)
+    shapes = {}
+    for key, entry in header.items():
+        if key == "__metadata__":
+            continue
+        dtype, shape = _tensor_entry(path, key, entry, data_len)
+        if dtype not in FLOAT_DTYPES and not _LEGACY_BUFFER.match(key):
+            raise ArchitectureError(
+                f"{path.name}: tensor {key} is stored as {dtype}, not as floats (F32, F16 or BF16); "
+                "gpt2q quantizes float GPT-2 weights only."
+            )
+        shapes[key] = shape
+    return shapes
+
+
+def _safetensors_header(path: Path) -> tuple[dict[str, Any], int]:
+    """A safetensors file's JSON header and the size of the data after it."""
+    corrupt = f"{path.name} is corrupt or truncated"
+    try:
+        with open_regular(path) as fh:
+            size = os.fstat(fh.fileno()).st_size
+            head = fh.read(8)
+            length = int.from_bytes(head, "little") if len(head) == 8 else -1
+            if not 0 <= length <= min(_MAX_HEADER, size - 8):
+                raise UnsafeCheckpointError(f"{corrupt} (its header length is impossible in {size:,} bytes).")
+            header = json.loads(fh.read(length))
+    except OSError as exc:
+        raise CheckpointError(f"{path} cannot be read: {exc.strerror or exc}") from exc
+    except (ValueError, RecursionError) as exc:  # bad UTF-8 or JSON
+        raise UnsafeCheckpointError(f"{corrupt} (its header is not valid JSON).") from exc
+    if not isinstance(header, dict):
+        raise UnsafeCheckpointError(f"{corrupt} (its header is not a JSON object).")
+    return header, size - 8 - length
+
+
+def _tensor_entry(path: Path, key: str, entry: Any, data_len: int) -> tuple[str, tuple[int, ...]]:
+    """(dtype, shape) of one header entry, checked against the data it points to."""
+    def whole(x: Any) -> bool:
+        return isinstance(x, int) and not isinstance(x, bool) and x >= 0
+
+    entry = entry if isinstance(entry, dict) else {}
+    dtype, shape, offsets = entry.get("dtype"), entry.get("shape"), entry.get("data_offsets")
+    if not (
+        isinstance(dtype, str) and dtype in _ITEMSIZE
+        and isinstance(shape, list) and all(whole(d) for d in shape)
+        and isinstance(offsets, list) and len(offsets) == 2 and all(whole(o) for o in offsets)
+        and offsets[0] <= offsets[1] <= data_len
+        and offsets[1] - offsets[0] == math.prod(shape) * _ITEMSIZE[dtype]
+    ):  # fmt: skip
+        raise UnsafeCheckpointError(f"{path.name} is corrupt or truncated (its entry for {key} does not fit).")
+    return dtype, tuple(shape)
 
 
 def read_state_dict(weight_files: tuple[Path, ...], weight_format: str) -> dict[str, Any]:
+    """The merged state_dict of *weight_files* (regular files only), every float tensor finite."""
     import torch
 
     from .quiet import quiet_torch
 
     state: dict[str, Any] = {}
     for path in weight_files:
+        problem = file_problem(path)
+        if problem:
+            raise CheckpointError(f"{path} {problem}.")
         try:
             if weight_format == SAFETENSORS:
                 from safetensors.torch import load_file
 
                 part = load_file(str(path))
             else:
-                with quiet_torch():
-                    part = torch.load(path, map_location="cpu", weights_only=True)
+                with open_regular(path) as fh, quiet_torch():
+                    part = torch.load(fh, map_location="cpu", weights_only=True)
         except Exception as exc:
             kind = type(exc).__name__
             if "Unpickl" in kind or "weights_only" in str(exc):
@@ -42,8 +121,24 @@ def read_state_dict(weight_files: tuple[Path, ...], weight_format: str) -> dict[
             raise UnsafeCheckpointError(f"{path.name} is corrupt or truncated ({kind}).") from exc
         if not isinstance(part, dict):
             raise UnsafeCheckpointError(f"{path.name} does not hold a state_dict.")
+        _refuse_non_finite(path, part)
         state.update(part)
     return state
+
+
+def _refuse_non_finite(path: Path, part: dict[str, Any]) -> None:
+    """Refuse a float tensor holding NaN or infinity: nothing non-finite is ever quantized or cached."""
+    import torch
+
+    for key, value in part.items():
+        if (
+            isinstance(value, torch.Tensor) and value.is_floating_point() and not _LEGACY_BUFFER.match(key)
+            and not bool(torch.isfinite(value).all())
+        ):  # fmt: skip
+            raise CheckpointError(
+                f"{path.name}: tensor {key} holds NaN or infinite values (a diverged or corrupt checkpoint); "
+                "refused before anything was built or quantized."
+            )
 
 
 def normalise_keys(state: dict[str, Any]) -> dict[str, Any]:
@@ -57,24 +152,8 @@ def normalise_keys(state: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _check_keys(expected: dict[str, Any], state: dict[str, Any], tied: bool) -> None:
-    allowed_missing = {"lm_head.weight"} if tied else set()
-    missing = sorted(set(expected) - set(state) - allowed_missing)
-    unexpected = sorted(set(state) - set(expected))
-    mismatched = [
-        f"{k}: file {tuple(state[k].shape)} vs config {tuple(expected[k].shape)}"
-        for k in sorted(set(expected) & set(state))
-        if tuple(state[k].shape) != tuple(expected[k].shape)
-    ]
-    problems = []
-    if missing:
-        problems.append(f"{len(missing)} missing (e.g. {', '.join(missing[:3])})")
-    if unexpected:
-        problems.append(f"{len(unexpected)} unexpected (e.g. {', '.join(unexpected[:3])})")
-    if mismatched:
-        problems.append(f"{len(mismatched)} with the wrong shape (e.g. {'; '.join(mismatched[:2])})")
-    if problems:
-        raise ArchitectureError("The weights do not fit config.json: " + "; ".join(problems) + ".")
+def tensor_shapes(state: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+    return {k: tuple(v.shape) for k, v in state.items()}
 
 
 def skeleton(config: Any) -> GPT2LMHeadModel:
@@ -90,13 +169,16 @@ def model_from_state(config: Any, state: dict[str, Any]) -> GPT2LMHeadModel:
     """An FP32 GPT-2 built on a meta skeleton from a checked state_dict."""
     import torch
 
-    model = skeleton(config)
+    try:
+        model = skeleton(config)
+    except Exception as exc:  # e.g. an activation_function that transformers does not know
+        raise ArchitectureError(f"config.json does not describe a GPT-2 that can be built: {exc}") from exc
     expected = model.state_dict()
     tied = bool(getattr(config, "tie_word_embeddings", True))
     if tied and "lm_head.weight" in state:  # a tied pair may be stored under either name
         head = state.pop("lm_head.weight")
         state.setdefault("transformer.wte.weight", head)
-    _check_keys(expected, state, tied)
+    check_fit(tensor_shapes(expected), tensor_shapes(state), tied)
     state = {k: (v.float() if v.is_floating_point() else v) for k, v in state.items()}
     model.load_state_dict(state, strict=False, assign=True)
     if tied:

@@ -33,16 +33,20 @@ def test_garbage_is_collected_by_the_gui_thread_not_by_an_allocating_thread(main
     assert _Node.freed_on == [threading.main_thread()]
 
 
-def test_settling_freezes_the_survivors_and_stopping_gives_collection_back(qapp):
-    from gpt2q_desktop.app.gc_guard import MainThreadCollector
+def test_the_libraries_are_frozen_and_stopping_gives_collection_back(qapp):
+    from gpt2q_desktop.app.gc_guard import MainThreadCollector, freeze_libraries
 
     was = gc.isenabled()
     gc.enable()
     collector = MainThreadCollector(qapp)
     try:
         assert not gc.isenabled()
-        collector.settle()
+        freeze_libraries()
         assert gc.get_freeze_count() > 0
+        _Node.freed_on.clear()
+        _Node()  # made after the freeze, as a model is: still collected
+        gc.collect()
+        assert _Node.freed_on == [threading.main_thread()]
         collector.stop()
         assert gc.isenabled() and gc.get_freeze_count() == 0
     finally:

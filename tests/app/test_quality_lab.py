@@ -246,7 +246,7 @@ def test_opening_another_checkpoint_clears_the_previous_figures(lab, run, qtbot,
     run(lab, lambda: qtbot.mouseClick(panel.evaluate_button, Qt.MouseButton.LeftButton))
     assert panel.figures["Tokens"].text() == f"{EVAL_TOKENS:,}" and panel.histogram.bars
 
-    run(lab, lambda: lab.open_checkpoint(str(tiny_checkpoint)))
+    run(lab, lambda: lab.checkpoints.open_checkpoint(str(tiny_checkpoint)))
     assert panel.figures["Tokens"].text() == "–" and not panel.histogram.bars
     assert panel.blocks.count() == 0
 

@@ -1,33 +1,79 @@
-"""The event loop keeps ticking while the engine thread quantizes a model that takes more than a second."""
+"""The event loop keeps ticking while the worker thread opens, quantizes and compares a 12-layer model, and
+while a 600-prompt list runs: no stall over 100 ms, as a 10 ms timer on the GUI thread sees it (a Python
+timer: it also sees the worker holding Python's GIL). Start-up, which imports torch, is not measured here."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
+import pytest
 from PySide6.QtCore import QTimer
 
-MAX_STALL_S = 0.25
+from gpt2q_desktop.core.options import RunSettings
+
+MAX_STALL_S = 0.1
 
 
-def test_the_main_thread_never_stalls_while_quantizing(make_app, run, tmp_path):
-    from gpt2q_desktop.core.synthetic import make_gpt2, save_checkpoint
-
-    folder = save_checkpoint(make_gpt2(n_layer=12, n_embd=512, n_head=8, n_positions=128), tmp_path / "medium")
-    app = make_app(folder)
-    app.window.quantize_panel.per_channel.setChecked(True)
-
+@contextmanager
+def stall_watch() -> Iterator[Callable[[], tuple[float, float]]]:
+    """Ticks a 10 ms timer; yields a function giving (elapsed seconds, longest gap between ticks)."""
     ticks: list[float] = []
     timer = QTimer()
     timer.setInterval(10)
     timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
     start = time.perf_counter()
     timer.start()
-    run(app, app.quantize)
-    timer.stop()
-    ticks = [start, *ticks, time.perf_counter()]
-    elapsed = ticks[-1] - start
 
-    assert "linear layers INT8" in app.window.quantize_panel.result.text()
-    assert elapsed > 1.0, f"quantizing took only {elapsed:.2f} s: the check needs a larger model"
-    longest = max(b - a for a, b in zip(ticks, ticks[1:]))
-    assert longest < MAX_STALL_S, f"the event loop stalled for {longest * 1000:.0f} ms"
+    def figures() -> tuple[float, float]:
+        marks = [start, *ticks, time.perf_counter()]
+        return marks[-1] - start, max(b - a for a, b in zip(marks, marks[1:]))
+
+    try:
+        yield figures
+    finally:
+        timer.stop()
+
+
+@pytest.fixture(scope="module")
+def medium(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 12-layer GPT-2 that takes more than a second to quantize here."""
+    from gpt2q_desktop.core.synthetic import make_gpt2, save_checkpoint
+
+    model = make_gpt2(n_layer=12, n_embd=512, n_head=8, n_positions=128)
+    return save_checkpoint(model, tmp_path_factory.mktemp("medium") / "medium")
+
+
+def test_the_main_thread_never_stalls_on_a_12_layer_model(make_app, run, medium, tiny_checkpoint):
+    app = make_app(tiny_checkpoint)  # started: the libraries are imported and the shared tokenizer is built
+    app.window.quantize_panel.per_channel.setChecked(True)
+    app.window.compare_panel.set_settings(RunSettings(repeats=5, warmup=1, threads=1, top_k=5))
+    steps = {
+        "opening": lambda: app.checkpoints.open_checkpoint(str(medium)),
+        "quantizing": app.quantize,
+        "comparing": lambda: app.run_prompt("The cat sat on the mat and the dog sat on the rug"),
+    }
+    for step, action in steps.items():
+        with stall_watch() as figures:
+            run(app, action)
+        elapsed, longest = figures()
+        assert longest < MAX_STALL_S, f"the event loop stalled for {longest * 1000:.0f} ms while {step}"
+        if step == "quantizing":
+            assert "linear layers INT8" in app.window.quantize_panel.result.text()
+            assert elapsed > 1.0, f"quantizing took only {elapsed:.2f} s: the check needs a larger model"
+    assert app.history.rowCount() == 1
+
+
+def test_the_main_thread_never_stalls_on_a_600_prompt_list(make_app, run, tmp_path, tiny_checkpoint):
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("\n".join(f"Prompt number {i} is about the cat" for i in range(600)), encoding="utf-8")
+    app = make_app(tiny_checkpoint)
+    app.window.compare_panel.set_settings(RunSettings(repeats=1, warmup=0, threads=1, top_k=5))
+    run(app, app.quantize)
+    with stall_watch() as figures:
+        run(app, lambda: app.run_prompt_file(str(prompts)))
+    _, longest = figures()
+    assert app.history.rowCount() == 600
+    assert longest < MAX_STALL_S, f"the event loop stalled for {longest * 1000:.0f} ms during the prompt list"

@@ -57,7 +57,7 @@ def _fake_hf_cache(root: Path, repo: str, model_type: str) -> Path:
     return snapshot
 
 
-def test_gpt2_models_in_the_hugging_face_cache_are_listed(make_app, tmp_path, monkeypatch):
+def test_gpt2_models_in_the_hugging_face_cache_are_listed(make_app, qtbot, tmp_path, monkeypatch):
     hub = tmp_path / "hf" / "hub"
     gpt2 = _fake_hf_cache(hub, "someone/tiny-gpt2", "gpt2")
     _fake_hf_cache(hub, "someone/bert", "bert")
@@ -66,8 +66,9 @@ def test_gpt2_models_in_the_hugging_face_cache_are_listed(make_app, tmp_path, mo
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     app = make_app()
     combo = app.window.checkpoint_panel.sources
-    items = {combo.itemText(i): combo.itemData(i) for i in range(combo.count())}
-    assert items["Hugging Face cache: someone/tiny-gpt2 (01234567)"] == str(gpt2)
+    label = "Hugging Face cache: someone/tiny-gpt2 (01234567)"
+    qtbot.waitUntil(lambda: combo.findText(label) >= 0, timeout=10_000)  # the scan runs in the background
+    assert combo.itemData(combo.findText(label)) == str(gpt2)
 
 
 def test_a_folder_dropped_on_the_window_is_opened(make_app, run, tiny_checkpoint):
@@ -109,7 +110,7 @@ def test_about_names_the_versions_and_the_log_pane_shows_details(make_app, boxes
     assert versions()["torch"].startswith("2.")
     app = make_app()
     logging.getLogger("gpt2q").setLevel(logging.DEBUG)
-    app.open_checkpoint(str(tmp_path / "nowhere"))
+    app.checkpoints.open_checkpoint(str(tmp_path / "nowhere"))
     app.window.act_log.trigger()
     assert app.window.log_dock.isVisible()
     assert "checkpoint refused" in app.window.log_dock.text.toPlainText()

@@ -120,7 +120,7 @@ def test_a_bad_folder_shows_a_message_and_the_app_keeps_working(make_app, run, b
     if kind == "bert":
         (bad / "config.json").write_text(json.dumps({"model_type": "bert"}))
     app = make_app()
-    assert not app.open_checkpoint(str(bad))
+    assert not app.checkpoints.open_checkpoint(str(bad))
     message = app.window.checkpoint_panel.message
     assert message.isVisible() and message.text().startswith("Not opened:")
     assert "Traceback" not in message.text()
@@ -130,13 +130,13 @@ def test_a_bad_folder_shows_a_message_and_the_app_keeps_working(make_app, run, b
         assert "bert" in message.text() and "gpt2" in message.text()
     assert not app.window.quantize_panel.quantize_button.isEnabled()
 
-    run(app, lambda: app.open_checkpoint(str(tiny_checkpoint)))
+    run(app, lambda: app.checkpoints.open_checkpoint(str(tiny_checkpoint)))
     assert not message.isVisible()
     run(app, app.quantize)
     assert "linear layers INT8" in app.window.quantize_panel.result.text()
 
 
-def test_weights_that_do_not_fit_fail_on_load_in_plain_words(make_app, run, boxes, tmp_path, tiny_checkpoint):
+def test_weights_that_do_not_fit_are_refused_in_plain_words(make_app, run, boxes, tmp_path, tiny_checkpoint):
     import shutil
 
     broken = tmp_path / "broken"
@@ -145,11 +145,11 @@ def test_weights_that_do_not_fit_fail_on_load_in_plain_words(make_app, run, boxe
     config["n_layer"] = 3  # the weights hold 2 blocks
     (broken / "config.json").write_text(json.dumps(config))
     app = make_app()
-    run(app, lambda: app.open_checkpoint(str(broken)))
+    assert not app.checkpoints.open_checkpoint(str(broken))  # the weights file's header is checked at once
     assert boxes and "do not fit" in boxes[-1]
-    assert app.window.checkpoint_panel.message.text().startswith("Not loaded:")
+    assert app.window.checkpoint_panel.message.text().startswith("Not opened:")
     assert app.window.windowTitle() == "gpt2q desktop"
-    run(app, lambda: app.open_checkpoint(str(tiny_checkpoint)))
+    run(app, lambda: app.checkpoints.open_checkpoint(str(tiny_checkpoint)))
     assert "tiny-gpt2" in app.window.windowTitle()
 
 

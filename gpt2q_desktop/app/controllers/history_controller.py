@@ -12,10 +12,13 @@ from PySide6.QtWidgets import QFileDialog
 from ...core.logs import LOGGER
 from ...core.report import render
 from ..models.history_model import HistoryModel
+from ..throttle import Throttle
 from ..views.main_window import MainWindow
 
 log = logging.getLogger(LOGGER)
 
+CHART_EVERY_MS = 250
+"""The latency chart follows a prompt list at most this often."""
 EXPORT_FILTERS = {"CSV (*.csv)": ".csv", "JSON (*.json)": ".json", "Markdown (*.md)": ".md"}
 EXPORT_FORMATS = {".csv": "csv", ".json": "json", ".md": "markdown", ".markdown": "markdown", ".txt": "table"}
 
@@ -31,7 +34,8 @@ class HistoryController(QObject):
         panel.copy_requested.connect(self.copy_selection)
         panel.clear_clicked.connect(history.clear)
         window.act_export.triggered.connect(self.choose_export)
-        history.rowsInserted.connect(self._update_chart)
+        self._chart = Throttle(self._update_chart, CHART_EVERY_MS, self)
+        history.rowsInserted.connect(self._on_rows_inserted)
         history.modelReset.connect(self._update_chart)
 
     def export_to(self, path: str, fmt: str | None = None) -> bool:
@@ -67,6 +71,13 @@ class HistoryController(QObject):
         QGuiApplication.clipboard().setText(self.history.tsv(rows))
         self.window.show_status(f"Copied {len(rows)} rows.")
 
-    def _update_chart(self) -> None:
+    def _on_rows_inserted(self, *_: object) -> None:
+        self._chart.push(None)
+
+    def flush_chart(self) -> None:
+        """Draw the rows that wait for the chart now (when a job ends)."""
+        self._chart.flush()
+
+    def _update_chart(self, _: object = None) -> None:
         points = [(r.fp32.timing.median_ms, r.int8.timing.median_ms) for r in self.history.rows]
         self.window.history_panel.chart.set_points(points)

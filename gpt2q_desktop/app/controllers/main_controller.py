@@ -10,33 +10,31 @@ from PySide6.QtCore import QObject, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QFileDialog
 
-from ...core.checkpoint import CheckpointInfo, inspect_checkpoint
+from ...core.checkpoint import CheckpointInfo
 from ...core.errors import Gpt2qError
 from ...core.logs import LOGGER, log_file
-from ...core.paths import bundled_tokenizer_dir, demo_student_dir
-from ...core.sources import find_hf_gpt2
+from ...core.paths import demo_student_dir
 from ...core.text import read_prompts, visible_token
-from ..jobs import CompareJob, Job, OpenJob, QuantizeJob
+from ..jobs import CompareJob, Job, QuantizeJob
 from ..log_bridge import QtLogHandler
 from ..models.history_model import HistoryModel
 from ..settings import AppSettings
+from ..throttle import Throttle
 from ..views.about import about_box
 from ..views.main_window import MainWindow
 from ..worker import JobRunner
 from .cache_controller import CacheController
+from .checkpoint_controller import BUSY, CheckpointController, demo_available
 from .history_controller import HistoryController
 from .quality_controller import QualityController
 
 if TYPE_CHECKING:
     from ...core.compare import ComparisonRow
     from ...core.quantize import QuantizeReport
-    from ...core.session import Opened
 
 log = logging.getLogger(LOGGER)
-
-
-def demo_available() -> bool:
-    return (demo_student_dir() / "config.json").is_file()
+SHOW_ROWS_EVERY_MS = 250
+"""A prompt list's rows go to the history at once, to the cards and the status bar at most this often."""
 
 
 class MainController(QObject):
@@ -44,14 +42,12 @@ class MainController(QObject):
 
     idle = Signal()
     """Every requested job has finished."""
-    loaded = Signal()
-    """A checkpoint has been loaded on the worker thread."""
 
     def __init__(self, window: MainWindow, history: HistoryModel, settings: AppSettings, runner: JobRunner) -> None:
         super().__init__(window)
         self.window, self.history, self.settings, self.runner = window, history, settings, runner
-        self.info: CheckpointInfo | None = None
-        self.tokenizer: str | None = None
+        self.checkpoints = CheckpointController(window, settings, runner)
+        self._latest_row = Throttle(self._show_row, SHOW_ROWS_EVERY_MS, self)
         self._cache: CacheController | None = None
         self.history_controller = HistoryController(window, history)
         self._log_handler = QtLogHandler()
@@ -63,17 +59,11 @@ class MainController(QObject):
 
     # -- wiring ---------------------------------------------------------------------------------
     def _connect(self) -> None:
-        w, cp, qp = self.window, self.window.checkpoint_panel, self.window.quantize_panel
-        cp.open_folder_clicked.connect(self.choose_folder)
-        cp.source_chosen.connect(self.open_checkpoint)
-        cp.choose_tokenizer_clicked.connect(self.choose_tokenizer)
-        cp.bundled_tokenizer_clicked.connect(self.use_bundled_tokenizer)
-        w.folder_dropped.connect(self.open_checkpoint)
+        w, qp = self.window, self.window.quantize_panel
         qp.quantize_clicked.connect(self.quantize)
         qp.cancel_clicked.connect(self.cancel)
         w.compare_panel.run_requested.connect(self.run_prompt)
         w.history_panel.prompt_list_clicked.connect(self.choose_prompt_list)
-        w.act_open.triggered.connect(self.choose_folder)
         w.act_prompt_list.triggered.connect(self.choose_prompt_list)
         w.act_cache.triggered.connect(self.show_cache_manager)
         w.act_data_folder.triggered.connect(CacheController.open_data_folder)
@@ -84,6 +74,9 @@ class MainController(QObject):
         w.act_about.triggered.connect(lambda: about_box(w).show())
         w.closing.connect(self.shutdown)
         self.runner.changed.connect(self._update_actions)
+        self.checkpoints.changed.connect(self._update_actions)
+        self.runner.idle.connect(self._latest_row.flush)  # before the idle signal: the last row is shown
+        self.runner.idle.connect(self.history_controller.flush_chart)
         self.runner.idle.connect(self.idle)
         worker = self.runner.worker
         worker.started.connect(self._on_started)
@@ -100,32 +93,34 @@ class MainController(QObject):
             self.window.restoreGeometry(geometry)
         self.window.quantize_panel.set_options(self.settings.options)
         self.window.compare_panel.set_settings(self.settings.run)
-        self._refresh_sources()
+        self.checkpoints.refresh_sources()
         self._update_actions()
 
     def start(self, checkpoint: str | None = None, restore: bool = True) -> None:
         """Open *checkpoint*, else (with *restore*) the last one used, else the demo student."""
+        opening = self.checkpoints.open_checkpoint
         if checkpoint:
-            self.open_checkpoint(checkpoint)
+            opening(checkpoint)
         elif restore and self.settings.last_checkpoint and Path(self.settings.last_checkpoint).is_dir():
-            self.open_checkpoint(self.settings.last_checkpoint, self.settings.last_tokenizer)
+            opening(self.settings.last_checkpoint, self.settings.last_tokenizer)
         elif restore and demo_available():
-            self.open_checkpoint(str(demo_student_dir()))
+            opening(str(demo_student_dir()))
         else:
             self.window.checkpoint_panel.show_message(
                 "The bundled demo student is not installed. Open a checkpoint folder (Ctrl+O) or drop one here."
             )
         self.window.compare_panel.focus_prompt()
 
-    def _refresh_sources(self) -> None:
-        demo = str(demo_student_dir()) if demo_available() else None
-        self.window.checkpoint_panel.set_sources(demo, self.settings.recent, find_hf_gpt2())
-
     # -- state ----------------------------------------------------------------------------------
     @property
     def busy(self) -> bool:
         """True while any job is queued or running."""
         return self.runner.busy
+
+    @property
+    def info(self) -> CheckpointInfo | None:
+        """The checkpoint open now (None before one is, and after one failed to load)."""
+        return self.checkpoints.info
 
     def _update_actions(self) -> None:
         self.window.set_job_state(self.info is not None, not self.runner.working, self.runner.busy)
@@ -136,49 +131,9 @@ class MainController(QObject):
             self.window.notify_error("Open a checkpoint folder first (Ctrl+O).")
             return False
         if self.runner.working:
-            self.window.show_status("Busy: wait for the current job to finish, or cancel it (Esc).")
+            self.window.show_status(BUSY)
             return False
         return True
-
-    # -- checkpoint -----------------------------------------------------------------------------
-    def open_checkpoint(self, path: str, tokenizer: str | None = None) -> bool:
-        """Check a folder at once (no torch), then load it on the worker thread. False if refused."""
-        panel = self.window.checkpoint_panel
-        if self.runner.working:
-            self.window.show_status("Busy: wait for the current job to finish, or cancel it (Esc).")
-            return False
-        try:
-            info = inspect_checkpoint(path, tokenizer, require_tokenizer=False)
-        except Gpt2qError as exc:
-            log.info("checkpoint refused: %s: %s", path, exc)
-            panel.show_message(f"Not opened: {exc}", error=True)
-            self.window.notify_error(f"Not opened: {exc}")
-            return False
-        self.info, self.tokenizer = info, tokenizer
-        panel.show_info(info)
-        panel.show_message("")
-        panel.offer_tokenizer(False)
-        self.window.set_checkpoint_title(info.name)
-        self.window.quantize_panel.show_result("Not quantized yet.")
-        self.runner.submit(OpenJob(str(info.path), tokenizer))
-        return True
-
-    def choose_folder(self) -> None:
-        start = str(self.info.path.parent) if self.info else str(Path.home())
-        folder = QFileDialog.getExistingDirectory(self.window, "Open a GPT-2 checkpoint folder", start)
-        if folder:
-            self.open_checkpoint(folder)
-
-    def choose_tokenizer(self) -> None:
-        if self.info is None:
-            return
-        folder = QFileDialog.getExistingDirectory(self.window, "Choose a tokenizer folder", str(self.info.path))
-        if folder:
-            self.open_checkpoint(str(self.info.path), folder)
-
-    def use_bundled_tokenizer(self) -> None:
-        if self.info is not None:
-            self.open_checkpoint(str(self.info.path), str(bundled_tokenizer_dir()))
 
     # -- jobs -----------------------------------------------------------------------------------
     def quantize(self) -> None:
@@ -231,26 +186,8 @@ class MainController(QObject):
         self.window.show_job_progress(done, total, message)
 
     def _on_produced(self, job: Job, result: Any) -> None:
-        if isinstance(job, OpenJob):
-            self._on_opened(result)
-        elif isinstance(job, CompareJob):
+        if isinstance(job, CompareJob):
             self._on_compared(result)
-
-    def _on_opened(self, opened: Opened) -> None:
-        panel = self.window.checkpoint_panel
-        notes = list(opened.notes)
-        if not opened.has_tokenizer:
-            notes.append("No tokenizer in this folder: choose one to run prompts (quantizing works without it).")
-        panel.show_message("\n".join(notes))
-        panel.offer_tokenizer(not opened.has_tokenizer)
-        path = str(opened.info.path)
-        self.settings.last_checkpoint = path
-        self.settings.last_tokenizer = self.tokenizer
-        self.settings.add_recent(path)
-        self._refresh_sources()
-        self.window.show_job_idle("Ready.")
-        self.window.show_status(f"Loaded {opened.label}.")
-        self.loaded.emit()
 
     def _on_quantized(self, job: Job, report: QuantizeReport) -> None:
         lines = [report.summary()] + [f"Note: {n}" for n in report.notes]
@@ -260,6 +197,9 @@ class MainController(QObject):
 
     def _on_compared(self, row: ComparisonRow) -> None:
         self.history.append(row)
+        self._latest_row.push(row)
+
+    def _show_row(self, row: ComparisonRow) -> None:
         self.window.compare_panel.show_row(row)
         verdict = "same token" if row.agree else "different tokens"
         self.window.show_status(
@@ -267,10 +207,6 @@ class MainController(QObject):
         )
 
     def _on_failed(self, job: Job, text: str) -> None:
-        if isinstance(job, OpenJob):
-            self.info = None
-            self.window.set_checkpoint_title(None)
-            self.window.checkpoint_panel.show_message(f"Not loaded: {text}", error=True)
         self.window.show_job_idle("Stopped: see the message.")
         self.window.notify_error(text)
 

@@ -101,7 +101,7 @@ class CheckpointPanel(QGroupBox):
             "Layers": str(info.n_layer),
             "Hidden size": str(info.n_embd),
             "Vocabulary": f"{info.vocab_size:,}",
-            "Parameters": f"{info.n_params / 1e6:.1f} M",
+            "Parameters": info.params_text,
             "File size": f"{info.file_bytes / 1e6:.1f} MB",
             "Weight format": info.weight_format,
             "Tokenizer": info.tokenizer_source,
@@ -110,6 +110,12 @@ class CheckpointPanel(QGroupBox):
             self.fields[name].setText(value)
         self.fields["Name"].setToolTip(str(info.path))
         self.fields["Tokenizer"].setToolTip(str(info.tokenizer_dir or ""))
+
+    def clear_info(self) -> None:
+        """Show no checkpoint's facts (none is open)."""
+        for label in self.fields.values():
+            label.setText("–")
+            label.setToolTip("")
 
     def show_message(self, text: str, error: bool = False) -> None:
         """An inline note or refusal under the facts (an empty text hides it)."""

@@ -25,6 +25,9 @@ from .result_card import ResultCard
 if TYPE_CHECKING:
     from ...core.compare import ComparisonRow
 
+PROMPT_MAX_CHARS = 10_000_000
+"""The prompt box's limit (Qt's default is 32,767); a huge prompt is cut from the left later, with a note."""
+
 FP32_COLOR = QColor("#4f7cac")
 INT8_COLOR = QColor("#d9822b")
 
@@ -46,6 +49,7 @@ class ComparePanel(QGroupBox):
         self.prompt = QLineEdit()
         self.prompt.setPlaceholderText("Type a prompt and press Enter")
         self.prompt.setClearButtonEnabled(True)
+        self.prompt.setMaxLength(PROMPT_MAX_CHARS)
         self.run_button = QPushButton("Run")
         self.run_button.setToolTip("Predict the next token with both models (Enter, Ctrl+R or F5)")
         prompt_row = QHBoxLayout()
@@ -92,6 +96,14 @@ class ComparePanel(QGroupBox):
 
         self.prompt.returnPressed.connect(self._request_run)
         self.run_button.clicked.connect(self._request_run)
+        self.prompt.inputRejected.connect(self._note_rejected)
+
+    def _note_rejected(self) -> None:
+        """Say so when typed or pasted text did not fit in the prompt box (never cut silently)."""
+        self.note.setText(
+            f"Not all of the text fit: the prompt box holds at most {self.prompt.maxLength():,} characters, "
+            "and the rest was left out."
+        )
 
     def _request_run(self) -> None:
         self.run_requested.emit(self.prompt.text())

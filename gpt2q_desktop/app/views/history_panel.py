@@ -39,6 +39,7 @@ class HistoryPanel(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setAlternatingRowColors(True)
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.table.verticalHeader().hide()  # a row-number header re-measures its labels on every insert: O(n²)
         self.table.sortByColumn(-1, Qt.SortOrder.AscendingOrder)
         copy = QAction("Copy rows", self.table)
         copy.setShortcut(QKeySequence.StandardKey.Copy)

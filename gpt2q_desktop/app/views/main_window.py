@@ -35,6 +35,9 @@ from .quantize_panel import QuantizePanel
 APP_TITLE = "gpt2q desktop"
 STATUS_TIMEOUT_MS = 10_000
 LEFT_WIDTH = 400
+MESSAGE_CHARS = 400
+MESSAGE_LINES = 8
+"""A message longer than this (characters or lines) shows its start; the rest is in the box's details."""
 
 
 def _dropped_folder(event: QDragEnterEvent | QDropEvent) -> str | None:
@@ -42,6 +45,16 @@ def _dropped_folder(event: QDragEnterEvent | QDropEvent) -> str | None:
     if len(urls) == 1 and urls[0].isLocalFile() and Path(urls[0].toLocalFile()).is_dir():
         return urls[0].toLocalFile()
     return None
+
+
+def message_box(parent: QWidget, title: str, text: str) -> QMessageBox:
+    """A warning box of bounded size: a long *text* shows its start, the whole of it folded away in the details."""
+    box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, parent)
+    if len(text) > MESSAGE_CHARS or text.count("\n") > MESSAGE_LINES:
+        head = " ".join(text[:MESSAGE_CHARS].split("\n")[:MESSAGE_LINES])
+        box.setText(head.rsplit(" ", 1)[0] + " … (the whole message is in the details)")
+        box.setDetailedText(text)
+    return box
 
 
 class MainWindow(QMainWindow):
@@ -192,7 +205,7 @@ class MainWindow(QMainWindow):
 
     def show_message_box(self, title: str, text: str) -> None:
         """A non-modal warning box (tests replace this method)."""
-        box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, self)
+        box = message_box(self, title, text)
         box.setWindowModality(Qt.WindowModality.NonModal)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.show()

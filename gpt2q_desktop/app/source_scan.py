@@ -1,0 +1,36 @@
+"""The Hugging Face cache scan, off the GUI thread: a slow or odd file system never keeps the window from
+appearing or responding."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from PySide6.QtCore import QObject, Signal
+
+from ..core.sources import find_hf_gpt2
+
+log = logging.getLogger("gpt2q")
+SCAN_SECONDS = 5.0
+"""The scan gives up (keeping what it found) after this long."""
+
+
+class SourceScan(QObject):
+    """Scans on a short-lived background thread; :attr:`found` arrives on the GUI thread."""
+
+    found = Signal(list)
+    """``list[core.sources.FoundModel]``."""
+
+    def start(self) -> None:
+        threading.Thread(target=self._scan, name="gpt2q-hf-scan", daemon=True).start()
+
+    def _scan(self) -> None:
+        try:
+            models = find_hf_gpt2(time_limit_s=SCAN_SECONDS)
+        except Exception:  # a listing is a convenience: log it and show none
+            log.warning("scanning the Hugging Face cache failed", exc_info=True)
+            models = []
+        try:
+            self.found.emit(models)
+        except RuntimeError:  # the window closed while the scan ran
+            pass

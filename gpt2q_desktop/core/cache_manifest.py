@@ -1,0 +1,165 @@
+"""A cache entry's ``manifest.json`` read as untrusted input (only regular files, bounded size, every field the
+code reads checked for type and range: a tampered manifest is refused, never crashes a run), and the entry it
+describes."""
+
+from __future__ import annotations
+
+import errno
+import json
+import math
+import re
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import CacheError
+from .files import open_regular
+from .options import RecipeOptions
+
+CACHE_FORMAT = 1
+LAYOUT_LISTS = ("quantized_linears", "int8_embeddings")
+LAYOUT_FLAGS = ("lm_head_shares_wte", "lm_head_tied_fp32")
+SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+_LATEST = 253402300799.0  # 9999-12-31: later timestamps overflow date formatting
+
+
+def read_json(path: Path, limit: int) -> Any:
+    """The JSON value in the regular file *path* of at most *limit* characters; ``OSError`` (also for a FIFO,
+    device, socket or folder, without blocking) or ``ValueError`` (bad UTF-8, bad JSON, too large, too deep)."""
+    with open_regular(path, "r", encoding="utf-8") as fh:
+        text = fh.read(limit + 1)
+    if len(text) > limit:
+        raise ValueError(f"larger than {limit} characters")
+    try:
+        return json.loads(text)
+    except RecursionError as exc:
+        raise ValueError("nested too deeply") from exc
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return (_is_int(value) or isinstance(value, float)) and math.isfinite(value)
+
+
+def _layout_problem(layout: Any) -> str | None:
+    if not isinstance(layout, dict):
+        return "layout is not an object"
+    for name in LAYOUT_LISTS:
+        names = layout.get(name)
+        if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
+            return f"layout.{name} is not a list of module names"
+    for name in LAYOUT_FLAGS:
+        if not isinstance(layout.get(name), bool):
+            return f"layout.{name} is not true or false"
+    return None
+
+
+def _options_problem(options: Any) -> str | None:
+    """None when *options* are exactly what :class:`RecipeOptions` writes (so every reader can parse them)."""
+    try:
+        sound = isinstance(options, dict) and RecipeOptions.from_dict(options).as_dict() == options
+    except (TypeError, ValueError):
+        sound = False
+    return None if sound else "options are not recipe options"
+
+
+def manifest_problem(manifest: Any, key: str) -> str | None:
+    """None when *manifest* is a sound manifest of the entry *key*; otherwise what is wrong, in words."""
+    if not isinstance(manifest, dict):
+        return "manifest is not a JSON object"
+    if not _is_int(manifest.get("format")) or manifest["format"] != CACHE_FORMAT or manifest.get("key") != key:
+        return "manifest does not belong to this entry or version"
+    for name in ("fp32_bytes", "weights_bytes"):
+        if not _is_int(manifest.get(name)) or manifest[name] < 0:
+            return f"{name} is not a byte count"
+    for name, latest in (("quantize_seconds", math.inf), ("created", _LATEST)):
+        if not _is_number(manifest.get(name)) or not 0 <= manifest[name] <= latest:
+            return f"{name} is not a valid number of seconds"
+    sha = manifest.get("weights_sha256")
+    if not isinstance(sha, str) or not SHA256_HEX.fullmatch(sha):
+        return "weights_sha256 is not a sha256 digest"
+    for name in ("source", "config"):
+        if not isinstance(manifest.get(name), dict):
+            return f"{name} is not an object"
+    if not all(isinstance(manifest["source"].get(name), str) for name in ("name", "path")):
+        return "source name or path is not text"
+    if not all(isinstance(manifest.get(name), str) for name in ("backend", "torch")):
+        return "backend or torch version is not text"
+    return _options_problem(manifest.get("options")) or _layout_problem(manifest.get("layout"))
+
+
+class CorruptEntry(CacheError):
+    """A cache entry that must not be loaded; it is deleted and rebuilt. *reason* says why, without the key."""
+
+    def __init__(self, key: str, reason: str) -> None:
+        super().__init__(f"cache entry {key}: {reason}")
+        self.key, self.reason = key, reason
+
+
+def reason_of(exc: BaseException) -> str:
+    """What went wrong, on one line; "the disk is full" also when a library only says so in its message."""
+    if getattr(exc, "errno", None) == errno.ENOSPC or "No space left on device" in str(exc):
+        return "the disk is full"
+    text = (exc.strerror if isinstance(exc, OSError) else None) or str(exc) or type(exc).__name__
+    return " ".join(text.split())
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    """One stored quantized model, as its manifest describes it; *problem* says why a corrupt one is unusable."""
+
+    key: str
+    path: Path
+    manifest: dict[str, Any]
+    problem: str | None = None
+
+    @property
+    def bytes(self) -> int:
+        """The size of the entry's regular files (those that vanish or cannot be read count 0)."""
+        try:
+            files = list(self.path.iterdir())
+        except OSError:
+            return 0
+        total = 0
+        for f in files:
+            try:
+                st = f.stat()
+            except OSError:
+                continue
+            total += st.st_size if stat.S_ISREG(st.st_mode) else 0
+        return total
+
+    def _source(self) -> dict[str, Any]:
+        source = self.manifest.get("source")
+        return source if isinstance(source, dict) else {}
+
+    @property
+    def source_name(self) -> str:
+        return str(self._source().get("name", "?"))
+
+    @property
+    def source_path(self) -> str:
+        return str(self._source().get("path", "?"))
+
+    @property
+    def created(self) -> float:
+        value = self.manifest.get("created")
+        return float(value) if _is_number(value) else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "path": str(self.path),
+            "bytes": self.bytes,
+            "source": self.source_name,
+            "source_path": self.source_path,
+            "options": self.manifest.get("options", {}),
+            "backend": self.manifest.get("backend"),
+            "torch": self.manifest.get("torch"),
+            "created": self.created,
+            "problem": self.problem,
+        }

@@ -1,0 +1,95 @@
+"""The window never shows state it does not hold, long messages stay on screen, and an odd Hugging Face
+cache never keeps the window from appearing."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+from pathlib import Path
+
+from gpt2q_desktop.app.views.main_window import APP_TITLE, message_box
+from gpt2q_desktop.core.sources import find_hf_gpt2
+
+
+def test_a_folder_refused_at_once_leaves_the_open_checkpoint_in_place(make_app, run, boxes, tmp_path, tiny_checkpoint):
+    app = make_app(tiny_checkpoint)
+    fields = app.window.checkpoint_panel.fields
+    (tmp_path / "bert").mkdir()
+    (tmp_path / "bert" / "config.json").write_text(json.dumps({"model_type": "bert"}))
+    assert not app.checkpoints.open_checkpoint(str(tmp_path / "bert"))
+    assert boxes and "bert" in boxes[-1]
+    assert app.info is not None and app.info.name == "tiny-gpt2" == fields["Name"].text()
+    assert "tiny-gpt2" in app.window.windowTitle()
+    run(app, lambda: app.run_prompt("Hello"))  # runs on the checkpoint the panel shows
+    assert app.history.rowCount() == 1
+
+
+def test_a_folder_that_fails_to_load_leaves_no_checkpoint_shown(make_app, run, boxes, tmp_path, tiny_checkpoint):
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_checkpoint, broken)
+    (broken / "model.safetensors").unlink()
+    (broken / "pytorch_model.bin").write_bytes(b"\x80\x02 not a state dict")  # no header to check up front
+    app = make_app(tiny_checkpoint)
+    run(app, lambda: app.checkpoints.open_checkpoint(str(broken)))
+    assert boxes and "pytorch_model.bin" in boxes[-1]
+    panel = app.window.checkpoint_panel
+    assert app.info is None and app.window.windowTitle() == APP_TITLE
+    assert all(label.text() == "–" for label in panel.fields.values()), "the refused folder's facts stay shown"
+    assert panel.message.text().startswith("Not loaded:")
+    boxes.clear()
+    app.run_prompt("Hello")  # nothing runs silently on the previous model
+    assert boxes == ["Open a checkpoint folder first (Ctrl+O)."] and app.history.rowCount() == 0
+
+
+def test_a_long_message_keeps_the_box_on_screen_with_the_whole_text_in_the_details(qtbot):
+    text = "The weights do not fit config.json: " + "; ".join(f"transformer.h.{i}.attn.c_attn.weight" for i in range(200))
+    box = message_box(None, "gpt2q desktop", text)
+    qtbot.addWidget(box)
+    assert box.detailedText() == text
+    assert len(box.text()) < 500 and box.text().startswith("The weights do not fit config.json:")
+    assert box.sizeHint().height() < 400
+    short = message_box(None, "gpt2q desktop", "Open a checkpoint folder first (Ctrl+O).")
+    qtbot.addWidget(short)
+    assert short.text() == "Open a checkpoint folder first (Ctrl+O)." and short.detailedText() == ""
+
+
+def _snapshot(hub: Path, repo: str) -> Path:
+    snapshot = hub / f"models--{repo.replace('/', '--')}" / "snapshots" / "0123456789abcdef"
+    snapshot.mkdir(parents=True)
+    return snapshot
+
+
+def test_a_fifo_in_the_hugging_face_cache_never_blocks_the_scan(tmp_path):
+    hub = tmp_path / "hf" / "hub"
+    os.mkfifo(_snapshot(hub, "someone/stuck") / "config.json")
+    good = _snapshot(hub, "someone/tiny-gpt2")
+    (good / "config.json").write_text(json.dumps({"model_type": "gpt2"}))
+    found: list = []
+    scan = threading.Thread(target=lambda: found.extend(find_hf_gpt2([hub])), daemon=True)
+    scan.start()
+    scan.join(timeout=10)
+    assert not scan.is_alive(), "the scan blocked on the FIFO"
+    assert [m.repo for m in found] == ["someone/tiny-gpt2"]
+
+
+def test_the_window_appears_while_the_hugging_face_cache_is_scanned(make_app, qtbot, tmp_path, monkeypatch):
+    import gpt2q_desktop.app.source_scan as source_scan
+
+    release = threading.Event()
+    real = source_scan.find_hf_gpt2
+
+    def slow_scan(**kwargs):  # a stuck network file system, as the scan thread sees it
+        release.wait(timeout=30)
+        return real(**kwargs)
+
+    monkeypatch.setattr(source_scan, "find_hf_gpt2", slow_scan)
+    hub = tmp_path / "hf" / "hub"
+    (_snapshot(hub, "someone/tiny-gpt2") / "config.json").write_text(json.dumps({"model_type": "gpt2"}))
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    app = make_app()  # returns while the scan is still stuck
+    combo = app.window.checkpoint_panel.sources
+    assert app.window.isVisible() and combo.findText("Hugging Face cache: someone/tiny-gpt2 (01234567)") < 0
+    release.set()
+    qtbot.waitUntil(lambda: combo.findText("Hugging Face cache: someone/tiny-gpt2 (01234567)") >= 0, timeout=10_000)

@@ -1,0 +1,237 @@
+"""The cache under hostile conditions: a full disk, tampered manifests, special files where files belong."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from gpt2q_desktop.cli import main
+from gpt2q_desktop.core.cache import QuantCache
+from gpt2q_desktop.core.checkpoint import inspect_checkpoint, load_checkpoint
+from gpt2q_desktop.core.errors import Cancelled
+from gpt2q_desktop.core.options import RecipeOptions
+from gpt2q_desktop.core.quantize import QuantizeReport, quantize_checkpoint
+from gpt2q_desktop.core.runner import last_logits
+
+IDS = torch.tensor([[464, 3290, 318]])
+TIMEOUT = 240.0
+
+
+def _quantize(folder: Path) -> tuple[torch.nn.Module, QuantizeReport]:
+    info = inspect_checkpoint(folder)
+    return quantize_checkpoint(info, RecipeOptions(), lambda: load_checkpoint(folder).model, QuantCache())
+
+
+def _cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(argv)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def _in_thread(fn: Callable[[], Any], fifo: Path) -> Any:
+    """*fn*'s result, run in a thread; a run still blocked after ``TIMEOUT`` fails the test (and is unblocked)."""
+    result: dict[str, Any] = {}
+    thread = threading.Thread(target=lambda: result.update(value=fn()), daemon=True)
+    thread.start()
+    thread.join(TIMEOUT)
+    if thread.is_alive():
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))  # lets a reader blocked on the FIFO go on
+        pytest.fail(f"blocked on the FIFO {fifo}")
+    assert "value" in result, "the run raised (see the thread's traceback above)"
+    return result["value"]
+
+
+def _leftovers(cache: QuantCache) -> list[Path]:
+    return list(cache.root.iterdir()) if cache.root.exists() else []
+
+
+# -- a full disk, or any other failure of the writer ---------------------------------------------------------
+def _failing_writer(monkeypatch: pytest.MonkeyPatch, exc: BaseException) -> None:
+    import safetensors.torch
+
+    def save_file(tensors: dict[str, torch.Tensor], path: str, metadata: Any = None) -> None:
+        Path(path).write_bytes(b"half a file")
+        raise exc
+
+    monkeypatch.setattr(safetensors.torch, "save_file", save_file)
+
+
+def _safetensors_full_disk() -> Exception:
+    from safetensors import SafetensorError
+
+    return SafetensorError('Error while serializing: IoError(Os { code: 28, message: "No space left on device" })')
+
+
+@pytest.mark.parametrize(
+    ("make_error", "says"),
+    [(_safetensors_full_disk, "the disk is full"), (lambda: ValueError("writer\nbroke"), "writer broke")],
+    ids=["safetensors-enospc", "other-exception"],
+)
+def test_any_write_failure_is_one_note_and_the_model_is_kept(
+    tiny_checkpoint: Path, monkeypatch: pytest.MonkeyPatch, make_error: Callable[[], Exception], says: str
+) -> None:
+    _failing_writer(monkeypatch, make_error())
+    model, report = _quantize(tiny_checkpoint)
+    assert last_logits(model, IDS).shape == (50257,)
+    assert report.layers_quantized == report.layers_eligible and not report.cache_hit and report.cache_dir == ""
+    assert len(report.notes) == 1 and says in report.notes[0] and "\n" not in report.notes[0]
+    assert _leftovers(QuantCache()) == [], "no entry and no .tmp-* folder may remain"
+
+
+def test_full_disk_cli_quantize_exits_0_with_a_note(tiny_checkpoint: Path, monkeypatch, capsys) -> None:
+    _failing_writer(monkeypatch, _safetensors_full_disk())
+    code, out, err = _cli(["quantize", str(tiny_checkpoint)], capsys)
+    assert code == 0 and "Traceback" not in err
+    assert [line for line in err.splitlines() if line.startswith("note:")] == [
+        "note: Could not save the INT8 model to the cache (the disk is full); nothing was left behind."
+    ]
+    assert "(not cached)" in out and _leftovers(QuantCache()) == []
+
+
+@pytest.mark.parametrize("exc", [KeyboardInterrupt(), Cancelled()], ids=["interrupt", "cancel"])
+def test_interrupt_while_writing_propagates_and_leaves_nothing(
+    tiny_checkpoint: Path, monkeypatch: pytest.MonkeyPatch, exc: BaseException
+) -> None:
+    _failing_writer(monkeypatch, exc)
+    with pytest.raises(type(exc)):
+        _quantize(tiny_checkpoint)
+    assert _leftovers(QuantCache()) == []
+
+
+# -- tampered manifests --------------------------------------------------------------------------------------
+def _drop(name: str) -> Callable[[dict[str, Any]], None]:
+    return lambda m: m.pop(name)
+
+
+def _set(name: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    return lambda m: m.__setitem__(name, value)
+
+
+def _set_in(name: str, field: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    return lambda m: m[name].__setitem__(field, value)
+
+
+TAMPERS = {
+    "layout-5": _set("layout", 5),
+    "layout-list-missing": lambda m: m["layout"].pop("quantized_linears"),
+    "layout-names-not-text": _set_in("layout", "int8_embeddings", [1, 2]),
+    "layout-flag-not-bool": _set_in("layout", "lm_head_shares_wte", "yes"),
+    "fp32_bytes-abc": _set("fp32_bytes", "abc"),
+    "fp32_bytes-negative": _set("fp32_bytes", -1),
+    "weights_bytes-true": _set("weights_bytes", True),
+    "weights_bytes-float": _set("weights_bytes", 12.5),
+    "quantize_seconds-none": _set("quantize_seconds", None),
+    "quantize_seconds-nan": _set("quantize_seconds", float("nan")),
+    "created-text": _set("created", "yesterday"),
+    "created-infinite": _set("created", float("inf")),
+    "sha-not-hex": _set("weights_sha256", "z" * 64),
+    "format-true": _set("format", True),
+    "key-missing": _drop("key"),
+    "fp32_bytes-missing": _drop("fp32_bytes"),
+    "source-text": _set("source", "somewhere"),
+    "source-name-number": _set_in("source", "name", 5),
+    "options-list": _set("options", []),
+    "options-exclude-text": _set_in("options", "exclude_layers", "abc"),
+    "backend-number": _set("backend", 3),
+}
+WELL_FORMED = {"layout-unknown-module": _set_in("layout", "quantized_linears", ["transformer.h.99.mlp.c_fc"])}
+"""Tampering that passes the manifest's checks: the recipe finds it when it rebuilds the model."""
+
+
+def _tamper(manifest: Path, how: str) -> None:
+    if how == "not-an-object":
+        manifest.write_text("[1, 2]")
+    elif how == "nested-deeply":
+        manifest.write_text("[" * 100_000 + "]" * 100_000)
+    elif how == "bad-utf8":
+        manifest.write_bytes(b'{"format": "\xff"}')
+    else:
+        m = json.loads(manifest.read_text())
+        {**TAMPERS, **WELL_FORMED}[how](m)
+        manifest.write_text(json.dumps(m))
+
+
+@pytest.mark.parametrize("how", [*TAMPERS, *WELL_FORMED, "not-an-object", "nested-deeply", "bad-utf8"])
+def test_tampered_manifest_is_listed_reported_once_deleted_and_rebuilt(tiny_checkpoint: Path, capsys, how: str) -> None:
+    good, first = _quantize(tiny_checkpoint)
+    key, entry = first.cache_key, Path(first.cache_dir)
+    _tamper(entry / "manifest.json", how)
+
+    code, out, _ = _cli(["cache", "list", "--json"], capsys)
+    listed = json.loads(out)["entries"]
+    assert code == 0 and [e["key"] for e in listed] == [key]
+    assert bool(listed[0]["problem"]) == (how not in WELL_FORMED)
+    assert listed[0]["source"] == ("(corrupt entry)" if listed[0]["problem"] else tiny_checkpoint.name)
+    assert _cli(["cache", "list"], capsys)[0] == 0
+
+    rebuilt, second = _quantize(tiny_checkpoint)
+    assert not second.cache_hit and len(second.notes) == 1
+    assert "unusable" in second.notes[0] and second.notes[0].count(key) == 1, second.notes
+    assert torch.equal(last_logits(rebuilt, IDS), last_logits(good, IDS))
+    _, third = _quantize(tiny_checkpoint)
+    assert third.cache_hit and not third.notes and third.fp32_bytes == first.fp32_bytes
+
+
+def test_tampered_manifest_cli_says_the_key_once(tiny_checkpoint: Path, capsys) -> None:
+    _, first = _quantize(tiny_checkpoint)
+    _tamper(Path(first.cache_dir) / "manifest.json", "fp32_bytes-abc")
+    code, out, err = _cli(["quantize", str(tiny_checkpoint)], capsys)
+    assert code == 0 and "Traceback" not in err
+    assert err.count(first.cache_key) == 1 and "note: " in err and "fp32_bytes" in err
+    code, out, _ = _cli(["quantize", str(tiny_checkpoint), "--json"], capsys)
+    assert json.loads(out)["cache_hit"] is True
+
+
+# -- special files where the cache expects regular ones ------------------------------------------------------
+@pytest.mark.parametrize("kind", ["fifo", "folder"])
+def test_special_digest_index_is_ignored_and_left_alone(tiny_checkpoint: Path, data_dir: Path, kind: str) -> None:
+    index = data_dir / "file-digests.json"
+    data_dir.mkdir(parents=True)
+    if kind == "fifo":
+        os.mkfifo(index)
+    else:
+        index.mkdir()
+    _, report = _in_thread(lambda: _quantize(tiny_checkpoint), index)
+    assert report.layers_quantized == report.layers_eligible and not report.notes
+    assert index.is_fifo() if kind == "fifo" else index.is_dir(), "a special file must not be replaced"
+    _, again = _in_thread(lambda: _quantize(tiny_checkpoint), index)
+    assert again.cache_hit
+
+
+def test_fifo_digest_index_cli(tiny_checkpoint: Path, data_dir: Path, capsys) -> None:
+    data_dir.mkdir(parents=True)
+    os.mkfifo(data_dir / "file-digests.json")
+    assert _in_thread(lambda: main(["quantize", str(tiny_checkpoint)]), data_dir / "file-digests.json") == 0
+
+
+@pytest.mark.parametrize("name", ["manifest.json", "weights.safetensors"])
+def test_fifo_in_an_entry_is_never_opened(tiny_checkpoint: Path, name: str) -> None:
+    _, first = _quantize(tiny_checkpoint)
+    fifo = Path(first.cache_dir) / name
+    fifo.unlink()
+    os.mkfifo(fifo)
+    listed = _in_thread(lambda: QuantCache().entries(), fifo)
+    assert len(listed) == 1 and (name == "weights.safetensors" or listed[0].problem)
+    _, second = _in_thread(lambda: _quantize(tiny_checkpoint), fifo)
+    assert not second.cache_hit and len(second.notes) == (name == "weights.safetensors")
+    _, third = _quantize(tiny_checkpoint)
+    assert third.cache_hit and not third.notes
+
+
+def test_entry_path_taken_by_a_file_is_replaced(tiny_checkpoint: Path) -> None:
+    _, first = _quantize(tiny_checkpoint)
+    entry = Path(first.cache_dir)
+    for f in entry.iterdir():
+        f.unlink()
+    entry.rmdir()
+    entry.write_text("not a folder")
+    _, second = _quantize(tiny_checkpoint)
+    assert second.cache_dir == str(entry) and not second.notes
+    assert _quantize(tiny_checkpoint)[1].cache_hit
