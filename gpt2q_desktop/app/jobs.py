@@ -29,6 +29,11 @@ class JobContext:
     cancelled: CancelFn
     emit: Callable[[Any], None]
 
+    @property
+    def callbacks(self) -> dict[str, Any]:
+        """``progress`` and ``cancelled``, as the session's verbs take them by keyword."""
+        return {"progress": self.progress, "cancelled": self.cancelled}
+
 
 @dataclass(frozen=True, eq=False)
 class Job:
@@ -104,36 +109,31 @@ class ContinueJob(Job):
 
 
 @dataclass(frozen=True, eq=False)
-class EvaluateJob(Job):
-    """FP32 versus INT8 over a text file; emits a ``CorpusEval``."""
+class TextJob(Job):
+    """A job over the start of a text file: at most *max_tokens* of its tokens, under *options*."""
 
     path: str
     max_tokens: int
     options: RecipeOptions
+
+
+@dataclass(frozen=True, eq=False)
+class EvaluateJob(TextJob):
+    """FP32 versus INT8 over a text file; emits a ``CorpusEval``."""
+
     starting: ClassVar[str] = "Evaluating the text…"
     doing: ClassVar[str] = "evaluating the text"
 
     def run(self, session: Session, context: JobContext) -> None:
-        context.emit(
-            session.evaluate(
-                Path(self.path), self.max_tokens, self.options, progress=context.progress, cancelled=context.cancelled
-            )
-        )
+        context.emit(session.evaluate(Path(self.path), self.max_tokens, self.options, **context.callbacks))
 
 
 @dataclass(frozen=True, eq=False)
-class RankJob(Job):
+class RankJob(TextJob):
     """Rank the layers by the KL each adds alone, on the start of a text; emits ``list[LayerScore]``."""
 
-    path: str
-    max_tokens: int
-    options: RecipeOptions
     starting: ClassVar[str] = "Measuring layer sensitivity…"
     doing: ClassVar[str] = "measuring layer sensitivity"
 
     def run(self, session: Session, context: JobContext) -> None:
-        context.emit(
-            session.rank_layers(
-                Path(self.path), self.max_tokens, self.options, progress=context.progress, cancelled=context.cancelled
-            )
-        )
+        context.emit(session.rank_layers(Path(self.path), self.max_tokens, self.options, **context.callbacks))
