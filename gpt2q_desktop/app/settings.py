@@ -11,6 +11,7 @@ from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings
 
+from ..core.errors import Gpt2qError
 from ..core.options import RecipeOptions, RunSettings
 
 ENV_SETTINGS_FILE = "GPT2Q_SETTINGS_FILE"
@@ -107,7 +108,7 @@ class AppSettings:
                 values[f.name] = getattr(default, f.name)
         try:
             return RunSettings(**values)
-        except ValueError:
+        except Gpt2qError:  # a remembered value out of range (repeats 0, say)
             return default
 
     @run.setter

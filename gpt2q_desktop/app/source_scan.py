@@ -16,7 +16,8 @@ SCAN_SECONDS = 5.0
 
 
 class SourceScan(QObject):
-    """Scans on a short-lived background thread; :attr:`found` arrives on the GUI thread."""
+    """Scans on a short-lived background thread; :attr:`found` arrives queued on the GUI thread. Give it no Qt
+    parent: the running thread holds it, so it is never deleted under the thread's feet."""
 
     found = Signal(list)
     """``list[core.sources.FoundModel]``."""
@@ -30,7 +31,4 @@ class SourceScan(QObject):
         except Exception:  # a listing is a convenience: log it and show none
             log.warning("scanning the Hugging Face cache failed", exc_info=True)
             models = []
-        try:
-            self.found.emit(models)
-        except RuntimeError:  # the window closed while the scan ran
-            pass
+        self.found.emit(models)

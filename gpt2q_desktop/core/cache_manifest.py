@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .config_check import finite_number
 from .errors import CacheError
 from .files import open_regular
 from .options import RecipeOptions
@@ -41,10 +42,6 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _is_number(value: Any) -> bool:
-    return (_is_int(value) or isinstance(value, float)) and math.isfinite(value)
-
-
 def _layout_problem(layout: Any) -> str | None:
     if not isinstance(layout, dict):
         return "layout is not an object"
@@ -62,7 +59,7 @@ def _options_problem(options: Any) -> str | None:
     """None when *options* are exactly what :class:`RecipeOptions` writes (so every reader can parse them)."""
     try:
         sound = isinstance(options, dict) and RecipeOptions.from_dict(options).as_dict() == options
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, ArithmeticError):  # ArithmeticError: int(Infinity) in exclude_layers
         sound = False
     return None if sound else "options are not recipe options"
 
@@ -77,7 +74,7 @@ def manifest_problem(manifest: Any, key: str) -> str | None:
         if not _is_int(manifest.get(name)) or manifest[name] < 0:
             return f"{name} is not a byte count"
     for name, latest in (("quantize_seconds", math.inf), ("created", _LATEST)):
-        if not _is_number(manifest.get(name)) or not 0 <= manifest[name] <= latest:
+        if not finite_number(manifest.get(name)) or not 0 <= manifest[name] <= latest:
             return f"{name} is not a valid number of seconds"
     sha = manifest.get("weights_sha256")
     if not isinstance(sha, str) or not SHA256_HEX.fullmatch(sha):
@@ -148,7 +145,7 @@ class CacheEntry:
     @property
     def created(self) -> float:
         value = self.manifest.get("created")
-        return float(value) if _is_number(value) else 0.0
+        return float(value) if finite_number(value) else 0.0
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -29,7 +29,7 @@ from .config_check import check_weights_fit, config_int, format_count, param_cou
 from .errors import ArchitectureError, CheckpointError, TokenizerError, UnsafeCheckpointError
 from .files import file_problem
 from .seed_int8 import SEED_LM_HEAD, seed_int8_model, seed_int8_split
-from .tokenizer import TOKENIZER_FILES, has_tokenizer, load_tokenizer
+from .tokenizer import TOKENIZER_FILES, has_tokenizer, load_tokenizer, unusable_tokenizer
 from .weights import PYTORCH_BIN, SAFETENSORS, model_from_state, normalise_keys, read_state_dict, safetensors_shapes
 
 if TYPE_CHECKING:
@@ -186,14 +186,14 @@ def inspect_checkpoint(
     if tokenizer is not None:
         tok_dir, source = Path(tokenizer).expanduser(), "separate folder"
         if not has_tokenizer(tok_dir):
-            raise TokenizerError(f"{tok_dir} holds no GPT-2 tokenizer {TOKENIZER_FILES}.")
+            raise TokenizerError(unusable_tokenizer(tok_dir) or f"{tok_dir} holds no GPT-2 tokenizer {TOKENIZER_FILES}.")
     elif has_tokenizer(folder):
         tok_dir, source = folder, "checkpoint folder"
     elif not require_tokenizer:
         tok_dir, source = None, "nowhere (none found)"
     else:
-        raise TokenizerError(
-            f"{folder} has no tokenizer files {TOKENIZER_FILES}; choose a tokenizer folder (CLI: --tokenizer DIR).")
+        problem = unusable_tokenizer(folder) or f"{folder} has no tokenizer files {TOKENIZER_FILES}."
+        raise TokenizerError(f"{problem} Choose a tokenizer folder (CLI: --tokenizer DIR).")
     return CheckpointInfo(folder, config, weights, fmt, tok_dir, source)
 
 

@@ -13,7 +13,6 @@ from .runner import (
     EncodedPrompt,
     Timing,
     TopToken,
-    encode_prompt,
     last_logits,
     resolved,
     time_interleaved,
@@ -108,10 +107,3 @@ def compare_encoded(
         threads=settings.threads,
         repeats=settings.repeats,
     )
-
-
-def compare_prompt(
-    fp32: torch.nn.Module, int8: torch.nn.Module, tokenizer: Any, text: str, settings: RunSettings, n_positions: int
-) -> ComparisonRow:
-    """Tokenize *text* (refusing an empty one) and compare FP32 with INT8 on it."""
-    return compare_encoded(fp32, int8, tokenizer, encode_prompt(tokenizer, text, n_positions), settings)

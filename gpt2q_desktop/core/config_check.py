@@ -86,8 +86,14 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+def finite_number(value: Any) -> bool:
+    """A JSON number (not a bool) that is finite as a float (a 400-digit integer is not)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
 
 
 def _check_int(config: dict[str, Any], name: str) -> None:
@@ -127,13 +133,13 @@ def validated_config(config: dict[str, Any]) -> dict[str, Any]:
     if n_embd % n_head:
         raise ArchitectureError(f"config.json: n_embd ({n_embd:,}) must be a multiple of n_head ({n_head:,}).")
     eps = config.get("layer_norm_epsilon", 1e-5)
-    if not (_is_number(eps) and math.isfinite(eps) and 0 < eps < 1):
+    if not (finite_number(eps) and 0 < eps < 1):
         raise ArchitectureError(
             f"config.json: layer_norm_epsilon must be a number above 0 and below 1, not {_shown(eps)}."
         )
     for name in _DROPOUTS:
         value = config.get(name, 0.1)
-        if not (_is_number(value) and 0 <= value <= 1):
+        if not (finite_number(value) and 0 <= value <= 1):
             raise ArchitectureError(f"config.json: {name} must be a number from 0 to 1, not {_shown(value)}.")
     for name in _FLAGS:
         if name in config and not isinstance(config[name], bool):

@@ -62,15 +62,24 @@ class Session:
         self, path: str | Path, tokenizer: str | Path | None = None, require_tokenizer: bool = False
     ) -> CheckpointInfo:
         """Forget the previous checkpoint, then check the folder at *path* (no weights are read yet)."""
-        self.info, self._loaded, self._int8, self._int8_options = None, None, None, None
+        self.close()
         self.info = inspect_checkpoint(path, tokenizer, require_tokenizer)
         self._tokenizer_dir = tokenizer
         return self.info
 
     def load(self) -> Opened:
-        """Load the FP32 model and the tokenizer now (they load on first use otherwise)."""
-        loaded = self._require_loaded()
+        """Load the FP32 model and the tokenizer now (they load on first use otherwise); if that fails, the
+        session holds no checkpoint at all."""
+        try:
+            loaded = self._require_loaded()
+        except BaseException:
+            self.close()
+            raise
         return Opened(loaded.info, loaded.label, list(loaded.notes))
+
+    def close(self) -> None:
+        """Hold no checkpoint (and no INT8 model) any more."""
+        self.info, self._loaded, self._int8, self._int8_options = None, None, None, None
 
     @property
     def fp32(self) -> nn.Module:

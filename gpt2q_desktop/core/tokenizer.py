@@ -30,22 +30,28 @@ _built: OrderedDict[str, PreTrainedTokenizerFast] = OrderedDict()
 _lock = threading.Lock()
 
 
-def _tokenizer_files(folder: Path) -> tuple[Path, ...] | None:
-    """*folder*'s tokenizer files, or None; :class:`TokenizerError` if one is there but not a regular file."""
+def _tokenizer_files(folder: Path) -> tuple[tuple[Path, ...] | None, str | None]:
+    """*folder*'s first complete set of tokenizer files that are all regular files (or None), and what is wrong
+    with a set that is there but unusable (a dangling ``tokenizer.json`` beside good vocab + merges is skipped)."""
+    problem = None
     for names in _TOKENIZER_LAYOUTS:
         paths = tuple(folder / name for name in names)
         if all(os.path.lexists(p) for p in paths):
-            for p in paths:
-                problem = file_problem(p)
-                if problem:
-                    raise TokenizerError(f"{p} {problem}.")
-            return paths
-    return None
+            bad = [f"{p} {file_problem(p)}." for p in paths if file_problem(p)]
+            if not bad:
+                return paths, None
+            problem = problem or bad[0]
+    return None, problem
 
 
 def has_tokenizer(folder: Path) -> bool:
     """True when *folder* holds ``tokenizer.json`` or ``vocab.json`` + ``merges.txt`` as regular files."""
-    return _tokenizer_files(folder) is not None
+    return _tokenizer_files(folder)[0] is not None
+
+
+def unusable_tokenizer(folder: Path) -> str | None:
+    """What is wrong with tokenizer files that are in *folder* but cannot be read (None: none are there)."""
+    return _tokenizer_files(folder)[1]
 
 
 def _check_tokenizer_file(path: Path) -> None:
@@ -99,9 +105,9 @@ def _build(folder: Path, files: tuple[Path, ...]) -> PreTrainedTokenizerFast:
 def load_tokenizer(folder: Path, vocab_size: int | None = None) -> PreTrainedTokenizerFast:
     """The GPT-2 tokenizer of ``tokenizer.json`` or ``vocab.json`` + ``merges.txt`` in *folder* (built once per
     content; callers must not change it); refused if it holds more tokens than *vocab_size*."""
-    files = _tokenizer_files(folder)
+    files, problem = _tokenizer_files(folder)
     if files is None:
-        raise TokenizerError(f"{folder} holds no GPT-2 tokenizer {TOKENIZER_FILES}.")
+        raise TokenizerError(problem or f"{folder} holds no GPT-2 tokenizer {TOKENIZER_FILES}.")
     key = _digest(files)
     with _lock:
         tok = _built.get(key)

@@ -119,7 +119,7 @@ def read_state_dict(weight_files: tuple[Path, ...], weight_format: str) -> dict[
                     "it was refused and nothing in it was run."
                 ) from exc
             raise UnsafeCheckpointError(f"{path.name} is corrupt or truncated ({kind}).") from exc
-        if not isinstance(part, dict):
+        if not isinstance(part, dict) or not all(isinstance(key, str) for key in part):
             raise UnsafeCheckpointError(f"{path.name} does not hold a state_dict.")
         _refuse_non_finite(path, part)
         state.update(part)

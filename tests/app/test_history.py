@@ -97,6 +97,7 @@ def test_a_prompt_list_can_be_cancelled_between_prompts(make_app, run, tmp_path,
     worker.produced.disconnect(cancel_after_first)
     assert app.history.rowCount() == 1
     assert "Stopped after 1 of 20" in app.window.quantize_panel.job.step.text()
+    assert "Stopped after 1 of 20" in app.window.statusBar().currentMessage(), "the last row's status hid it"
 
 
 def test_an_unreadable_prompt_list_is_refused(make_app, boxes, tmp_path, tiny_checkpoint):

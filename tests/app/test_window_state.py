@@ -93,3 +93,32 @@ def test_the_window_appears_while_the_hugging_face_cache_is_scanned(make_app, qt
     assert app.window.isVisible() and combo.findText("Hugging Face cache: someone/tiny-gpt2 (01234567)") < 0
     release.set()
     qtbot.waitUntil(lambda: combo.findText("Hugging Face cache: someone/tiny-gpt2 (01234567)") >= 0, timeout=10_000)
+
+
+def test_a_stale_answer_about_an_earlier_open_never_replaces_the_later_one(
+    make_app, run, boxes, tmp_path, tiny_checkpoint, trained_checkpoint
+):
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_checkpoint, broken)
+    (broken / "model.safetensors").unlink()
+    (broken / "pytorch_model.bin").write_bytes(b"\x80\x02 not a state dict")
+    app = make_app()
+
+    def open_both() -> None:  # the second is asked for while the first still loads
+        assert app.checkpoints.open_checkpoint(str(broken))
+        assert app.checkpoints.open_checkpoint(str(trained_checkpoint))
+
+    run(app, open_both)
+    assert boxes and "pytorch_model.bin" in boxes[-1]  # the first one's failure is still reported
+    assert app.info is not None and app.info.name == "trained-gpt2"
+    assert app.window.checkpoint_panel.fields["Name"].text() == "trained-gpt2"
+    assert "trained-gpt2" in app.window.windowTitle() and app.window.quantize_panel.quantize_button.isEnabled()
+    run(app, lambda: app.run_prompt("The cat sat on the"))
+    assert app.history.rowCount() == 1
+
+
+def test_a_remembered_setting_out_of_range_falls_back_to_the_default(make_app, settings_file, tiny_checkpoint):
+    settings_file.parent.mkdir(parents=True, exist_ok=True)
+    settings_file.write_text("[run]\nrepeats=0\nthreads=2\n")
+    app = make_app(tiny_checkpoint, restore=True)  # the window starts at all
+    assert app.settings.run.repeats == 20

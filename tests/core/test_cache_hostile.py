@@ -131,6 +131,8 @@ TAMPERS = {
     "quantize_seconds-nan": _set("quantize_seconds", float("nan")),
     "created-text": _set("created", "yesterday"),
     "created-infinite": _set("created", float("inf")),
+    "quantize_seconds-huge-integer": _set("quantize_seconds", 10**400),
+    "options-exclude-infinity": _set_in("options", "exclude_layers", [float("inf")]),
     "sha-not-hex": _set("weights_sha256", "z" * 64),
     "format-true": _set("format", True),
     "key-missing": _drop("key"),

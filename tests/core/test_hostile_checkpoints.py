@@ -101,6 +101,7 @@ def _refused_fast(folder: Path, error: type[Gpt2qError], *fragments: str) -> str
         ({"n_positions": 10**30}, "n_positions"),
         ({"n_inner": -5}, "n_inner"),
         ({"layer_norm_epsilon": math.nan}, "layer_norm_epsilon"),
+        ({"layer_norm_epsilon": 10**400}, "layer_norm_epsilon"),
         ({"attn_pdrop": 2}, "attn_pdrop"),
         ({"tie_word_embeddings": "yes"}, "tie_word_embeddings"),
         ({"num_hidden_layers": 100000}, "num_hidden_layers (100000) and n_layer (2) disagree"),
@@ -373,3 +374,18 @@ def test_cli_prints_one_line_and_caches_nothing(tmp_path: Path, tiny_checkpoint:
     assert "Traceback" not in err
     assert main(["cache", "list", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["entries"] == []
+
+
+def test_a_bin_state_dict_with_non_text_keys_is_refused(tmp_path: Path, tiny_model) -> None:
+    folder = save_checkpoint(tiny_model, tmp_path / "bin", weights="bin")
+    torch.save({0: torch.zeros(2)}, folder / "pytorch_model.bin")
+    with pytest.raises(UnsafeCheckpointError, match="does not hold a state_dict"):
+        load_checkpoint(folder)
+
+
+def test_a_dangling_tokenizer_json_beside_good_vocab_and_merges_is_skipped(tmp_path: Path, tiny_checkpoint: Path) -> None:
+    folder = _copy(tiny_checkpoint, tmp_path)
+    os.symlink(tmp_path / "gone.json", folder / "tokenizer.json")
+    info = inspect_checkpoint(folder)
+    assert info.tokenizer_dir == folder
+    assert load_checkpoint(folder).tokenizer("Hello world", add_special_tokens=False)["input_ids"] == [15496, 995]

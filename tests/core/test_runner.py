@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from gpt2q_desktop.core.checkpoint import load_checkpoint
-from gpt2q_desktop.core.compare import compare_prompt
+from gpt2q_desktop.core.compare import compare_encoded
 from gpt2q_desktop.core.errors import PromptError
 from gpt2q_desktop.core.metrics import kl_divergence, percentile, speedup, topk_overlap
 from gpt2q_desktop.core.options import RecipeOptions, RunSettings
@@ -24,6 +24,11 @@ from gpt2q_desktop.core.runner import (
 from gpt2q_desktop.core.text import visible_token
 
 FAST = RunSettings(repeats=3, warmup=1, threads=1, top_k=5)
+
+
+def _compare(loaded, int8, text: str):
+    """FP32 versus INT8 on *text*, as the session does it (64 positions: the fixtures' context)."""
+    return compare_encoded(loaded.model, int8, loaded.tokenizer, encode_prompt(loaded.tokenizer, text, 64), FAST)
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +110,7 @@ def test_invalid_settings_are_refused() -> None:
 
 def test_compare_agrees_on_a_trained_fixture(pair) -> None:
     loaded, int8 = pair
-    rows = [compare_prompt(loaded.model, int8, loaded.tokenizer, p, FAST, 64) for p in ("The cat sat on the", "The sky is")]
+    rows = [_compare(loaded, int8, p) for p in ("The cat sat on the", "The sky is")]
     for row in rows:
         assert row.agree and row.kl < 0.05 and row.top5_overlap >= 0.6
         expected = int(last_logits(loaded.model, encode_prompt(loaded.tokenizer, row.prompt, 64).ids).argmax())
@@ -117,7 +122,7 @@ def test_compare_agrees_on_a_trained_fixture(pair) -> None:
 
 def test_reports_in_every_format(pair) -> None:
     loaded, int8 = pair
-    rows = [compare_prompt(loaded.model, int8, loaded.tokenizer, p, FAST, 64) for p in ("The cat sat on the", 'a "quoted", | piped\nprompt')]
+    rows = [_compare(loaded, int8, p) for p in ("The cat sat on the", 'a "quoted", | piped\nprompt')]
     data = json.loads(render(rows, "json"))
     assert [set(d) >= {"prompt", "fp32", "int8", "agree", "kl", "speedup"} for d in data] == [True, True]
     assert set(data[0]["fp32"]) >= {"token", "token_id", "prob", "median_ms", "p90_ms"}
@@ -140,7 +145,7 @@ def test_the_table_stays_aligned_with_wide_characters(pair) -> None:
         return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
     loaded, int8 = pair
-    rows = [compare_prompt(loaded.model, int8, loaded.tokenizer, p, FAST, 64) for p in ("天空是", "The cat sat on the")]
+    rows = [_compare(loaded, int8, p) for p in ("天空是", "The cat sat on the")]
     lines = render(rows, "table").splitlines()[2:]
     starts = {columns(line[: max(line.find(" yes "), line.find(" NO "))]) for line in lines}
     assert len(starts) == 1, lines

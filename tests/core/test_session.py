@@ -119,3 +119,17 @@ def test_a_checkpoint_without_tokenizer_quantizes_but_refuses_prompts(tmp_path: 
     assert session.quantize(RecipeOptions()).layers_quantized == 9
     with pytest.raises(Gpt2qError, match="no tokenizer"):
         session.compare(["Hello"], RecipeOptions(), FAST)
+
+
+def test_a_checkpoint_that_fails_to_load_leaves_the_session_empty(tmp_path: Path, tiny_checkpoint: Path) -> None:
+    folder = tmp_path / "broken"
+    shutil.copytree(tiny_checkpoint, folder)
+    (folder / "model.safetensors").unlink()
+    (folder / "pytorch_model.bin").write_bytes(b"\x80\x02 not a state dict")
+    session = Session()
+    session.open(folder)
+    with pytest.raises(UnsafeCheckpointError):
+        session.load()
+    assert session.info is None
+    with pytest.raises(CheckpointError, match="open a checkpoint folder first"):
+        session.quantize(RecipeOptions())  # a job queued behind the failed open runs on nothing

@@ -43,9 +43,10 @@ class CheckpointController(QObject):
         self.window, self.settings, self.runner = window, settings, runner
         self.panel = window.checkpoint_panel
         self.info: CheckpointInfo | None = None
-        self.tokenizer: str | None = None
+        self._opening: OpenJob | None = None
+        """The last open asked for: answers about earlier ones are stale."""
         self._found: list[FoundModel] = []
-        self._scan = SourceScan(self)
+        self._scan = SourceScan()  # no Qt parent: its thread keeps it alive, even past the window
         self._scan.found.connect(self._on_found)
         p = self.panel
         p.open_folder_clicked.connect(self.choose_folder)
@@ -84,14 +85,14 @@ class CheckpointController(QObject):
             self.panel.show_message(f"Not opened: {exc}", error=True)
             self.window.notify_error(f"Not opened: {exc}")
             return False
-        self.info, self.tokenizer = info, tokenizer
+        self.info, self._opening = info, OpenJob(str(info.path), tokenizer)
         self.panel.show_info(info)
         self.panel.show_message("")
         self.panel.offer_tokenizer(False)
         self.window.set_checkpoint_title(info.name)
         self.window.quantize_panel.show_result("Not quantized yet.")
         self.changed.emit()
-        self.runner.submit(OpenJob(str(info.path), tokenizer))
+        self.runner.submit(self._opening)
         return True
 
     def choose_folder(self) -> None:
@@ -113,10 +114,10 @@ class CheckpointController(QObject):
 
     # -- worker answers -------------------------------------------------------------------------
     def _on_produced(self, job: Job, result: Any) -> None:
-        if isinstance(job, OpenJob):
-            self._on_opened(result)
+        if job is self._opening:
+            self._on_opened(job, result)
 
-    def _on_opened(self, opened: Opened) -> None:
+    def _on_opened(self, job: OpenJob, opened: Opened) -> None:
         notes = list(opened.notes)
         if not opened.has_tokenizer:
             notes.append("No tokenizer in this folder: choose one to run prompts (quantizing works without it).")
@@ -124,7 +125,7 @@ class CheckpointController(QObject):
         self.panel.offer_tokenizer(not opened.has_tokenizer)
         path = str(opened.info.path)
         self.settings.last_checkpoint = path
-        self.settings.last_tokenizer = self.tokenizer
+        self.settings.last_tokenizer = job.tokenizer
         self.settings.add_recent(path)
         self._show_sources()
         self.window.show_job_idle("Ready.")
@@ -132,7 +133,7 @@ class CheckpointController(QObject):
 
     def _on_failed(self, job: Job, text: str) -> None:
         """The worker could not load the folder, and holds no checkpoint now: neither does the panel."""
-        if isinstance(job, OpenJob):
+        if job is self._opening:
             self.info = None
             self.window.set_checkpoint_title(None)
             self.panel.clear_info()

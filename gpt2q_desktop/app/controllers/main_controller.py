@@ -207,10 +207,12 @@ class MainController(QObject):
         )
 
     def _on_failed(self, job: Job, text: str) -> None:
+        self._latest_row.flush()  # its status line first, so that the failure is what stays in view
         self.window.show_job_idle("Stopped: see the message.")
         self.window.notify_error(text)
 
     def _on_cancelled(self, job: Job, text: str) -> None:
+        self._latest_row.flush()
         self.window.show_job_idle(text)
         self.window.show_status(text)
 
