@@ -22,10 +22,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .cache_manifest import CACHE_FORMAT, SHA256_HEX, CacheEntry, CorruptEntry, manifest_problem, read_json, reason_of
+from .cache_manifest import CACHE_FORMAT, SHA256_HEX, CacheEntry, CorruptEntry, manifest_problem, reason_of
 from .checkpoint import CheckpointInfo, weight_files_digest_input
 from .errors import CacheError, CheckpointError, Gpt2qError
-from .files import file_problem, is_regular_file, open_regular
+from .files import file_problem, is_regular_file, open_regular, read_json
 from .paths import data_dir
 
 WEIGHTS = "weights.safetensors"

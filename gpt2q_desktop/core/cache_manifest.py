@@ -5,7 +5,6 @@ describes."""
 from __future__ import annotations
 
 import errno
-import json
 import math
 import re
 import stat
@@ -15,7 +14,6 @@ from typing import Any
 
 from .config_check import finite_number
 from .errors import CacheError
-from .files import open_regular
 from .options import RecipeOptions
 
 CACHE_FORMAT = 1
@@ -23,19 +21,6 @@ LAYOUT_LISTS = ("quantized_linears", "int8_embeddings")
 LAYOUT_FLAGS = ("lm_head_shares_wte", "lm_head_tied_fp32")
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 _LATEST = 253402300799.0  # 9999-12-31: later timestamps overflow date formatting
-
-
-def read_json(path: Path, limit: int) -> Any:
-    """The JSON value in the regular file *path* of at most *limit* characters; ``OSError`` (also for a FIFO,
-    device, socket or folder, without blocking) or ``ValueError`` (bad UTF-8, bad JSON, too large, too deep)."""
-    with open_regular(path, "r", encoding="utf-8") as fh:
-        text = fh.read(limit + 1)
-    if len(text) > limit:
-        raise ValueError(f"larger than {limit} characters")
-    try:
-        return json.loads(text)
-    except RecursionError as exc:
-        raise ValueError("nested too deeply") from exc
 
 
 def _is_int(value: Any) -> bool:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .config_check import check_weights_fit, config_int, format_count, param_count, read_config, read_json
+from .config_check import check_weights_fit, config_int, format_count, param_count, read_checkpoint_json, read_config
 from .errors import ArchitectureError, CheckpointError, TokenizerError, UnsafeCheckpointError
 from .files import file_problem
 from .seed_int8 import SEED_LM_HEAD, seed_int8_model, seed_int8_split
@@ -148,7 +148,7 @@ def _find_weights(folder: Path) -> tuple[tuple[Path, ...], str]:
             continue
         if not sharded:
             return (path,), fmt
-        index = read_json(path, "The weight index")
+        index = read_checkpoint_json(path, "The weight index")
         weight_map = index.get("weight_map") if isinstance(index, dict) else None
         if not isinstance(weight_map, dict) or not weight_map:
             raise CheckpointError(f"The weight index {path} has no weight_map.")
@@ -214,7 +214,11 @@ def load_checkpoint(
     path: str | Path, tokenizer: str | Path | None = None, require_tokenizer: bool = True
 ) -> LoadedCheckpoint:
     """Load a checkpoint folder safely into an FP32 ``GPT2LMHeadModel`` with its tokenizer."""
-    info = inspect_checkpoint(path, tokenizer, require_tokenizer)
+    return load_inspected(inspect_checkpoint(path, tokenizer, require_tokenizer))
+
+
+def load_inspected(info: CheckpointInfo) -> LoadedCheckpoint:
+    """Load the checkpoint that :func:`inspect_checkpoint` described as *info* (not checked again)."""
     config = gpt2_config(info)
     tok = load_tokenizer(info.tokenizer_dir, config.vocab_size) if info.tokenizer_dir else None
     state = normalise_keys(read_state_dict(info.weight_files, info.weight_format))

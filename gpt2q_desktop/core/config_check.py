@@ -7,14 +7,13 @@ Bounds are generous for real GPT-2s (gpt2-xl: 48 layers, 1,600 wide, 25 heads, 1
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from pathlib import Path
 from typing import Any
 
 from .errors import ArchitectureError, CheckpointError
-from .files import file_problem, read_regular_text
+from .files import file_problem, read_json
 
 Shapes = dict[str, tuple[int, ...]]
 
@@ -31,7 +30,8 @@ _ALIASES = {"num_hidden_layers": "n_layer", "num_attention_heads": "n_head", "hi
             "max_position_embeddings": "n_positions"}  # fmt: skip
 _DROPOUTS = ("attn_pdrop", "embd_pdrop", "resid_pdrop")
 _FLAGS = ("tie_word_embeddings", "add_cross_attention")
-_MAX_JSON_BYTES = 50_000_000
+MAX_JSON_CHARS = 50_000_000
+"""No config or index JSON is larger (a weight index of a huge model is a few MB)."""
 MAX_PARAMS = 20_000_000_000  # 80 GB in FP32: far beyond any student, well short of absurd
 
 _BLOCK = {  # per-block tensors: shape in units of (E = n_embd, I = inner width)
@@ -50,17 +50,14 @@ _CROSS = {
 }  # fmt: skip
 
 
-def read_json(path: Path, what: str) -> Any:
+def read_checkpoint_json(path: Path, what: str) -> Any:
     """The JSON in the regular file *path*; :class:`CheckpointError` naming it otherwise."""
     problem = file_problem(path)
     if problem:
         raise CheckpointError(f"{path} {problem}.")
-    size = path.stat().st_size
-    if size > _MAX_JSON_BYTES:
-        raise CheckpointError(f"{what} {path} is {size / 1e6:,.0f} MB: far too large to be one.")
     try:
-        return json.loads(read_regular_text(path))
-    except (OSError, ValueError, RecursionError) as exc:  # ValueError: bad UTF-8 or JSON
+        return read_json(path, MAX_JSON_CHARS)
+    except (OSError, ValueError) as exc:  # ValueError: bad UTF-8 or JSON, too large or too deep
         raise CheckpointError(f"{what} {path} cannot be read: {exc}") from exc
 
 
@@ -69,7 +66,7 @@ def read_config(folder: Path) -> dict[str, Any]:
     config_path = folder / "config.json"
     if not os.path.lexists(config_path):
         raise CheckpointError(f"{folder} has no config.json: not a Hugging Face checkpoint folder.")
-    config = read_json(config_path, "The config")
+    config = read_checkpoint_json(config_path, "The config")
     if not isinstance(config, dict):
         raise CheckpointError(f"{config_path} is not a JSON object.")
     model_type = config.get("model_type")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import json
 import os
 import stat
 from pathlib import Path
@@ -62,3 +63,16 @@ def read_regular_text(path: Path) -> str:
     """The UTF-8 text of the regular file *path* (``NotARegularFile``, ``OSError``, ``UnicodeDecodeError``)."""
     with open_regular(path, "r", encoding="utf-8") as fh:
         return fh.read()
+
+
+def read_json(path: Path, limit: int) -> Any:
+    """The JSON value in the regular file *path* of at most *limit* characters; ``OSError`` (also for a FIFO,
+    device, socket or folder, without blocking) or ``ValueError`` (bad UTF-8, bad JSON, too large, too deep)."""
+    with open_regular(path, "r", encoding="utf-8") as fh:
+        text = fh.read(limit + 1)
+    if len(text) > limit:
+        raise ValueError(f"larger than {limit:,} characters")
+    try:
+        return json.loads(text)
+    except RecursionError as exc:
+        raise ValueError("nested too deeply") from exc

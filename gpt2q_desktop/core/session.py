@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .checkpoint import CheckpointInfo, inspect_checkpoint, load_checkpoint
+from .checkpoint import CheckpointInfo, inspect_checkpoint, load_inspected
 from .errors import Cancelled, CheckpointError, TokenizerError
 from .options import AUTO_THREADS, RecipeOptions, RunSettings
 
@@ -50,7 +50,6 @@ class Session:
         self._cache = cache
         self._recipe = recipe
         self.info: CheckpointInfo | None = None
-        self._tokenizer_dir: str | Path | None = None
         self._loaded: LoadedCheckpoint | None = None
         self._int8: nn.Module | None = None
         self._int8_options: RecipeOptions | None = None
@@ -64,7 +63,6 @@ class Session:
         """Forget the previous checkpoint, then check the folder at *path* (no weights are read yet)."""
         self.close()
         self.info = inspect_checkpoint(path, tokenizer, require_tokenizer)
-        self._tokenizer_dir = tokenizer
         return self.info
 
     def load(self) -> Opened:
@@ -104,7 +102,7 @@ class Session:
     def _require_loaded(self) -> LoadedCheckpoint:
         info = self._require_info()
         if self._loaded is None:
-            self._loaded = load_checkpoint(info.path, self._tokenizer_dir, require_tokenizer=False)
+            self._loaded = load_inspected(info)
         return self._loaded
 
     # -- INT8 -----------------------------------------------------------------------------------

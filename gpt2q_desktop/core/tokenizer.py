@@ -8,15 +8,15 @@ therefore built once per process and shared, keyed by the bytes of their files.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import threading
 from collections import OrderedDict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .config_check import MAX_JSON_CHARS
 from .errors import TokenizerError
-from .files import file_problem, open_regular, read_regular_text
+from .files import file_problem, open_regular, read_json, read_regular_text
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerFast
@@ -57,9 +57,12 @@ def unusable_tokenizer(folder: Path) -> str | None:
 def _check_tokenizer_file(path: Path) -> None:
     """Refuse a tokenizer file that is not UTF-8, or (``.json``) not a JSON object, naming it."""
     try:
-        text = read_regular_text(path)
-        data = json.loads(text) if path.suffix == ".json" else {}
-    except (OSError, ValueError, RecursionError) as exc:  # ValueError: bad UTF-8 or JSON
+        if path.suffix == ".json":
+            data = read_json(path, MAX_JSON_CHARS)
+        else:
+            read_regular_text(path)  # merges.txt: it must be UTF-8 text
+            data = {}
+    except (OSError, ValueError) as exc:  # ValueError: bad UTF-8 or JSON, too large or too deep
         raise TokenizerError(f"{path} cannot be read as a tokenizer file: {exc}") from exc
     if not isinstance(data, dict) or (path.name == "vocab.json" and not all(type(v) is int for v in data.values())):
         raise TokenizerError(f"{path} is not a GPT-2 tokenizer file (expected a JSON object of tokens).")

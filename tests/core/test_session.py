@@ -20,13 +20,13 @@ FAST = RunSettings(repeats=1, warmup=0, threads=1, top_k=3)
 def loads(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     """The folders the session loaded weights from, in order."""
     seen: list[Path] = []
-    real = session_module.load_checkpoint
+    real = session_module.load_inspected
 
-    def counting(path, *args, **kwargs):
-        seen.append(Path(path))
-        return real(path, *args, **kwargs)
+    def counting(info):
+        seen.append(info.path)
+        return real(info)
 
-    monkeypatch.setattr(session_module, "load_checkpoint", counting)
+    monkeypatch.setattr(session_module, "load_inspected", counting)
     return seen
 
 
