@@ -96,19 +96,24 @@ def _notes(notes: list[str], first: str = "") -> None:
 
 
 def cmd_quantize(args: argparse.Namespace, out: TextIO) -> int:
+    from .core.options import runtimes_of
+
     session = _session(args, require_tokenizer=False, announce_int8=False)
-    report = session.quantize(_recipe(args), progress=StderrProgress())
-    _notes(report.notes)
+    reports = [session.quantize(_recipe(args), StderrProgress(), None, rt) for rt in runtimes_of(args.runtime)]
+    for report in reports:
+        _notes(report.notes)
     if args.json:
-        print(json.dumps(report.as_dict(), indent=2), file=out)
-    else:
+        dicts = [r.as_dict() for r in reports]
+        print(json.dumps(dicts[0] if len(dicts) == 1 else dicts, indent=2), file=out)
+        return 0
+    for report in reports:
         print(report.summary(), file=out)
         print(f"cache entry: {report.cache_dir or '(not cached)'}", file=out)
     return 0
 
 
 def cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
-    from .core.options import RunSettings
+    from .core.options import RunSettings, runtimes_of
     from .core.report import render, summary
     from .core.runner import resolved
     from .core.text import read_prompts
@@ -118,10 +123,12 @@ def cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
     session = _session(args)
     _notes(session.load().notes)
     rows = []
-    compared = session.compare(prompts, _recipe(args), settings, progress=StderrProgress())
+    runtimes = runtimes_of(args.runtime)
+    compared = session.compare(prompts, _recipe(args), settings, StderrProgress(), None, runtimes)
     print(f"timing {settings.repeats}× per model on {settings.threads} threads", file=sys.stderr)
     for row in compared:
-        _notes([row.note] if row.note else [])
+        if row.note and row.runtime == runtimes[0]:
+            _notes([row.note])
         rows.append(row)
     print(render(rows, args.format), end="", file=out)
     if args.format == "table":
@@ -129,8 +136,16 @@ def cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
+    session = _session(args)
+    folder = session.export_onnx(args.out, _recipe(args), args.force, StderrProgress())
+    print(f"INT8 model for ONNX Runtime written to {folder}; see {folder / 'README.md'} to run it.", file=out)
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace, out: TextIO) -> int:
-    from .core.bench import read_bandwidth_gbs, render_bench, run_bench
+    from .core.bench import read_bandwidth_gbs, run_bench
+    from .core.bench_table import render_bench
     from .core.paths import demo_student_dir
     from .core.runner import default_threads
 
@@ -157,13 +172,21 @@ def _text_path(args: argparse.Namespace) -> Path:
 
 
 def cmd_eval(args: argparse.Namespace, out: TextIO) -> int:
+    from .core.options import RUNTIME_NAMES, runtimes_of
+
     text = _text_path(args)
     session = _session(args)
-    result = session.evaluate(text, args.max_tokens, _recipe(args), args.threads, progress=StderrProgress())
+    runtimes = runtimes_of(args.runtime)
+    results = [
+        session.evaluate(text, args.max_tokens, _recipe(args), args.threads, StderrProgress(), None, rt) for rt in runtimes
+    ]
     if args.json:
-        print(json.dumps({"text": str(text), **result.as_dict()}, indent=2), file=out)
-    else:
-        print(result.summary(), file=out)
+        dicts = [{"text": str(text), "runtime": rt, **r.as_dict()} for rt, r in zip(runtimes, results)]
+        print(json.dumps(dicts[0] if len(dicts) == 1 else dicts, indent=2), file=out)
+        return 0
+    for rt, result in zip(runtimes, results):
+        where = f"{RUNTIME_NAMES[rt]}: " if len(runtimes) > 1 else ""
+        print(where + result.summary(), file=out)
         edges = ["<1e-7"] + [f"≥{b:.0e}" for b in result.kl_bins]
         print("KL histogram: " + ", ".join(f"{e} {c}" for e, c in zip(edges, result.kl_histogram)), file=out)
     return 0
@@ -206,6 +229,7 @@ def cmd_cache(args: argparse.Namespace, out: TextIO) -> int:
 COMMANDS = {
     "quantize": cmd_quantize,
     "compare": cmd_compare,
+    "export": cmd_export,
     "bench": cmd_bench,
     "eval": cmd_eval,
     "sensitivity": cmd_sensitivity,

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from .core.options import RunSettings
+from .core.options import RUNTIME_CHOICES, TORCH, RunSettings
 
 RUN = RunSettings()
 """The defaults of every timing flag."""
@@ -48,6 +48,13 @@ def _add_recipe_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--exclude-layers", type=_layers, default=(), metavar="I,J", help="blocks to keep in FP32")
 
 
+def _add_runtime_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--runtime", choices=tuple(RUNTIME_CHOICES), default=TORCH,
+        help="where FP32 and INT8 run: torch (default), onnxruntime (exported ONNX graphs), or both",
+    )  # fmt: skip
+
+
 def _add_text_args(p: argparse.ArgumentParser, default_tokens: int) -> None:
     p.add_argument("--text", type=Path, metavar="F", help="UTF-8 text (default: the demo student's held-out text)")
     p.add_argument("--max-tokens", type=_at_least(2), default=default_tokens, help=f"tokens to evaluate (default {default_tokens:,})")
@@ -65,7 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     q = sub.add_parser("quantize", help="quantize a checkpoint to INT8 (cached)")
     _add_checkpoint_args(q)
     _add_recipe_args(q)
-    q.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_runtime_arg(q)
+    q.add_argument("--json", action="store_true", help="print one JSON object (a list of two with --runtime both)")
 
     c = sub.add_parser("compare", help="FP32 vs INT8 next token, probability and latency per prompt")
     _add_checkpoint_args(c)
@@ -77,12 +85,21 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--threads", type=_at_least(1), default=RUN.threads, help="torch threads (default: cores, at most 8)")
     c.add_argument("--top-k", type=_at_least(1), default=RUN.top_k, help=f"top tokens to report (default {RUN.top_k})")
     c.add_argument("--format", choices=("table", "json", "csv", "markdown"), default="table")
+    _add_runtime_arg(c)
     _add_recipe_args(c)
 
-    b = sub.add_parser("bench", help="speed and size of FP32 and INT8 variants on GPT-2s of real shapes")
+    x = sub.add_parser("export", help="write the INT8 model for ONNX Runtime to a folder that runs without gpt2q")
+    x.add_argument("checkpoint", nargs="?", help="checkpoint folder (default: the bundled demo student)")
+    x.add_argument("out", type=Path, help="folder to write (model.onnx, config.json, tokenizer.json, README.md)")
+    x.add_argument("--tokenizer", metavar="DIR", help="tokenizer folder, if not in the checkpoint folder")
+    x.add_argument("--runtime", choices=("onnxruntime",), default="onnxruntime", help="the runtime to export for")
+    x.add_argument("--force", action="store_true", help="write into a folder that is not empty")
+    _add_recipe_args(x)
+
+    b = sub.add_parser("bench", help="FP32 and INT8 speed and size, PyTorch and ONNX Runtime, on GPT-2s of real shapes")
     b.add_argument("--layers", type=_layers, default=(6, 12), metavar="6,12", help="synthetic model depths")
     b.add_argument("--prompt-tokens", type=_layers, default=(8, 32), metavar="8,32", help="prompt lengths")
-    b.add_argument("--threads", type=_at_least(1), default=RUN.threads, help="torch threads (default: cores, at most 8)")
+    b.add_argument("--threads", type=_at_least(1), default=RUN.threads, help="threads of both runtimes (default: cores, at most 8)")
     b.add_argument("--repeats", type=_at_least(1), default=RUN.repeats, help=f"timed calls per variant (default {RUN.repeats})")
     b.add_argument("--warmup", type=_at_least(0), default=RUN.warmup, help=f"untimed calls first (default {RUN.warmup})")
     b.add_argument("--no-demo", action="store_true", help="skip the bundled demo student")
@@ -92,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_checkpoint_args(e)
     _add_text_args(e, default_tokens=20_000)
     _add_recipe_args(e)
+    _add_runtime_arg(e)
     e.add_argument("--json", action="store_true", help="print one JSON object")
 
     s = sub.add_parser("sensitivity", help="rank blocks by the KL each adds when quantized alone")

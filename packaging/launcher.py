@@ -10,6 +10,9 @@ import sys
 
 
 def _main() -> int:
+    import multiprocessing
+
+    multiprocessing.freeze_support()  # a child started by the bundle (the ONNX export) runs its task, not the app
     name = os.path.basename(sys.argv[0] if sys.argv and sys.argv[0] else "").lower()
     if name.endswith(".exe"):
         name = name[:-4]

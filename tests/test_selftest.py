@@ -82,7 +82,7 @@ def test_fails_below_the_agreement_floor(trained_checkpoint: Path, monkeypatch, 
             return out
 
     real = compare.compare_encoded
-    monkeypatch.setattr(compare, "compare_encoded", lambda fp32, int8, *a: real(fp32, Contrary(int8), *a))
+    monkeypatch.setattr(compare, "compare_encoded", lambda pairs, *a: real([(f, Contrary(q)) for f, q in pairs], *a))
     assert selftest.run(["--checkpoint", str(trained_checkpoint), "--no-qt", *PROMPTS]) == 1
     assert _verdict(capsys) == "self-test FAILED: 0/2 prompts agree, below the floor of 80%"
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ..core.options import ContinuationSettings, RecipeOptions, RunSettings
+from ..core.options import TORCH, ContinuationSettings, RecipeOptions, RunSettings
 
 if TYPE_CHECKING:
     from ..core.recipe import CancelFn, ProgressFn
@@ -64,38 +64,45 @@ class OpenJob(Job):
 
 @dataclass(frozen=True, eq=False)
 class QuantizeJob(Job):
-    """Quantize (or load from the cache) with *options*; the report comes as the worker's ``quantized``."""
+    """Quantize (or load from the cache) with *options* on each of *runtimes*, in order; each report comes as
+    the worker's ``quantized``."""
 
     options: RecipeOptions
+    runtimes: tuple[str, ...] = (TORCH,)
     starting: ClassVar[str] = "Quantizing…"
     doing: ClassVar[str] = "quantizing"
 
     def run(self, session: Session, context: JobContext) -> None:
-        session.quantize(self.options, context.progress, context.cancelled)
+        for runtime in self.runtimes:
+            session.quantize(self.options, context.progress, context.cancelled, runtime)
 
 
 @dataclass(frozen=True, eq=False)
 class CompareJob(Job):
-    """FP32 versus INT8 on each prompt; emits one ``ComparisonRow`` per prompt."""
+    """FP32 versus INT8 on each prompt; emits one ``ComparisonRow`` per prompt and runtime (a prompt's rows in
+    the order of *runtimes*)."""
 
     prompts: tuple[str, ...]
     settings: RunSettings
     options: RecipeOptions
+    runtimes: tuple[str, ...] = (TORCH,)
     starting: ClassVar[str] = "Running…"
     doing: ClassVar[str] = "running the prompt"
 
     def run(self, session: Session, context: JobContext) -> None:
-        for row in session.compare(self.prompts, self.options, self.settings, context.progress, context.cancelled):
+        rows = session.compare(self.prompts, self.options, self.settings, runtimes=self.runtimes, **context.callbacks)
+        for row in rows:
             context.emit(row)
 
 
 @dataclass(frozen=True, eq=False)
 class ContinueJob(Job):
-    """Both models continue a prompt; emits a ``ContinuationPair``."""
+    """Both models of *runtime* continue a prompt; emits a ``ContinuationPair``."""
 
     prompt: str
     settings: ContinuationSettings
     options: RecipeOptions
+    runtime: str = TORCH
     starting: ClassVar[str] = "Generating…"
     doing: ClassVar[str] = "generating the continuations"
 
@@ -103,7 +110,7 @@ class ContinueJob(Job):
         s = self.settings
         context.emit(
             session.continue_prompt(
-                self.prompt, s.n_tokens, s.temperature, s.seed, self.options, context.progress, context.cancelled
+                self.prompt, s.n_tokens, s.temperature, s.seed, self.options, runtime=self.runtime, **context.callbacks
             )
         )
 
@@ -119,13 +126,15 @@ class TextJob(Job):
 
 @dataclass(frozen=True, eq=False)
 class EvaluateJob(TextJob):
-    """FP32 versus INT8 over a text file; emits a ``CorpusEval``."""
+    """FP32 versus INT8 of *runtime* over a text file; emits a ``CorpusEval``."""
 
+    runtime: str = TORCH
     starting: ClassVar[str] = "Evaluating the text…"
     doing: ClassVar[str] = "evaluating the text"
 
     def run(self, session: Session, context: JobContext) -> None:
-        context.emit(session.evaluate(Path(self.path), self.max_tokens, self.options, **context.callbacks))
+        path, tokens, options = Path(self.path), self.max_tokens, self.options
+        context.emit(session.evaluate(path, tokens, options, runtime=self.runtime, **context.callbacks))
 
 
 @dataclass(frozen=True, eq=False)
@@ -137,3 +146,18 @@ class RankJob(TextJob):
 
     def run(self, session: Session, context: JobContext) -> None:
         context.emit(session.rank_layers(Path(self.path), self.max_tokens, self.options, **context.callbacks))
+
+
+@dataclass(frozen=True, eq=False)
+class ExportJob(Job):
+    """Write the ONNX Runtime INT8 model of *options* into the folder *out* (into a non-empty one only with
+    *overwrite*); emits the folder's ``Path``."""
+
+    out: str
+    options: RecipeOptions
+    overwrite: bool = False
+    starting: ClassVar[str] = "Exporting the INT8 model…"
+    doing: ClassVar[str] = "exporting the INT8 model"
+
+    def run(self, session: Session, context: JobContext) -> None:
+        context.emit(session.export_onnx(Path(self.out), self.options, self.overwrite, **context.callbacks))

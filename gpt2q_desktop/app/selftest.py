@@ -124,6 +124,7 @@ def check_core(checkpoint: Path, prompts: Sequence[str], min_agreement: float, o
         options = RecipeOptions()
         _check_cache_round_trip(session, options, prompts[0], outcome)
         _check_answers(session, options, prompts, min_agreement, outcome)
+        _check_onnxruntime(session, options, prompts[0])
 
 
 def _check_cache_round_trip(session: Session, options: RecipeOptions, prompt: str, outcome: Outcome) -> None:
@@ -179,6 +180,27 @@ def _check_answers(session: Session, options: RecipeOptions, prompts: Sequence[s
         raise SelfTestFailure(f"{outcome.agreement}, below the floor of {min_agreement:.0%}")
     ratio = percentile([r.fp32.timing.median_ms for r in rows], 50) / percentile([r.int8.timing.median_ms for r in rows], 50)
     outcome.speed = f"INT8 {ratio:.1f}x faster" if ratio >= 1 else f"INT8 {1 / ratio:.1f}x slower"
+
+
+def _check_onnxruntime(session: Session, options: RecipeOptions, prompt: str) -> None:
+    """The ONNX Runtime path: export and quantize in a child process, every eligible layer INT8, one comparison
+    whose FP32 answer is torch FP32's."""
+    from ..core.options import RunSettings
+
+    report = session.quantize(options, None, None, "onnxruntime")
+    say(f"INT8: {report.summary()}")
+    if report.layers_quantized != report.layers_eligible:
+        raise SelfTestFailure(f"ONNX Runtime: only {report.layers_quantized}/{report.layers_eligible} layers INT8")
+    settings = RunSettings(repeats=3, warmup=1, threads=1, top_k=5)
+    torch_row, ort_row = session.compare([prompt], options, settings, runtimes=("torch", "onnxruntime"))
+    if not (_finite_answer(ort_row.fp32) and _finite_answer(ort_row.int8)):
+        raise SelfTestFailure("ONNX Runtime gave no valid answer")
+    if ort_row.fp32.token_id != torch_row.fp32.token_id:
+        raise SelfTestFailure(f"ONNX Runtime FP32 predicts {ort_row.fp32.token!r}, torch FP32 {torch_row.fp32.token!r}")
+    say(
+        f"ONNX Runtime: FP32 {ort_row.fp32.token!r} {ort_row.fp32.timing.median_ms:.1f} ms | INT8 {ort_row.int8.token!r} "
+        f"{ort_row.int8.timing.median_ms:.1f} ms | {'agree' if ort_row.agree else 'DIFFER'}, KL {ort_row.kl:.2e}"
+    )
 
 
 def run(argv: Sequence[str] | None = None) -> int:

@@ -1,4 +1,4 @@
-"""Remembered state (geometry, last checkpoint, recipe and run options, recent folders) in ``QSettings``.
+"""Remembered state (geometry, last checkpoint, recipe, runtime and run options, recent folders) in ``QSettings``.
 
 The platform's config location is used, unless ``$GPT2Q_SETTINGS_FILE`` names an INI file (tests).
 """
@@ -12,7 +12,7 @@ from typing import Any
 from PySide6.QtCore import QByteArray, QSettings
 
 from ..core.errors import Gpt2qError
-from ..core.options import RecipeOptions, RunSettings
+from ..core.options import RUNTIME_CHOICES, TORCH, RecipeOptions, RunSettings
 
 ENV_SETTINGS_FILE = "GPT2Q_SETTINGS_FILE"
 ORGANIZATION = "gpt2q"
@@ -115,3 +115,13 @@ class AppSettings:
     def run(self, settings: RunSettings) -> None:
         for key, value in settings.as_dict().items():
             self._s.setValue(f"run/{key}", int(value))
+
+    @property
+    def runtime(self) -> str:
+        """The remembered Runtime choice (a key of ``RUNTIME_CHOICES``; PyTorch when missing or unknown)."""
+        value = str(self._s.value("run/runtime", TORCH))
+        return value if value in RUNTIME_CHOICES else TORCH
+
+    @runtime.setter
+    def runtime(self, choice: str) -> None:
+        self._s.setValue("run/runtime", choice)

@@ -23,9 +23,10 @@ log = logging.getLogger("gpt2q")
 
 
 def _warm_up() -> None:
-    """Before the first job: import torch and transformers and build the bundled GPT-2 tokenizer (work that
-    holds the GIL for long stretches, so it is done once, with the start-up), then exempt all that from later
-    garbage collections (:func:`~.gc_guard.freeze_libraries`)."""
+    """Before the first job: import torch and transformers, what the ONNX Runtime path runs in this process
+    (onnx, onnxruntime) and build the bundled GPT-2 tokenizer (work that holds the GIL for long stretches, so it
+    is done once, with the start-up), then exempt all that from later garbage collections
+    (:func:`~.gc_guard.freeze_libraries`; unfrozen, onnx's objects alone make each full collection a 40 ms stall)."""
     from ..core.paths import bundled_tokenizer_dir
     from ..core.tokenizer import load_tokenizer
 
@@ -33,6 +34,12 @@ def _warm_up() -> None:
         load_tokenizer(bundled_tokenizer_dir())
     except Gpt2qError as exc:  # a checkpoint brings its own; say why the shared one is missing
         log.warning("the bundled GPT-2 tokenizer is unusable: %s", exc)
+    try:
+        from ..core import onnx_pipeline
+
+        onnx_pipeline.versions()  # imports onnx and onnxruntime
+    except ImportError as exc:  # PyTorch still works; an ONNX Runtime job will say what is missing
+        log.warning("the ONNX Runtime path is unavailable: %s", exc)
     freeze_libraries()
 
 

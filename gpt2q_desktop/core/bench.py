@@ -2,7 +2,8 @@
 
 Models of real shapes (768 wide, 12 heads, 50,257 tokens) are built from a fixed seed, written as
 checkpoint folders and quantized through the same session and cache as the app. All variants of a model
-are timed in one process, interleaved call by call, so drift hits every variant alike.
+are timed in one process, interleaved call by call, so drift hits every variant alike; the ONNX Runtime variants
+(:mod:`bench_ort`) in the same loop, each call followed by a pause that lets the runtime's threads rest.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ import io
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
+from .bench_ort import ORT_VARIANTS, OrtVariants, ort_calls, ort_extra, ort_variants, top1_checks
+from .bench_table import BenchRow
 from .cache import QuantCache
 from .checkpoint import CheckpointInfo
 from .metrics import percentile
@@ -30,27 +32,9 @@ from .serving_memory import serving_memory_mb
 from .session import Session
 from .synthetic import make_gpt2, save_checkpoint
 
-VARIANTS = ("fp32_full", "fp32_last", "int8_seed", "int8", "int8_per_channel", "fp32_decode", "int8_decode")
+TORCH_VARIANTS = ("fp32_full", "fp32_last", "int8_seed", "int8", "int8_per_channel", "fp32_decode", "int8_decode")
+VARIANTS = TORCH_VARIANTS + ORT_VARIANTS
 DECODE_PAST = 32
-
-
-@dataclass
-class BenchRow:
-    """One variant of one model at one prompt length."""
-
-    model: str
-    layers: int
-    prompt_tokens: int
-    variant: str
-    median_ms: float
-    p90_ms: float
-    bytes: int
-    ratio_vs_fp32_full: float = 0.0
-    ratio_vs_fp32_last: float = 0.0
-    extra: dict[str, float] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def read_bandwidth_gbs(threads: int, mbytes: int = 512) -> float:
@@ -89,7 +73,9 @@ def _seed_int8(fp32: nn.Module) -> tuple[nn.Module, int]:
     return model, buf.tell()
 
 
-def _calls(variants: dict[str, nn.Module], ids: torch.Tensor, past: dict[str, Any]) -> dict[str, Callable[[], Callable[[], Any]]]:
+def _calls(
+    variants: dict[str, nn.Module], ids: torch.Tensor, past: dict[str, Any]
+) -> dict[str, Callable[[], Callable[[], Any]]]:
     """For each variant, a maker of its timed call (made untimed: decode calls get a fresh past)."""
 
     def forward(model: nn.Module, keep: int) -> Callable[[], Callable[[], Any]]:
@@ -117,20 +103,27 @@ def _calls(variants: dict[str, nn.Module], ids: torch.Tensor, past: dict[str, An
 
 
 def time_interleaved_calls(
-    makers: dict[str, Callable[[], Callable[[], Any]]], repeats: int, warmup: int
+    makers: dict[str, Callable[[], Callable[[], Any]]],
+    repeats: int,
+    warmup: int,
+    settle: dict[str, float] | None = None,
 ) -> dict[str, list[float]]:
     """Milliseconds per call for each variant, variants alternating every round; each maker prepares a call
-    untimed (a fresh KV cache, a switch of INT8 kernels), then only the call itself is timed."""
+    untimed (a fresh KV cache, a switch of INT8 kernels), then only the call itself is timed. After a call of
+    a variant in *settle* (ONNX Runtime: its threads spin on), that many seconds pass before the next call."""
+    pause = settle or {}
     samples: dict[str, list[float]] = {k: [] for k in makers}
     for _ in range(warmup):
-        for make in makers.values():
+        for name, make in makers.items():
             make()()
+            time.sleep(pause.get(name, 0.0))
     for _ in range(repeats):
         for name, make in makers.items():
             call = make()
             start = time.perf_counter()
             call()
             samples[name].append((time.perf_counter() - start) * 1000.0)
+            time.sleep(pause.get(name, 0.0))
     return samples
 
 
@@ -158,37 +151,96 @@ def _int8_variants(
 
 
 def _time_variants(
-    models: dict[str, nn.Module], info: CheckpointInfo, n: int, gen: torch.Generator, threads: int, repeats: int, warmup: int
-) -> dict[str, list[float]]:
-    """Milliseconds per call of every variant on an *n*-token prompt (decode steps after a past of DECODE_PAST)."""
+    models: dict[str, nn.Module], ort: OrtVariants, info: CheckpointInfo, n: int, gen: torch.Generator,
+    threads: int, repeats: int, warmup: int,
+) -> tuple[dict[str, list[float]], dict[str, dict[str, float]]]:  # fmt: skip
+    """Milliseconds per call of every variant on an *n*-token prompt (decode steps after a past of DECODE_PAST),
+    and the top-1 checks of the ONNX Runtime variants against torch FP32."""
     ids = torch.randint(0, info.vocab_size, (1, n), generator=gen)
     past_ids = torch.randint(0, info.vocab_size, (1, DECODE_PAST), generator=gen)
     with torch_threads(threads), torch.inference_mode():
         past = {k: new_kv_cache(models[k]) for k in ("fp32", "int8_per_channel")}
         for k, kv_cache in past.items():
             cached_step(models[k], past_ids, kv_cache)
-        return time_interleaved_calls(_calls(models, ids, past), repeats, warmup)
+        checks = top1_checks(models["fp32"], ort.models, past["fp32"], info.vocab_size, n, gen)
+        makers = _calls(models, ids, past) | ort_calls(ort.models, ids, past["fp32"])
+        settle = {k: m.settle_s for k, m in ort.models.items()}
+        return time_interleaved_calls(makers, repeats, warmup, settle), checks
 
 
-def _variant_extra(variant: str, size_key: str, figures: dict[str, Any], med: dict[str, float]) -> dict[str, float]:
-    """Quantize and cache-load seconds, serving memory and, for decode steps, streamed bytes and speedup."""
+def _variant_extra(
+    variant: str, figures: dict[str, Any], med: dict[str, float], checks: dict[str, Any]
+) -> dict[str, float]:
+    """Quantize and cache-load seconds, serving memory, the ONNX Runtime figures and, for decode steps, streamed
+    bytes and speedup."""
     extra: dict[str, float] = {}
-    report = figures["reports"].get(size_key)
+    key = _size_key(variant)
+    report = figures["reports"].get(key)
     if report is not None:
         extra["quantize_s"] = report.quantize_seconds
-        extra["cache_load_s"] = figures["loads"][size_key].seconds
-    if figures["memory"].get(size_key) is not None:
-        extra["peak_rss_mb"], extra["model_rss_mb"] = figures["memory"][size_key]
+        extra["cache_load_s"] = figures["loads"][key].seconds
+    if figures["memory"].get(key) is not None:
+        extra["peak_rss_mb"], extra["model_rss_mb"] = figures["memory"][key]
+    if variant in ORT_VARIANTS:
+        extra.update(ort_extra(variant, figures["ort"], checks[variant], med))
     if variant.endswith("_decode"):
-        extra["streamed_mb"] = figures["streamed"]["fp32" if variant == "fp32_decode" else "int8_per_channel"] / 1e6
+        extra["streamed_mb"] = figures["streamed"]["fp32" if "fp32" in variant else "int8_per_channel"] / 1e6
         extra["ratio_vs_fp32_decode"] = med["fp32_decode"] / med[variant]
     return extra
 
 
 def _size_key(variant: str) -> str:
-    """Which model's file a variant's size is: the decode step of INT8 runs the per-channel model."""
+    """Which model's file a variant's size is: the decode step of INT8 runs the per-channel model; an ONNX Runtime
+    variant's is its own graph."""
+    if variant in ORT_VARIANTS:
+        return variant
     base = variant.removesuffix("_full").removesuffix("_last").removesuffix("_decode")
     return "fp32" if base == "fp32" else ("int8_per_channel" if variant == "int8_decode" else base)
+
+
+def _prepare(
+    session: Session, name: str, folder: Path, tmp: Path, threads: int, log: Callable[[str], None]
+) -> tuple[dict[str, nn.Module], dict[str, Any], dict[str, int]]:
+    """The torch models, the figures the rows report besides times (ONNX Runtime variants included under
+    ``"ort"``), and each variant's file size."""
+    info = session.info
+    assert info is not None
+    models, reports, loads, seed_bytes = _int8_variants(session, name, threads, log)
+    (tmp / "decode").mkdir()
+    ort = ort_variants(session, name, tmp / "decode", threads, log)
+    log(f"{name}: peak memory of a fresh process serving each variant")
+    memory = {
+        key: serving_memory_mb(folder, options, tmp, threads)
+        for key, options in (("fp32", None), ("int8", PER_TENSOR), ("int8_per_channel", PER_CHANNEL))
+    }
+    sizes = {"fp32": info.file_bytes, "int8_seed": seed_bytes, **ort.sizes}
+    sizes.update({key: report.int8_bytes for key, report in reports.items()})
+    streamed = {k: streamed_bytes_per_token(models[k]) for k in ("fp32", "int8_per_channel")}
+    figures = {"reports": reports, "loads": loads, "memory": memory, "streamed": streamed, "ort": ort}
+    return models, figures, sizes
+
+
+def _rows(
+    name: str, info: CheckpointInfo, n: int, samples: dict[str, list[float]], sizes: dict[str, int],
+    figures: dict[str, Any], checks: dict[str, Any],
+) -> list[BenchRow]:  # fmt: skip
+    """One row per variant of one timing run on an *n*-token prompt."""
+    med = {k: percentile(v, 50) for k, v in samples.items()}
+    return [
+        BenchRow(
+            model=name,
+            layers=info.n_layer,
+            prompt_tokens=1 if variant.endswith("_decode") else n,
+            variant=variant,
+            median_ms=med[variant],
+            p90_ms=percentile(samples[variant], 90),
+            bytes=sizes[_size_key(variant)],
+            ratio_vs_fp32_full=med["fp32_full"] / med[variant],
+            ratio_vs_fp32_last=med["fp32_last"] / med[variant],
+            extra=_variant_extra(variant, figures, med, checks),
+        )
+        for variant in VARIANTS
+    ]
 
 
 def bench_model(
@@ -204,38 +256,14 @@ def bench_model(
     with tempfile.TemporaryDirectory(prefix="gpt2q-bench-") as tmp:
         session = Session(QuantCache(Path(tmp)))
         info = session.open(folder)
-        models, reports, loads, seed_bytes = _int8_variants(session, name, threads, log)
-        log(f"{name}: peak memory of a fresh process serving each variant")
-        memory = {
-            key: serving_memory_mb(folder, options, Path(tmp), threads)
-            for key, options in (("fp32", None), ("int8", PER_TENSOR), ("int8_per_channel", PER_CHANNEL))
-        }
-        sizes = {"fp32": info.file_bytes, "int8_seed": seed_bytes}
-        sizes.update({key: report.int8_bytes for key, report in reports.items()})
-        streamed = {k: streamed_bytes_per_token(models[k]) for k in ("fp32", "int8_per_channel")}
-        figures = {"reports": reports, "loads": loads, "memory": memory, "streamed": streamed}
+        models, figures, sizes = _prepare(session, name, folder, Path(tmp), threads, log)
         rows: list[BenchRow] = []
         gen = torch.Generator().manual_seed(1234)
         for tokens in prompt_tokens:
             n = min(tokens, info.n_positions - 1)
             log(f"{name}: timing {len(VARIANTS)} variants × {repeats} repeats, {n}-token prompt, {threads} threads")
-            samples = _time_variants(models, info, n, gen, threads, repeats, warmup)
-            med = {k: percentile(v, 50) for k, v in samples.items()}
-            for variant in VARIANTS:
-                rows.append(
-                    BenchRow(
-                        model=name,
-                        layers=info.n_layer,
-                        prompt_tokens=1 if variant.endswith("_decode") else n,
-                        variant=variant,
-                        median_ms=med[variant],
-                        p90_ms=percentile(samples[variant], 90),
-                        bytes=sizes[_size_key(variant)],
-                        ratio_vs_fp32_full=med["fp32_full"] / med[variant],
-                        ratio_vs_fp32_last=med["fp32_last"] / med[variant],
-                        extra=_variant_extra(variant, _size_key(variant), figures, med),
-                    )
-                )
+            samples, checks = _time_variants(models, figures["ort"], info, n, gen, threads, repeats, warmup)
+            rows += _rows(name, info, n, samples, sizes, figures, checks)
         return rows
 
 
@@ -260,26 +288,3 @@ def run_bench(
     if demo is not None:
         rows += bench_model("demo-student", demo, prompt_tokens, threads, repeats, warmup, log)
     return rows
-
-
-def render_bench(rows: list[BenchRow], bandwidth_gbs: float) -> str:
-    """A plain-text table with ratios beside the times, and the bandwidth floor for decode steps."""
-    head = f"{'model':<14}{'tokens':>7}  {'variant':<17}{'median ms':>10}{'p90 ms':>9}{'vs full':>9}{'vs last':>9}{'file MB':>9}{'size':>7}  notes"
-    out = [head, "-" * len(head)]
-    fp32_bytes = {r.model: r.bytes for r in rows if r.variant == "fp32_full"}
-    for r in rows:
-        notes = []
-        if "quantize_s" in r.extra and r.variant in ("int8", "int8_per_channel"):
-            speed = r.extra["quantize_s"] / max(r.extra["cache_load_s"], 1e-9)
-            notes.append(f"quantize {r.extra['quantize_s']:.2f}s, cache load {r.extra['cache_load_s']:.2f}s ({speed:.1f}×)")
-        if "peak_rss_mb" in r.extra and r.variant in ("fp32_last", "int8", "int8_per_channel"):
-            notes.append(f"serving: peak RSS {r.extra['peak_rss_mb']:.0f} MB, model {r.extra['model_rss_mb']:.0f} MB")
-        if "streamed_mb" in r.extra:
-            floor = r.extra["streamed_mb"] / 1e3 / bandwidth_gbs * 1e3
-            notes.append(f"{r.extra['ratio_vs_fp32_decode']:.2f}× vs FP32 decode; streams {r.extra['streamed_mb']:.0f} MB → floor {floor:.1f} ms")
-        out.append(
-            f"{r.model:<14}{r.prompt_tokens:>7}  {r.variant:<17}{r.median_ms:>10.2f}{r.p90_ms:>9.2f}"
-            f"{r.ratio_vs_fp32_full:>8.2f}×{r.ratio_vs_fp32_last:>8.2f}×{r.bytes / 1e6:>9.1f}"
-            f"{r.bytes / fp32_bytes[r.model]:>7.0%}  {'; '.join(notes)}"
-        )
-    return "\n".join(out) + "\n"

@@ -1,8 +1,9 @@
 """A content-keyed store of quantized models in the user data directory.
 
-Each entry is a folder ``<data dir>/cache/<key>/`` holding ``weights.safetensors`` (INT8 and FP32
-tensors, no pickle) and ``manifest.json`` (source, options, layout, checksums, figures). The key hashes
-the checkpoint's config and weight bytes, the recipe options, the recipe's name and the torch version.
+Each entry is a folder ``<data dir>/cache/<key>/`` holding one payload file, ``weights.safetensors`` (the torch
+recipe's INT8 and FP32 tensors, no pickle) or ``model.onnx`` (an ONNX Runtime graph, FP32 or INT8), and
+``manifest.json`` (source, options, layout, checksums, figures). The key hashes the checkpoint's config and
+weight bytes, the recipe options, the recipe's name and the torch version (and onnx / onnxruntime's).
 
 Writes are atomic: an entry is assembled in a ``.tmp-*`` folder, every file fsync-ed, then renamed into
 place, so a crash, a full disk or a cancel never leaves half an entry where a whole one is expected.
@@ -19,6 +20,7 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -100,16 +102,22 @@ class QuantCache:
         except OSError:
             pass
 
-    def key_for(self, info: CheckpointInfo, options: dict[str, Any], recipe: str) -> str:
+    def key_for(
+        self, info: CheckpointInfo, options: dict[str, Any], recipe: str, versions: dict[str, str] | None = None
+    ) -> str:
+        """The entry key of *recipe* with *options* on *info*'s weights; *versions* adds the libraries
+        (beyond torch) whose output the entry is."""
         import torch
 
-        parts = {
+        parts: dict[str, Any] = {
             "format": CACHE_FORMAT,
             "files": [(name, self.file_digest(p)) for name, p in weight_files_digest_input(info)],
             "options": options,
             "backend": recipe,  # the key's name is kept, so that existing entries stay valid
             "torch": torch.__version__,
         }
+        if versions:
+            parts["versions"] = versions
         return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32]
 
     # -- reading --------------------------------------------------------------------------------
@@ -130,23 +138,30 @@ class QuantCache:
             raise CorruptEntry(key, problem)
         return manifest
 
+    def payload(self, key: str) -> tuple[dict[str, Any], Path]:
+        """The verified manifest of an entry and its payload file (size and checksum checked);
+        :class:`CorruptEntry` if anything is off."""
+        manifest = self.manifest(key)
+        path = self.entry_path(key) / manifest.get("payload", WEIGHTS)
+        problem = file_problem(path)
+        if problem is not None:
+            raise CorruptEntry(key, f"weights file {problem}")
+        try:
+            if path.stat().st_size != manifest["weights_bytes"]:
+                raise CorruptEntry(key, "weights file of the wrong size")
+            if _sha256(path) != manifest["weights_sha256"]:
+                raise CorruptEntry(key, "weights checksum mismatch")
+        except OSError as exc:
+            raise CorruptEntry(key, f"unreadable weights ({reason_of(exc)})") from exc
+        return manifest, path
+
     def load_tensors(self, key: str) -> tuple[dict[str, Any], dict[str, Any]]:
         """The verified manifest and tensors of an entry; :class:`CorruptEntry` if anything is off."""
         from safetensors.torch import load_file
 
-        manifest = self.manifest(key)
-        weights = self.entry_path(key) / WEIGHTS
-        problem = file_problem(weights)
-        if problem is not None:
-            raise CorruptEntry(key, f"weights file {problem}")
+        manifest, weights = self.payload(key)
         try:
-            if weights.stat().st_size != manifest["weights_bytes"]:
-                raise CorruptEntry(key, "weights file of the wrong size")
-            if _sha256(weights) != manifest["weights_sha256"]:
-                raise CorruptEntry(key, "weights checksum mismatch")
             tensors = load_file(str(weights))
-        except CorruptEntry:
-            raise
         except Exception as exc:
             raise CorruptEntry(key, f"unreadable weights ({reason_of(exc)})") from exc
         return manifest, tensors
@@ -187,10 +202,17 @@ class QuantCache:
             raise
 
     def store(self, key: str, tensors: dict[str, Any], manifest: dict[str, Any]) -> CacheEntry:
-        """Write an entry atomically; any failure of the writer (full disk, a safetensors error...) raises
-        :class:`CacheError` and leaves nothing; a cancel or interrupt propagates, also leaving nothing."""
+        """Write an entry of *tensors* (a safetensors file) atomically, as :meth:`store_file`."""
         from safetensors.torch import save_file
 
+        return self.store_file(key, manifest, lambda path: save_file(tensors, str(path)))
+
+    def store_file(
+        self, key: str, manifest: dict[str, Any], write: Callable[[Path], None], payload: str = WEIGHTS
+    ) -> CacheEntry:
+        """Write an entry atomically: ``write(path)`` makes its payload file *payload*; any failure of the writer
+        (full disk, a library error...) raises :class:`CacheError` and leaves nothing; a cancel or interrupt
+        propagates, also leaving nothing."""
         self.sweep()
         try:
             self.root.mkdir(parents=True, exist_ok=True)
@@ -198,8 +220,8 @@ class QuantCache:
         except OSError as exc:
             raise CacheError(f"Cannot create the cache folder {self.root}: {reason_of(exc)}.") from exc
         try:
-            weights = tmp / WEIGHTS
-            save_file(tensors, str(weights))
+            weights = tmp / payload
+            write(weights)
             with weights.open("rb+") as fh:
                 os.fsync(fh.fileno())
             full = dict(manifest)
@@ -210,6 +232,8 @@ class QuantCache:
                 weights_bytes=weights.stat().st_size,
                 weights_sha256=_sha256(weights),
             )
+            if payload != WEIGHTS:
+                full["payload"] = payload
             self._atomic_write_text(tmp / MANIFEST, json.dumps(full, indent=2, sort_keys=True))
             _fsync_dir(tmp)
             final = self.entry_path(key)
@@ -219,7 +243,7 @@ class QuantCache:
         except BaseException as exc:
             shutil.rmtree(tmp, ignore_errors=True)
             if isinstance(exc, Exception) and not isinstance(exc, Gpt2qError):
-                message = f"Could not save the INT8 model to the cache ({reason_of(exc)}); nothing was left behind."
+                message = f"Could not save the model to the cache ({reason_of(exc)}); nothing was left behind."
                 raise CacheError(message) from exc
             raise
         return CacheEntry(key, final, full)

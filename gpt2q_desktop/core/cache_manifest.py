@@ -19,6 +19,8 @@ from .options import RecipeOptions
 CACHE_FORMAT = 1
 LAYOUT_LISTS = ("quantized_linears", "int8_embeddings")
 LAYOUT_FLAGS = ("lm_head_shares_wte", "lm_head_tied_fp32")
+ONNX_PAYLOAD = "model.onnx"
+ONNX_COUNTS = ("layers_quantized", "layers_eligible", "embeddings_int8")
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 _LATEST = 253402300799.0  # 9999-12-31: later timestamps overflow date formatting
 
@@ -71,7 +73,28 @@ def manifest_problem(manifest: Any, key: str) -> str | None:
         return "source name or path is not text"
     if not all(isinstance(manifest.get(name), str) for name in ("backend", "torch")):
         return "backend or torch version is not text"
+    if manifest.get("runtime", "torch") == "onnxruntime":
+        return _onnx_problem(manifest)
+    if "payload" in manifest:
+        return "payload is not the torch weights file"
     return _options_problem(manifest.get("options")) or _layout_problem(manifest.get("layout"))
+
+
+def _onnx_problem(manifest: dict[str, Any]) -> str | None:
+    """None when an ONNX Runtime entry's own fields are sound: its graph kind, file and counts."""
+    if manifest.get("payload") != ONNX_PAYLOAD:
+        return f"payload is not {ONNX_PAYLOAD}"
+    versions = manifest.get("versions")
+    if not isinstance(versions, dict) or not all(isinstance(versions.get(n), str) for n in ("onnx", "onnxruntime")):
+        return "onnx or onnxruntime version is not text"
+    if manifest.get("graph") == "fp32":
+        return None if manifest.get("options") == {} else "options of an FP32 graph are not empty"
+    if manifest.get("graph") != "int8":
+        return "graph is neither fp32 nor int8"
+    counts = manifest.get("counts")
+    if not isinstance(counts, dict) or not all(_is_int(counts.get(n)) and counts[n] >= 0 for n in ONNX_COUNTS):
+        return "counts are not layer counts"
+    return _options_problem(manifest.get("options"))
 
 
 class CorruptEntry(CacheError):
@@ -141,6 +164,7 @@ class CacheEntry:
             "source_path": self.source_path,
             "options": self.manifest.get("options", {}),
             "backend": self.manifest.get("backend"),
+            "runtime": self.manifest.get("runtime", "torch"),
             "torch": self.manifest.get("torch"),
             "created": self.created,
             "problem": self.problem,

@@ -1,11 +1,10 @@
-"""FP32 versus INT8 on one prompt: next tokens, probabilities, timing and agreement."""
+"""FP32 versus INT8 on one prompt, on one runtime or several: next tokens, probabilities, timing and agreement."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-
-import torch
 
 from .metrics import kl_divergence, speedup, topk_overlap
 from .options import RunSettings
@@ -17,6 +16,7 @@ from .runner import (
     resolved,
     time_interleaved,
     top_tokens,
+    torch_threads,
 )
 
 
@@ -63,6 +63,8 @@ class ComparisonRow:
     top5_overlap: float
     threads: int
     repeats: int
+    runtime: str = "torch"
+    """Where both models ran: ``torch`` or ``onnxruntime``."""
 
     @property
     def agree(self) -> bool:
@@ -85,25 +87,33 @@ class ComparisonRow:
             "speedup": self.speedup,
             "threads": self.threads,
             "repeats": self.repeats,
+            "runtime": self.runtime,
         }
 
 
-def compare_encoded(
-    fp32: torch.nn.Module, int8: torch.nn.Module, tokenizer: Any, prompt: EncodedPrompt, settings: RunSettings
-) -> ComparisonRow:
-    """Run both models on the same token ids, then time them interleaved."""
+def compare_encoded(pairs: Sequence[tuple[Any, Any]], tokenizer: Any, prompt: EncodedPrompt, settings: RunSettings) -> list[ComparisonRow]:
+    """Run each (FP32, INT8) pair on the same token ids, then time all models interleaved; one row per pair,
+    its runtime named by the models (``runtime``, else torch)."""
     settings = resolved(settings)
-    p_logits = last_logits(fp32, prompt.ids)
-    q_logits = last_logits(int8, prompt.ids)
-    t_fp32, t_int8 = time_interleaved([fp32, int8], prompt.ids, settings)
-    return ComparisonRow(
-        prompt=prompt.text,
-        tokens=prompt.tokens,
-        note=prompt.note(),
-        fp32=SideResult(tuple(top_tokens(tokenizer, p_logits, settings.top_k)), t_fp32),
-        int8=SideResult(tuple(top_tokens(tokenizer, q_logits, settings.top_k)), t_int8),
-        kl=kl_divergence(p_logits, q_logits),
-        top5_overlap=topk_overlap(p_logits, q_logits, 5),
-        threads=settings.threads,
-        repeats=settings.repeats,
-    )
+    models = [m for pair in pairs for m in pair]
+    with torch_threads(settings.threads):
+        logits = [last_logits(m, prompt.ids) for m in models]
+    timings = time_interleaved(models, prompt.ids, settings)
+    rows = []
+    for i, (fp32, _) in enumerate(pairs):
+        p_logits, q_logits = logits[2 * i], logits[2 * i + 1]
+        rows.append(
+            ComparisonRow(
+                prompt=prompt.text,
+                tokens=prompt.tokens,
+                note=prompt.note(),
+                fp32=SideResult(tuple(top_tokens(tokenizer, p_logits, settings.top_k)), timings[2 * i]),
+                int8=SideResult(tuple(top_tokens(tokenizer, q_logits, settings.top_k)), timings[2 * i + 1]),
+                kl=kl_divergence(p_logits, q_logits),
+                top5_overlap=topk_overlap(p_logits, q_logits, 5),
+                threads=settings.threads,
+                repeats=settings.repeats,
+                runtime=getattr(fp32, "runtime", "torch"),
+            )
+        )
+    return rows

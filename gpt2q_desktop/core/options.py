@@ -9,6 +9,20 @@ from typing import Any
 
 from .errors import PromptError
 
+TORCH, ONNXRUNTIME = "torch", "onnxruntime"
+RUNTIME_CHOICES: dict[str, tuple[str, ...]] = {TORCH: (TORCH,), ONNXRUNTIME: (ONNXRUNTIME,), "both": (TORCH, ONNXRUNTIME)}
+"""What ``--runtime`` (and the window's Runtime choice) accepts, and the runtimes each runs; torch is the default."""
+RUNTIME_NAMES = {TORCH: "PyTorch", ONNXRUNTIME: "ONNX Runtime"}
+
+
+def runtimes_of(choice: str) -> tuple[str, ...]:
+    """The runtimes of a Runtime choice (``torch``, ``onnxruntime`` or ``both``)."""
+    try:
+        return RUNTIME_CHOICES[choice]
+    except KeyError:
+        raise PromptError(f"Unknown runtime {choice!r}: choose one of {', '.join(RUNTIME_CHOICES)}.") from None
+
+
 AUTO_THREADS = 0
 """``RunSettings.threads`` value meaning the core's default thread count (``runner.default_threads``)."""
 

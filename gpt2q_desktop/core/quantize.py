@@ -43,6 +43,8 @@ class QuantizeReport:
     """The name of the recipe that made the INT8 model (JSON key kept as ``backend``)."""
     options: dict[str, Any]
     notes: list[str] = field(default_factory=list)
+    runtime: str = "torch"
+    """Where the INT8 model runs: ``torch`` or ``onnxruntime``."""
 
     @property
     def size_ratio(self) -> float:
@@ -59,9 +61,10 @@ class QuantizeReport:
 
     def summary(self) -> str:
         source = f"from cache in {self.seconds:.2f} s" if self.cache_hit else f"in {self.seconds:.2f} s"
+        where = "ONNX Runtime: " if self.runtime == "onnxruntime" else ""
         return (
-            f"{self.layers_quantized}/{self.layers_eligible} linear layers INT8, "
-            f"{self.embeddings_int8} embeddings INT8; {self.fp32_bytes / 1e6:.1f} MB → "
+            f"{where}{self.layers_quantized}/{self.layers_eligible} linear layers INT8, "
+            f"{self.embeddings_int8} embedding{'' if self.embeddings_int8 == 1 else 's'} INT8; {self.fp32_bytes / 1e6:.1f} MB → "
             f"{self.int8_bytes / 1e6:.1f} MB ({self.size_ratio:.0%}); {source}"
         )
 

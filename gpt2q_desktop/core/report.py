@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from .metrics import percentile
+from .options import RUNTIME_NAMES, TORCH
 from .text import printable, visible_token
 
 if TYPE_CHECKING:
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
 
 FORMATS = ("table", "json", "csv", "markdown")
 COLUMNS = (
-    "prompt", "fp32_token", "fp32_id", "fp32_prob", "fp32_median_ms", "fp32_p90_ms",
+    "prompt", "runtime", "fp32_token", "fp32_id", "fp32_prob", "fp32_median_ms", "fp32_p90_ms",
     "int8_token", "int8_id", "int8_prob", "int8_median_ms", "int8_p90_ms",
     "agree", "kl", "top5_overlap", "speedup",
 )  # fmt: skip
@@ -27,6 +28,7 @@ def flat_row(row: ComparisonRow) -> dict[str, object]:
     """One row as flat, export-ready values (tokens kept raw; the views make whitespace visible)."""
     return {
         "prompt": row.prompt,
+        "runtime": row.runtime,
         "fp32_token": row.fp32.token,
         "fp32_id": row.fp32.token_id,
         "fp32_prob": row.fp32.prob,
@@ -54,7 +56,7 @@ def _short(text: str, width: int = 28) -> str:
 def _display_cells(row: ComparisonRow) -> list[str]:
     """The table and Markdown cells of *row*: terminal-safe, no raw control or bidi character."""
     cells = [
-        _short(row.prompt),
+        _short(row.prompt), RUNTIME_NAMES.get(row.runtime, row.runtime),
         f"{visible_token(row.fp32.token)} ({row.fp32.token_id})", f"{row.fp32.prob:.3f}",
         f"{row.fp32.timing.median_ms:.2f}", f"{row.fp32.timing.p90_ms:.2f}",
         f"{visible_token(row.int8.token)} ({row.int8.token_id})", f"{row.int8.prob:.3f}",
@@ -65,7 +67,7 @@ def _display_cells(row: ComparisonRow) -> list[str]:
 
 
 _HEADERS = [
-    "prompt", "FP32 token", "p", "median ms", "p90 ms",
+    "prompt", "runtime", "FP32 token", "p", "median ms", "p90 ms",
     "INT8 token", "p", "median ms", "p90 ms", "agree", "KL", "speedup",
 ]  # fmt: skip
 
@@ -103,13 +105,38 @@ def render(rows: Sequence[ComparisonRow], fmt: str) -> str:
     return "\n".join(out) + "\n"
 
 
-def summary(rows: Sequence[ComparisonRow]) -> str:
-    """One line: agreement, mean KL and median speedup over *rows*."""
-    if not rows:
-        return "no prompts"
+def _line(rows: Sequence[ComparisonRow]) -> str:
     agree = sum(r.agree for r in rows)
     kl = sum(r.kl for r in rows) / len(rows)
     return (
         f"{len(rows)} prompt{'s' if len(rows) > 1 else ''}: top-1 agreement {agree}/{len(rows)}, mean KL {kl:.2e}, "
         f"median speedup {percentile([r.speedup for r in rows], 50):.2f}×"
     )
+
+
+def fastest_int8(rows: Sequence[ComparisonRow]) -> str:
+    """In words, which runtime's INT8 is fastest against PyTorch FP32 (median over the prompts); "" unless
+    rows of several runtimes include PyTorch's."""
+    by_runtime: dict[str, list[ComparisonRow]] = {}
+    for r in rows:
+        by_runtime.setdefault(r.runtime, []).append(r)
+    if len(by_runtime) < 2 or TORCH not in by_runtime:
+        return ""
+    base = percentile([r.fp32.timing.median_ms for r in by_runtime[TORCH]], 50)
+    int8 = {rt: percentile([r.int8.timing.median_ms for r in rs], 50) for rt, rs in by_runtime.items()}
+    best = min(int8, key=lambda rt: int8[rt])
+    ratio = base / int8[best]
+    than = f"{ratio:.2f}× faster than" if ratio >= 1 else f"{1 / ratio:.2f}× slower than"
+    return f"fastest INT8: {RUNTIME_NAMES.get(best, best)}, {than} PyTorch FP32"
+
+
+def summary(rows: Sequence[ComparisonRow]) -> str:
+    """Agreement, mean KL and median speedup over *rows* (a line per runtime when several ran, then the fastest INT8)."""
+    if not rows:
+        return "no prompts"
+    runtimes = list(dict.fromkeys(r.runtime for r in rows))
+    if len(runtimes) == 1:
+        return _line(rows)
+    lines = [f"{RUNTIME_NAMES.get(rt, rt)}: {_line([r for r in rows if r.runtime == rt])}" for rt in runtimes]
+    fastest = fastest_int8(rows)
+    return "\n".join(lines + ([fastest] if fastest else []))

@@ -123,7 +123,7 @@ def last_logits(model: torch.nn.Module, ids: torch.Tensor) -> torch.Tensor:
 
 
 @functools.cache
-def _cache_keyword() -> str:
+def cache_keyword() -> str:
     """transformers 5.24 renamed ``past_key_values`` to ``cache`` (the old name warns and goes in 5.40)."""
     from transformers import GPT2LMHeadModel
 
@@ -132,6 +132,8 @@ def _cache_keyword() -> str:
 
 def new_kv_cache(model: torch.nn.Module) -> Any:
     """An empty KV cache for *model*; :func:`cached_step` appends to it in place."""
+    if hasattr(model, "new_cache"):  # an ONNX Runtime model keeps its own history
+        return model.new_cache()
     from transformers import DynamicCache
 
     return DynamicCache(config=model.config)
@@ -139,7 +141,7 @@ def new_kv_cache(model: torch.nn.Module) -> Any:
 
 def cached_step(model: torch.nn.Module, ids: torch.Tensor, kv_cache: Any) -> torch.Tensor:
     """Feed *ids* after what *kv_cache* holds (appending to it); the last position's logits."""
-    out = model(input_ids=ids, use_cache=True, logits_to_keep=1, **{_cache_keyword(): kv_cache})
+    out = model(input_ids=ids, use_cache=True, logits_to_keep=1, **{cache_keyword(): kv_cache})
     return out.logits[0, -1]
 
 
@@ -151,8 +153,9 @@ def top_tokens(tokenizer: Any, logits: torch.Tensor, k: int) -> list[TopToken]:
     ]
 
 
-def time_interleaved(models: list[torch.nn.Module], ids: torch.Tensor, settings: RunSettings) -> list[Timing]:
-    """Time each model's next-token call, alternating models every repeat so drift hits all alike."""
+def time_interleaved(models: list[Any], ids: torch.Tensor, settings: RunSettings) -> list[Timing]:
+    """Time each model's next-token call, alternating models every repeat so drift hits all alike; after a
+    model whose threads go on spinning (ONNX Runtime: ``settle_s``), wait until they rest before the next call."""
     samples: list[list[float]] = [[] for _ in models]
     with torch_threads(resolved(settings).threads), torch.inference_mode():
         for _ in range(settings.warmup):
@@ -163,4 +166,5 @@ def time_interleaved(models: list[torch.nn.Module], ids: torch.Tensor, settings:
                 start = time.perf_counter()
                 m(input_ids=ids, logits_to_keep=1, use_cache=False)
                 samples[i].append((time.perf_counter() - start) * 1000.0)
+                time.sleep(getattr(m, "settle_s", 0.0))
     return [Timing.of(s) for s in samples]

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from .checkpoint import CheckpointInfo, inspect_checkpoint, load_inspected
 from .errors import Cancelled, CheckpointError, TokenizerError
-from .options import AUTO_THREADS, RecipeOptions, RunSettings
+from .options import AUTO_THREADS, ONNXRUNTIME, TORCH, RecipeOptions, RunSettings
 
 if TYPE_CHECKING:
     from torch import nn
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from .cache import QuantCache
     from .checkpoint import LoadedCheckpoint
     from .compare import ComparisonRow
+    from .ort_model import OrtCausalLM
     from .quality import ContinuationPair, CorpusEval, LayerScore
     from .quantize import QuantizeReport
     from .recipe import CancelFn, ProgressFn, QuantizationRecipe
@@ -53,6 +54,7 @@ class Session:
         self._loaded: LoadedCheckpoint | None = None
         self._int8: nn.Module | None = None
         self._int8_options: RecipeOptions | None = None
+        self._onnx: tuple[RecipeOptions, OrtCausalLM, OrtCausalLM] | None = None
         self.on_quantized: Callable[[QuantizeReport], None] | None = None
         """Called with the report each time a quantization (or a cache load) gives a new INT8 model."""
 
@@ -77,7 +79,7 @@ class Session:
 
     def close(self) -> None:
         """Hold no checkpoint (and no INT8 model) any more."""
-        self.info, self._loaded, self._int8, self._int8_options = None, None, None, None
+        self.info, self._loaded, self._int8, self._int8_options, self._onnx = None, None, None, None, None
 
     @property
     def fp32(self) -> nn.Module:
@@ -107,21 +109,58 @@ class Session:
 
     # -- INT8 -----------------------------------------------------------------------------------
     def quantize(
-        self, options: RecipeOptions, progress: ProgressFn | None = None, cancelled: CancelFn | None = None
-    ) -> QuantizeReport:
-        """The INT8 model of *options*, from the cache or freshly quantized (and stored); it becomes current."""
+        self, options: RecipeOptions, progress: ProgressFn | None = None, cancelled: CancelFn | None = None,
+        runtime: str = TORCH,
+    ) -> QuantizeReport:  # fmt: skip
+        """The INT8 model of *options* on *runtime*, from the cache or freshly made (and stored); it becomes
+        current. On ONNX Runtime the FP32 graph is made (or found) too."""
         from .cache import QuantCache
-        from .quantize import DEFAULT_RECIPE, quantize_checkpoint
 
         info = self._require_info()
-        model, report = quantize_checkpoint(
-            info, options, lambda: self.fp32, self._cache or QuantCache(), self._recipe or DEFAULT_RECIPE,
-            progress, cancelled,
-        )  # fmt: skip
-        self._int8, self._int8_options = model, options
+        cache = self._cache or QuantCache()
+        if runtime == ONNXRUNTIME:
+            from .onnx_pipeline import onnx_models
+
+            fp32, int8, report = onnx_models(info, options, cache, progress, cancelled)
+            self._onnx = (options, fp32, int8)
+        else:
+            from .quantize import DEFAULT_RECIPE, quantize_checkpoint
+
+            model, report = quantize_checkpoint(
+                info, options, lambda: self.fp32, cache, self._recipe or DEFAULT_RECIPE, progress, cancelled
+            )
+            self._int8, self._int8_options = model, options
         if self.on_quantized is not None:
             self.on_quantized(report)
         return report
+
+    def pair(
+        self, runtime: str, options: RecipeOptions, progress: ProgressFn | None = None, cancelled: CancelFn | None = None
+    ) -> tuple[Any, Any]:
+        """The FP32 and INT8 models of *options* on *runtime* (made or loaded when missing or stale)."""
+        if runtime == ONNXRUNTIME:
+            if self._onnx is None or self._onnx[0] != options:
+                self.quantize(options, progress, cancelled, ONNXRUNTIME)
+            assert self._onnx is not None
+            return self._onnx[1], self._onnx[2]
+        return self.fp32, self.int8(options, progress, cancelled)
+
+    def export_onnx(
+        self, out: Path, options: RecipeOptions, overwrite: bool = False,
+        progress: ProgressFn | None = None, cancelled: CancelFn | None = None,
+    ) -> Path:  # fmt: skip
+        """Write the ONNX Runtime INT8 model of *options* to the folder *out*, ready to run without gpt2q
+        (a non-empty *out* is refused unless *overwrite*, before any work); returns *out*. The report goes to
+        :attr:`on_quantized` as for any quantization."""
+        from .takeaway import check_destination, write_takeaway
+
+        out = Path(out)
+        check_destination(out, overwrite)
+        tokenizer = self.tokenizer
+        report = self.quantize(options, progress, cancelled, ONNXRUNTIME)
+        assert self._onnx is not None
+        info = self._require_info()
+        return write_takeaway(out, self._onnx[2].path, info.config, tokenizer, info.name, report)
 
     @property
     def int8_model(self) -> nn.Module:
@@ -148,15 +187,16 @@ class Session:
 
     def compare(
         self, prompts: Sequence[str], options: RecipeOptions, settings: RunSettings,
-        progress: ProgressFn | None = None, cancelled: CancelFn | None = None,
+        progress: ProgressFn | None = None, cancelled: CancelFn | None = None, runtimes: Sequence[str] = (TORCH,),
     ) -> Iterator[ComparisonRow]:  # fmt: skip
-        """FP32 versus INT8 on each prompt, one row at a time (prompts checked and INT8 ready first)."""
+        """FP32 versus INT8 on each prompt, one row per prompt and runtime (prompts checked and every INT8
+        model ready first; with several runtimes all models are timed interleaved)."""
         encoded = self.encode(prompts)
-        int8 = self.int8(options, progress, cancelled)
-        return self._rows(encoded, int8, settings, progress, cancelled)
+        pairs = [self.pair(runtime, options, progress, cancelled) for runtime in runtimes]
+        return self._rows(encoded, pairs, settings, progress, cancelled)
 
     def _rows(
-        self, encoded: list[EncodedPrompt], int8: nn.Module, settings: RunSettings,
+        self, encoded: list[EncodedPrompt], pairs: list[tuple[Any, Any]], settings: RunSettings,
         progress: ProgressFn | None, cancelled: CancelFn | None,
     ) -> Iterator[ComparisonRow]:  # fmt: skip
         """The rows one by one; the progress message gains an ETA once a few prompts have been timed."""
@@ -173,23 +213,23 @@ class Session:
             if progress is not None:
                 eta = f", {time_left((time.monotonic() - start) / i * (total - i))}" if i >= timed_before_eta else ""
                 progress(i, total, f"Running prompt {i + 1} of {total}{eta}")
-            yield compare_encoded(self.fp32, int8, self.tokenizer, prompt, settings)
+            yield from compare_encoded(pairs, self.tokenizer, prompt, settings)
         if progress is not None:
             progress(total, total, "Done")
 
     def continue_prompt(
         self, prompt: str, n_tokens: int, temperature: float, seed: int, options: RecipeOptions,
-        progress: ProgressFn | None = None, cancelled: CancelFn | None = None,
+        progress: ProgressFn | None = None, cancelled: CancelFn | None = None, runtime: str = TORCH,
     ) -> ContinuationPair:  # fmt: skip
-        """Both models continue *prompt* (greedy when *temperature* is 0)."""
+        """Both models of *runtime* continue *prompt* (greedy when *temperature* is 0)."""
         from .quality import continuation_pair
 
         self.encode([prompt])
-        int8 = self.int8(options, progress, cancelled)
+        fp32, int8 = self.pair(runtime, options, progress, cancelled)
         if progress is not None:
             progress(0, 1, "Generating with both models")
         pair = continuation_pair(
-            self.fp32, int8, self.tokenizer, prompt, n_tokens, self.n_positions, temperature, seed, cancelled
+            fp32, int8, self.tokenizer, prompt, n_tokens, self.n_positions, temperature, seed, cancelled
         )
         if progress is not None:
             progress(1, 1, "Done")
@@ -197,18 +237,18 @@ class Session:
 
     def evaluate(
         self, text: Path, max_tokens: int, options: RecipeOptions, threads: int = AUTO_THREADS,
-        progress: ProgressFn | None = None, cancelled: CancelFn | None = None,
+        progress: ProgressFn | None = None, cancelled: CancelFn | None = None, runtime: str = TORCH,
     ) -> CorpusEval:  # fmt: skip
-        """FP32 versus INT8 over the text file *text* (its first *max_tokens* tokens)."""
+        """FP32 versus INT8 of *runtime* over the text file *text* (its first *max_tokens* tokens)."""
         from .quality import checked_chunks, evaluate_text
         from .runner import default_threads, torch_threads
 
         chunks = checked_chunks(text)
         tokenizer = self.tokenizer
-        int8 = self.int8(options, progress, cancelled)
+        fp32, int8 = self.pair(runtime, options, progress, cancelled)
         with torch_threads(threads or default_threads()):
             return evaluate_text(
-                self.fp32, int8, tokenizer, chunks, self.n_positions, max_tokens, progress=progress, cancelled=cancelled
+                fp32, int8, tokenizer, chunks, self.n_positions, max_tokens, progress=progress, cancelled=cancelled
             )
 
     def rank_layers(

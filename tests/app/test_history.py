@@ -29,7 +29,7 @@ def test_a_prompt_list_becomes_rows_and_chart_points(ran):
     assert [r.prompt for r in ran.history.rows] == PROMPTS
     assert ran.history.columnCount() == len(HEADERS)
     points = ran.window.history_panel.chart.points
-    assert points == [(r.fp32.timing.median_ms, r.int8.timing.median_ms) for r in ran.history.rows]
+    assert points == [(r.fp32.timing.median_ms, r.int8.timing.median_ms, None, None) for r in ran.history.rows]
     assert ran.window.quantize_panel.job.bar.value() == len(PROMPTS)
 
 

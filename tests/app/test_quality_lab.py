@@ -52,15 +52,15 @@ def test_continuations_are_shown_as_the_core_generates_them(lab, run, qtbot, tra
     from gpt2q_desktop.core.quality import continuation_pair
 
     panel = lab.window.quality_panel
-    qtbot.keyClicks(panel.prompt, "The cat sat on the")
+    qtbot.keyClicks(panel.continuation.prompt, "The cat sat on the")
     if sample:
-        panel.sample.setChecked(True)
-        panel.temperature.setValue(1.5)
-        panel.seed.setValue(7)
+        panel.continuation.sample.setChecked(True)
+        panel.continuation.temperature.setValue(1.5)
+        panel.continuation.seed.setValue(7)
     if sample:  # Ctrl+R / F5 runs the shown tab: here the lab's continuation, not the Compare tab's prompt
         run(lab, lab.window.act_run.trigger)
     else:
-        run(lab, lambda: qtbot.keyClick(panel.prompt, Qt.Key.Key_Return))
+        run(lab, lambda: qtbot.keyClick(panel.continuation.prompt, Qt.Key.Key_Return))
     assert lab.history.rowCount() == 0
 
     session, int8 = _core(trained_checkpoint, lab.window.quantize_panel.options())
@@ -76,14 +76,14 @@ def test_continuations_are_shown_as_the_core_generates_them(lab, run, qtbot, tra
         7 if sample else 0,
     )
     assert len(pair.fp32.tokens) == 20
-    for text, side in ((panel.fp32_text, pair.fp32), (panel.int8_text, pair.int8)):
+    for text, side in ((panel.continuation.fp32_text, pair.fp32), (panel.continuation.int8_text, pair.int8)):
         assert text.toPlainText() == "The cat sat on the" + "".join(shown_token(t) for t in side.tokens)
     if pair.first_divergence is None:
-        assert "agree on all 20 tokens" in panel.divergence.text()
+        assert "agree on all 20 tokens" in panel.continuation.divergence.text()
     else:
-        assert f"token {pair.first_divergence + 1}" in panel.divergence.text()
-        assert "background-color" in panel.fp32_text.toHtml()
-    for label in (panel.fp32_latency, panel.int8_latency):
+        assert f"token {pair.first_divergence + 1}" in panel.continuation.divergence.text()
+        assert "background-color" in panel.continuation.fp32_text.toHtml()
+    for label in (panel.continuation.fp32_latency, panel.continuation.int8_latency):
         assert label.text().startswith("median") and label.text().endswith("ms per token")
 
 
@@ -148,9 +148,10 @@ def test_sensitivity_ranking_and_excluding_a_block_requantizes(lab, run, qtbot, 
     lab.runner.worker.produced.connect(
         lambda job, result: evaluated.append(result) if isinstance(job, EvaluateJob) else None
     )
-    panel.prompt.setText("The dog sat")
+    panel.continuation.prompt.setText("The dog sat")
     run(lab, lambda: qtbot.mouseClick(panel.exclude_button, Qt.MouseButton.LeftButton))
-    assert "(was" not in panel.int8_latency.text() and panel.int8_latency.text().startswith("median")
+    int8_latency = panel.continuation.int8_latency.text()
+    assert "(was" not in int8_latency and int8_latency.startswith("median")
 
     assert not boxes
     assert window.quantize_panel.fp32_blocks.text() == "1"
@@ -167,7 +168,7 @@ def test_sensitivity_ranking_and_excluding_a_block_requantizes(lab, run, qtbot, 
     assert window.quantize_panel.fp32_blocks.text() == ""
     assert reports[-1].layers_quantized == 9 and reports[-1].cache_hit
     assert "(was " in panel.figures["Top-1 agreement"].text()
-    assert "(was " in panel.int8_latency.text(), "the speed under the previous recipe is shown too"
+    assert "(was " in panel.continuation.int8_latency.text(), "the speed under the previous recipe is shown too"
 
     # the compare tab quantizes with the same recipe: nothing new in the cache
     window.quantize_panel.fp32_blocks.setText("1")

@@ -43,10 +43,11 @@ def test_open_quantize_prompt_fills_both_cards_like_the_core(make_app, run, qtbo
 
     app = make_app(trained_checkpoint)
     window, panel = app.window, app.window.compare_panel
+    result = panel.results["torch"]
     window.quantize_panel.per_channel.setChecked(True)
     run(app, lambda: qtbot.mouseClick(window.quantize_panel.quantize_button, Qt.MouseButton.LeftButton))
-    result = window.quantize_panel.result.text()
-    assert "9/9 linear layers INT8" in result and "MB →" in result
+    quantized = window.quantize_panel.result.text()
+    assert "9/9 linear layers INT8" in quantized and "MB →" in quantized
     assert len(QuantCache().entries()) == 1
 
     prompt = "The cat sat on the"
@@ -55,7 +56,7 @@ def test_open_quantize_prompt_fills_both_cards_like_the_core(make_app, run, qtbo
 
     expected = _core_row(trained_checkpoint, prompt, window.quantize_panel.options())
     (row,) = app.history.rows
-    for card, side, got in ((panel.fp32_card, expected.fp32, row.fp32), (panel.int8_card, expected.int8, row.int8)):
+    for card, side, got in ((result.fp32_card, expected.fp32, row.fp32), (result.int8_card, expected.int8, row.int8)):
         assert card.token.text() == visible_token(side.token)
         assert card.detail.text() == f"id {side.token_id} · p {prob_text(side.prob)}"
         assert [t.token_id for t in got.top] == [t.token_id for t in side.top]
@@ -63,9 +64,10 @@ def test_open_quantize_prompt_fills_both_cards_like_the_core(make_app, run, qtbo
         assert [label for label, _ in card.bars.items] == [visible_token(t.token) for t in side.top]
         assert "median" in card.latency.text() and "p90" in card.latency.text()
     assert row.kl == pytest.approx(expected.kl, abs=1e-9)
-    assert panel.agreement.text() == ("same token" if expected.agree else "<b>different tokens</b>")
-    assert panel.kl.text() == f"{expected.kl:.2e} nats"
-    assert panel.speedup.text().startswith(f"{row.speedup:.2f}×")
+    assert result.agreement.text() == ("same token" if expected.agree else "<b>different tokens</b>")
+    assert result.kl.text() == f"{expected.kl:.2e} nats"
+    assert result.speedup.text().startswith(f"{row.speedup:.2f}×")
+    assert row.runtime == "torch" and not panel.results["onnxruntime"].isVisible() and not panel.fastest.isVisible()
     assert app.history.rowCount() == 1
 
 

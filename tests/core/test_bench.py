@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
 import pytest
 
 from gpt2q_desktop.cli import main
-from gpt2q_desktop.core.bench import (
-    VARIANTS,
-    bench_model,
-    render_bench,
-    streamed_bytes_per_token,
-)
+from gpt2q_desktop.core.bench import VARIANTS, bench_model, streamed_bytes_per_token
+from gpt2q_desktop.core.bench_ort import ORT_VARIANTS, TORCH_TWIN
+from gpt2q_desktop.core.bench_table import BenchRow, render_bench
 
 
-def test_bench_model_rows(tiny_checkpoint: Path) -> None:
-    rows = bench_model("tiny", tiny_checkpoint, [4], threads=1, repeats=2, warmup=0, log=lambda s: None)
+@pytest.fixture(scope="module")
+def tiny_rows(tiny_checkpoint: Path) -> list[BenchRow]:
+    return bench_model("tiny", tiny_checkpoint, [4], threads=1, repeats=2, warmup=0, log=lambda s: None)
+
+
+def test_bench_model_rows(tiny_rows: list[BenchRow]) -> None:
+    rows = tiny_rows
     assert [r.variant for r in rows] == list(VARIANTS)
     by = {r.variant: r for r in rows}
     for r in rows:  # each ratio is FP32's median over the row's own (decode steps: over FP32's decode step)
@@ -36,6 +39,52 @@ def test_bench_model_rows(tiny_checkpoint: Path) -> None:
     assert table.count("\n") == len(VARIANTS) + 2 and "floor" in table
 
 
+def test_bench_ort_rows(tiny_rows: list[BenchRow]) -> None:
+    by = {r.variant: r for r in tiny_rows}
+    for variant in ORT_VARIANTS:
+        r = by[variant]
+        assert r.extra["ratio_vs_torch"] == pytest.approx(by[TORCH_TWIN[variant]].median_ms / r.median_ms)
+        assert r.prompt_tokens == (1 if variant.endswith("_decode") else 4)
+    for variant in ("ort_fp32", "ort_fp32_decode"):  # ONNX Runtime FP32 predicts what torch FP32 predicts
+        assert by[variant].extra["top1_agree"] == by[variant].extra["top1_of"] > 0
+        assert by[variant].extra["max_abs_diff"] < 1e-3
+    for variant in ("ort_int8", "ort_int8_per_channel", "ort_int8_decode"):
+        assert by[variant].extra["int8_matmuls"] == by[variant].extra["weight_matmuls"] == 9
+        assert by[variant].bytes <= 0.3 * by["ort_fp32"].bytes
+    assert by["ort_int8"].extra["cache_load_s"] > 0 and by["ort_int8"].extra["quantize_s"] > 0
+    assert by["ort_fp32_decode"].bytes == pytest.approx(by["ort_fp32"].bytes, rel=0.05)
+    table = render_bench(tiny_rows, bandwidth_gbs=10.0)
+    assert "top-1 = torch FP32 on 8/8 prompts" in table and "9/9 weight MatMuls INT8" in table
+
+
+def test_decode_graph_matches_torch(tmp_path: Path) -> None:
+    import torch
+    from transformers import DynamicCache
+
+    from gpt2q_desktop.core.onnx_decode import OrtDecodeStep, build_decode_graphs, stacked_past
+    from gpt2q_desktop.core.runner import cached_step
+    from gpt2q_desktop.core.synthetic import make_gpt2
+
+    model = make_gpt2(2, n_embd=64, n_head=4, vocab_size=1000, n_positions=64)
+    fp32_path, int8_path, counts, _ = build_decode_graphs(model, tmp_path)
+    assert counts.layers_quantized == counts.layers_eligible == 9 and counts.embeddings_int8 == 1
+    gen = torch.Generator().manual_seed(0)
+    past = DynamicCache(config=model.config)
+    with torch.inference_mode():
+        cached_step(model, torch.randint(0, 1000, (1, 7), generator=gen), past)
+        keys, values = stacked_past(past)
+        token = torch.randint(0, 1000, (1, 1), generator=gen)
+        grown = copy.deepcopy(past)
+        want = cached_step(model, token, grown)
+    logits, present_keys, present_values = OrtDecodeStep(fp32_path, model.config)(token.numpy(), keys, values)
+    assert present_keys.shape == (2, 1, 4, 8, 16) and present_values.shape == present_keys.shape
+    assert abs(torch.from_numpy(logits[0, -1]) - want).max() < 1e-4
+    assert abs(torch.from_numpy(present_keys) - torch.from_numpy(stacked_past(grown)[0])).max() < 1e-4
+    int8_logits = OrtDecodeStep(int8_path, model.config)(token.numpy(), keys, values)[0]
+    assert int(int8_logits.argmax()) == int(want.argmax())
+    assert int8_path.stat().st_size < 0.5 * fp32_path.stat().st_size
+
+
 def test_streamed_bytes_shrink_fourfold(tiny_model) -> None:
     from gpt2q_desktop.core.options import RecipeOptions
     from gpt2q_desktop.core.recipe import DynamicInt8Recipe
@@ -44,12 +93,14 @@ def test_streamed_bytes_shrink_fourfold(tiny_model) -> None:
     assert streamed_bytes_per_token(tiny_model) == 4 * streamed_bytes_per_token(int8)
 
 
-def test_bench_cli_json_keys(monkeypatch, capsys, tiny_checkpoint: Path) -> None:
-    import gpt2q_desktop.core.bench as bench
+def test_bench_cli_json_keys(monkeypatch, capsys, tiny_rows: list[BenchRow]) -> None:
+    from gpt2q_desktop.core import bench
     from gpt2q_desktop.core.synthetic import make_gpt2
 
     monkeypatch.setattr(bench, "make_gpt2", lambda n: make_gpt2(n, n_embd=64, n_head=2, n_positions=64))
+    monkeypatch.setattr(bench, "bench_model", lambda *a, **k: tiny_rows)  # timed above; here the CLI's output
     code = main(["bench", "--layers", "1", "--prompt-tokens", "8", "--repeats", "1", "--warmup", "0", "--threads", "1", "--no-demo", "--json"])
     rows = json.loads(capsys.readouterr().out)
-    assert code == 0 and {r["variant"] for r in rows} == set(VARIANTS)
+    assert code == 0 and [r["variant"] for r in rows] == list(VARIANTS)
     assert all({"layers", "prompt_tokens", "variant", "median_ms", "p90_ms", "bytes"} <= set(r) for r in rows)
+    assert {"top1_agree", "top1_of", "ratio_vs_torch"} <= set(rows[VARIANTS.index("ort_fp32")]["extra"])

@@ -90,7 +90,7 @@ def test_full_disk_cli_quantize_exits_0_with_a_note(tiny_checkpoint: Path, monke
     code, out, err = _cli(["quantize", str(tiny_checkpoint)], capsys)
     assert code == 0 and "Traceback" not in err
     assert [line for line in err.splitlines() if line.startswith("note:")] == [
-        "note: Could not save the INT8 model to the cache (the disk is full); nothing was left behind."
+        "note: Could not save the model to the cache (the disk is full); nothing was left behind."
     ]
     assert "(not cached)" in out and _leftovers(QuantCache()) == []
 

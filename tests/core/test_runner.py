@@ -28,7 +28,7 @@ FAST = RunSettings(repeats=3, warmup=1, threads=1, top_k=5)
 
 def _compare(loaded, int8, text: str):
     """FP32 versus INT8 on *text*, as the session does it (64 positions: the fixtures' context)."""
-    return compare_encoded(loaded.model, int8, loaded.tokenizer, encode_prompt(loaded.tokenizer, text, 64), FAST)
+    return compare_encoded([(loaded.model, int8)], loaded.tokenizer, encode_prompt(loaded.tokenizer, text, 64), FAST)[0]
 
 
 @pytest.fixture(scope="module")

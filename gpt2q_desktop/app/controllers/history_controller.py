@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QGuiApplication
@@ -13,7 +15,12 @@ from ...core.logs import LOGGER
 from ...core.report import render
 from ..models.history_model import HistoryModel
 from ..throttle import Throttle
+from ..views.colors import FP32, INT8, SIDES
 from ..views.main_window import MainWindow
+
+if TYPE_CHECKING:
+    from ...core.compare import ComparisonRow
+    from ..views.latency_chart import Point
 
 log = logging.getLogger(LOGGER)
 
@@ -21,6 +28,20 @@ CHART_EVERY_MS = 250
 """The latency chart follows a prompt list at most this often."""
 EXPORT_FILTERS = {"CSV (*.csv)": ".csv", "JSON (*.json)": ".json", "Markdown (*.md)": ".md"}
 EXPORT_FORMATS = {".csv": "csv", ".json": "json", ".md": "markdown", ".markdown": "markdown", ".txt": "table"}
+
+
+def chart_points(rows: Sequence[ComparisonRow]) -> list[Point]:
+    """The median milliseconds of every model in :data:`~..views.colors.SIDES` per prompt run (None where a
+    model did not run); a prompt's rows on several runtimes, one after the other, make one point."""
+    points: list[list[float | None]] = []
+    prompt = None
+    for row in rows:
+        fp32, int8 = SIDES.index((row.runtime, FP32)), SIDES.index((row.runtime, INT8))
+        if row.prompt != prompt or points[-1][fp32] is not None:
+            points.append([None] * len(SIDES))
+        points[-1][fp32], points[-1][int8] = row.fp32.timing.median_ms, row.int8.timing.median_ms
+        prompt = row.prompt
+    return [tuple(point) for point in points]
 
 
 class HistoryController(QObject):
@@ -79,5 +100,4 @@ class HistoryController(QObject):
         self._chart.flush()
 
     def _update_chart(self, _: object = None) -> None:
-        points = [(r.fp32.timing.median_ms, r.int8.timing.median_ms) for r in self.history.rows]
-        self.window.history_panel.chart.set_points(points)
+        self.window.history_panel.chart.set_points(chart_points(self.history.rows))

@@ -14,8 +14,9 @@ from ...core.checkpoint import CheckpointInfo
 from ...core.errors import Gpt2qError
 from ...core.logs import LOGGER, log_file
 from ...core.paths import demo_student_dir
-from ...core.text import read_prompts, visible_token
-from ..jobs import CompareJob, Job, QuantizeJob
+from ...core.text import read_prompts
+from ..display import reports_text, rows_status
+from ..jobs import CompareJob, Job, OpenJob, QuantizeJob
 from ..log_bridge import QtLogHandler
 from ..models.history_model import HistoryModel
 from ..settings import AppSettings
@@ -25,6 +26,7 @@ from ..views.main_window import MainWindow
 from ..worker import JobRunner
 from .cache_controller import CacheController
 from .checkpoint_controller import BUSY, CheckpointController, demo_available
+from .export_controller import ExportController
 from .history_controller import HistoryController
 from .quality_controller import QualityController
 
@@ -47,7 +49,11 @@ class MainController(QObject):
         super().__init__(window)
         self.window, self.history, self.settings, self.runner = window, history, settings, runner
         self.checkpoints = CheckpointController(window, settings, runner)
-        self._latest_row = Throttle(self._show_row, SHOW_ROWS_EVERY_MS, self)
+        self._latest_rows = Throttle(self._show_rows, SHOW_ROWS_EVERY_MS, self)
+        self._prompt_rows: list[ComparisonRow] = []
+        """The rows of the prompt being compared, until it has one per runtime."""
+        self._reports: dict[str, QuantizeReport] = {}
+        """The last INT8 report per runtime, all of one recipe."""
         self._cache: CacheController | None = None
         self.history_controller = HistoryController(window, history)
         self._log_handler = QtLogHandler()
@@ -55,13 +61,15 @@ class MainController(QObject):
         logging.getLogger(LOGGER).addHandler(self._log_handler)
         self._connect()
         qp = window.quantize_panel
-        QualityController(self, qp.options, qp.set_options)  # kept by its Qt parent
+        QualityController(self, qp.options, qp.set_options, qp.runtimes)  # kept by its Qt parent
+        self.export_controller = ExportController(self, qp.options)
 
     # -- wiring ---------------------------------------------------------------------------------
     def _connect(self) -> None:
         w, qp = self.window, self.window.quantize_panel
         qp.quantize_clicked.connect(self.quantize)
         qp.cancel_clicked.connect(self.cancel)
+        qp.runtime_changed.connect(self._on_runtime_changed)
         w.compare_panel.run_requested.connect(self.run_prompt)
         w.history_panel.prompt_list_clicked.connect(self.choose_prompt_list)
         w.act_prompt_list.triggered.connect(self.choose_prompt_list)
@@ -75,7 +83,7 @@ class MainController(QObject):
         w.closing.connect(self.shutdown)
         self.runner.changed.connect(self._update_actions)
         self.checkpoints.changed.connect(self._update_actions)
-        self.runner.idle.connect(self._latest_row.flush)  # before the idle signal: the last row is shown
+        self.runner.idle.connect(self._latest_rows.flush)  # before the idle signal: the last row is shown
         self.runner.idle.connect(self.history_controller.flush_chart)
         self.runner.idle.connect(self.idle)
         worker = self.runner.worker
@@ -92,6 +100,7 @@ class MainController(QObject):
         if geometry is not None:
             self.window.restoreGeometry(geometry)
         self.window.quantize_panel.set_options(self.settings.options)
+        self.window.quantize_panel.set_runtime_choice(self.settings.runtime)
         self.window.compare_panel.set_settings(self.settings.run)
         self.checkpoints.refresh_sources()
         self._update_actions()
@@ -122,6 +131,10 @@ class MainController(QObject):
         """The checkpoint open now (None before one is, and after one failed to load)."""
         return self.checkpoints.info
 
+    def _on_runtime_changed(self) -> None:
+        self.window.compare_panel.set_runtimes(self.window.quantize_panel.runtimes())
+        self._show_reports()
+
     def _update_actions(self) -> None:
         self.window.set_job_state(self.info is not None, not self.runner.working, self.runner.busy)
 
@@ -138,7 +151,8 @@ class MainController(QObject):
     # -- jobs -----------------------------------------------------------------------------------
     def quantize(self) -> None:
         if self.can_work():
-            self.runner.submit(QuantizeJob(self.window.quantize_panel.options()))
+            qp = self.window.quantize_panel
+            self.runner.submit(QuantizeJob(qp.options(), qp.runtimes()))
 
     def _run_current_tab(self) -> None:
         """Ctrl+R / F5: the Compare tab's prompt, or the Quality lab's continuation when that tab is shown."""
@@ -154,8 +168,8 @@ class MainController(QObject):
 
     def run_prompts(self, prompts: list[str]) -> None:
         if self.can_work():
-            w = self.window
-            self.runner.submit(CompareJob(tuple(prompts), w.compare_panel.settings(), w.quantize_panel.options()))
+            settings, qp = self.window.compare_panel.settings(), self.window.quantize_panel
+            self.runner.submit(CompareJob(tuple(prompts), settings, qp.options(), qp.runtimes()))
 
     def run_prompt_file(self, path: str) -> None:
         """Run every non-blank line of a UTF-8 text file as a prompt."""
@@ -180,6 +194,9 @@ class MainController(QObject):
 
     # -- worker answers -------------------------------------------------------------------------
     def _on_started(self, job: Job) -> None:
+        self._prompt_rows = []
+        if isinstance(job, OpenJob):  # the reports belong to the checkpoint being replaced
+            self._reports.clear()
         self.window.show_job_started(job.starting)
 
     def _on_progress(self, job: Job, done: int, total: int, message: str) -> None:
@@ -187,32 +204,39 @@ class MainController(QObject):
 
     def _on_produced(self, job: Job, result: Any) -> None:
         if isinstance(job, CompareJob):
-            self._on_compared(result)
+            self._on_compared(job, result)
 
     def _on_quantized(self, job: Job, report: QuantizeReport) -> None:
-        lines = [report.summary()] + [f"Note: {n}" for n in report.notes]
-        self.window.quantize_panel.show_result("\n".join(lines))
+        """Keep *report* (dropping other runtimes' reports of another recipe) and show those of the runtimes chosen."""
+        options = report.recipe_options
+        self._reports = {r: kept for r, kept in self._reports.items() if kept.recipe_options == options}
+        self._reports[report.runtime] = report
+        self._show_reports()
         self.window.show_job_idle("Quantized.")
         self.window.show_status(f"INT8 ready: {report.summary()}")
 
-    def _on_compared(self, row: ComparisonRow) -> None:
-        self.history.append(row)
-        self._latest_row.push(row)
+    def _show_reports(self) -> None:
+        chosen = [self._reports[r] for r in self.window.quantize_panel.runtimes() if r in self._reports]
+        self.window.quantize_panel.show_result(reports_text(chosen))
 
-    def _show_row(self, row: ComparisonRow) -> None:
-        self.window.compare_panel.show_row(row)
-        verdict = "same token" if row.agree else "different tokens"
-        self.window.show_status(
-            f"FP32 {visible_token(row.fp32.token)} | INT8 {visible_token(row.int8.token)}: {verdict}, {row.speedup:.2f}× speedup"
-        )
+    def _on_compared(self, job: CompareJob, row: ComparisonRow) -> None:
+        self.history.append(row)
+        self._prompt_rows.append(row)
+        if len(self._prompt_rows) == len(job.runtimes):
+            self._latest_rows.push(tuple(self._prompt_rows))
+            self._prompt_rows = []
+
+    def _show_rows(self, rows: tuple[ComparisonRow, ...]) -> None:
+        self.window.compare_panel.show_rows(rows)
+        self.window.show_status(rows_status(rows))
 
     def _on_failed(self, job: Job, text: str) -> None:
-        self._latest_row.flush()  # its status line first, so that the failure is what stays in view
+        self._latest_rows.flush()  # its status line first, so that the failure is what stays in view
         self.window.show_job_idle("Stopped: see the message.")
         self.window.notify_error(text)
 
     def _on_cancelled(self, job: Job, text: str) -> None:
-        self._latest_row.flush()
+        self._latest_rows.flush()
         self.window.show_job_idle(text)
         self.window.show_status(text)
 
@@ -233,6 +257,7 @@ class MainController(QObject):
         """Remember the window and options, stop the worker thread, detach the log pane."""
         self.settings.geometry = self.window.saveGeometry()
         self.settings.options = self.window.quantize_panel.options()
+        self.settings.runtime = self.window.quantize_panel.runtime_choice()
         self.settings.run = self.window.compare_panel.settings()
         self.settings.sync()
         self.runner.shutdown()

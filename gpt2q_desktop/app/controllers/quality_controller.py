@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QFileDialog
 
-from ...core.options import RecipeOptions
+from ...core.options import RUNTIME_NAMES, TORCH, RecipeOptions
 from ...core.paths import demo_heldout_text
 from ..jobs import ContinueJob, EvaluateJob, Job, OpenJob, RankJob
 
@@ -25,24 +25,30 @@ NOT_QUANTIZED = "INT8 model: not quantized yet."
 class QualityController(QObject):
     """Continuations, corpus evaluation and layer sensitivity on the worker thread; exclusions into the recipe.
 
-    The recipe is handed in: *recipe* reads the one the user chose, *apply_recipe* changes it.
+    The recipe and the runtimes are handed in: *recipe* reads the recipe the user chose, *apply_recipe* changes
+    it, *runtimes* reads the runtimes chosen. The continuation and the evaluation run on one runtime: the one
+    chosen, or PyTorch when both are; the sensitivity ranking measures PyTorch's recipe.
     """
 
     def __init__(
-        self, main: MainController, recipe: Callable[[], RecipeOptions], apply_recipe: Callable[[RecipeOptions], None]
-    ) -> None:
+        self, main: MainController, recipe: Callable[[], RecipeOptions],
+        apply_recipe: Callable[[RecipeOptions], None], runtimes: Callable[[], tuple[str, ...]],
+    ) -> None:  # fmt: skip
         super().__init__(main)
         self.main, self.window = main, main.window
         self.panel = main.window.quality_panel
-        self._recipe, self._apply_recipe = recipe, apply_recipe
+        self._recipe, self._apply_recipe, self._runtimes = recipe, apply_recipe, runtimes
         self._last: tuple[EvaluateJob, CorpusEval] | None = None
         """The last evaluation shown, and the request that gave it."""
-        self._last_continuation: tuple[str, float | None] | None = None
-        """The prompt of the last continuation and INT8's median milliseconds per token."""
+        self._last_continuation: tuple[ContinueJob, float | None] | None = None
+        """The last continuation's request and INT8's median milliseconds per token."""
+        self._reports: dict[str, QuantizeReport] = {}
+        """The last INT8 report per runtime: the lab shows the one of the runtime it runs on."""
         heldout = demo_heldout_text()
         if heldout.is_file():
             self.panel.set_text_file(str(heldout))
         self._connect()
+        self._show_runtime()
 
     def _connect(self) -> None:
         p = self.panel
@@ -53,10 +59,23 @@ class QualityController(QObject):
         p.choose_text_clicked.connect(self.choose_text)
         p.cancel_clicked.connect(self.main.cancel)
         self.window.quality_lab_opened.connect(self._on_lab_opened)
+        self.window.quantize_panel.runtime_changed.connect(self._show_runtime)
+        self.window.quantize_panel.runtime_changed.connect(self._show_recipe)
         worker = self.main.runner.worker
         worker.started.connect(self._on_started)
         worker.produced.connect(self._on_produced)
         worker.quantized.connect(self._on_quantized)
+
+    def _runtime(self) -> str:
+        """The runtime of the continuation and the evaluation: the first chosen (PyTorch, when both are)."""
+        return self._runtimes()[0]
+
+    def _show_runtime(self) -> None:
+        both = " (with Both chosen, the lab uses PyTorch)" if len(self._runtimes()) > 1 else ""
+        self.panel.show_runtime(
+            f"Continuations and the corpus evaluation run on {RUNTIME_NAMES[self._runtime()]}{both}; "
+            f"the per-layer sensitivity measures the {RUNTIME_NAMES[TORCH]} recipe."
+        )
 
     # -- jobs -----------------------------------------------------------------------------------
     def run_continuation(self) -> None:
@@ -87,10 +106,11 @@ class QualityController(QObject):
                 self._submit_continuation()
 
     def _submit_continuation(self) -> None:
-        self.main.runner.submit(ContinueJob(self.panel.prompt_text(), self.panel.continuation_settings(), self._recipe()))
+        p = self.panel
+        self.main.runner.submit(ContinueJob(p.prompt_text(), p.continuation_settings(), self._recipe(), self._runtime()))
 
     def _submit_evaluation(self, path: str) -> None:
-        self.main.runner.submit(EvaluateJob(path, self.panel.eval_budget(), self._recipe()))
+        self.main.runner.submit(EvaluateJob(path, self.panel.eval_budget(), self._recipe(), self._runtime()))
 
     def choose_text(self) -> None:
         start = self.panel.text_file() or str(Path.home())
@@ -114,40 +134,55 @@ class QualityController(QObject):
     def _on_started(self, job: Job) -> None:
         if isinstance(job, OpenJob):  # the figures and the ranking belong to the checkpoint being replaced
             self._last = self._last_continuation = None
+            self._reports.clear()
             self.panel.clear_results()
 
     def _on_produced(self, job: Job, result: Any) -> None:
         if isinstance(job, OpenJob):
-            self.panel.show_recipe(NOT_QUANTIZED)
+            self._show_recipe()
         elif isinstance(job, ContinueJob):
-            self._on_continued(result)
+            self._on_continued(job, result)
         elif isinstance(job, EvaluateJob):
             self._on_evaluated(job, result)
         elif isinstance(job, RankJob):
             self._on_ranked(result)
 
     def _on_quantized(self, job: Job, report: QuantizeReport) -> None:
-        self.panel.show_recipe(f"INT8 model ({report.recipe_options.describe()}): {report.summary()}")
+        self._reports[report.runtime] = report
+        self._show_recipe()
 
-    def _on_continued(self, pair: ContinuationPair) -> None:
+    def _show_recipe(self) -> None:
+        """The INT8 model the lab's continuation and evaluation use (as last quantized on their runtime)."""
+        report = self._reports.get(self._runtime())
+        text = NOT_QUANTIZED if report is None else f"INT8 model ({report.recipe_options.describe()}): {report.summary()}"
+        self.panel.show_recipe(text)
+
+    def _on_continued(self, job: ContinueJob, pair: ContinuationPair) -> None:
+        """Show *pair*; beside INT8's speed, what it was when the same prompt ran last on the same runtime."""
         fp32_ms, int8_ms = pair.fp32.median_ms, pair.int8.median_ms
-        previous = self._last_continuation
-        before = previous[1] if previous is not None and previous[0] == pair.prompt else None
-        self.panel.show_continuation(pair, fp32_ms, int8_ms, before)
-        self._last_continuation = (pair.prompt, int8_ms)
+        before = None
+        if self._last_continuation is not None:
+            asked, previous_ms = self._last_continuation
+            if (asked.prompt, asked.runtime) == (job.prompt, job.runtime):
+                before = previous_ms
+        self.panel.show_continuation(pair, RUNTIME_NAMES[job.runtime], fp32_ms, int8_ms, before)
+        self._last_continuation = (job, int8_ms)
         self.window.show_job_idle("Continued.")
 
     def _on_evaluated(self, job: EvaluateJob, result: CorpusEval) -> None:
-        """Show *result*; beside it what the same text gave under the previous recipe, if that was the last shown."""
+        """Show *result*; beside it what the same text on the same runtime gave under the previous recipe, if that
+        was the last shown."""
         before = None
         if self._last is not None:
             asked, previous = self._last
-            if (asked.path, asked.max_tokens) == (job.path, job.max_tokens) and asked.options != job.options:
+            same_text = (asked.path, asked.max_tokens, asked.runtime) == (job.path, job.max_tokens, job.runtime)
+            if same_text and asked.options != job.options:
                 before = previous
-        self.panel.show_evaluation(result, before)
+        name = RUNTIME_NAMES[job.runtime]
+        self.panel.show_evaluation(result, name, before)
         self._last = (job, result)
         self.window.show_job_idle("Evaluated.")
-        self.window.show_status(f"Corpus evaluation: {result.summary()}")
+        self.window.show_status(f"Corpus evaluation on {name}: {result.summary()}")
 
     def _on_ranked(self, scores: list[LayerScore]) -> None:
         self.panel.show_ranking(scores, list(self._recipe().exclude_layers))

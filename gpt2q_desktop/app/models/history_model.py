@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 
+from ...core.options import RUNTIME_NAMES
 from ...core.text import visible_token
 from ..display import prob_text
 
@@ -25,6 +26,7 @@ def _prompt(row: ComparisonRow) -> str:
 
 _COLUMNS: tuple[tuple[str, Callable[[ComparisonRow], Any], Callable[[Any], str]], ...] = (
     ("Prompt", _prompt, str),
+    ("Runtime", lambda r: r.runtime, lambda v: RUNTIME_NAMES.get(v, v)),
     ("FP32 token", lambda r: r.fp32.token, visible_token),
     ("FP32 id", lambda r: r.fp32.token_id, str),
     ("FP32 p", lambda r: r.fp32.prob, prob_text),
@@ -38,6 +40,8 @@ _COLUMNS: tuple[tuple[str, Callable[[ComparisonRow], Any], Callable[[Any], str]]
     ("Speedup", lambda r: r.speedup, lambda v: f"{v:.2f}×"),
 )
 HEADERS = tuple(c[0] for c in _COLUMNS)
+_LEFT = tuple(HEADERS.index(name) for name in ("Prompt", "Runtime", "FP32 token", "INT8 token"))
+"""The columns of text (the others, numbers, are aligned right)."""
 
 
 class HistoryModel(QAbstractTableModel):
@@ -79,7 +83,7 @@ class HistoryModel(QAbstractTableModel):
             return get(row)
         if role == Qt.ItemDataRole.ToolTipRole and index.column() == 0:
             return row.prompt
-        if role == Qt.ItemDataRole.TextAlignmentRole and index.column() not in (0, 1, 5):
+        if role == Qt.ItemDataRole.TextAlignmentRole and index.column() not in _LEFT:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
 

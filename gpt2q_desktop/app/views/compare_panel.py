@@ -1,4 +1,5 @@
-"""The compare panel: a prompt box, run settings, and the FP32 | INT8 cards with the figures between them."""
+"""The compare panel: a prompt box, run settings, and per runtime the FP32 | INT8 cards with the figures between
+them (two runtimes: a row each, and which INT8 is fastest)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,7 @@ import os
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
-    QFormLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -19,17 +18,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...core.options import RunSettings
-from .result_card import ResultCard
+from ...core.options import RUNTIME_NAMES, TORCH, RunSettings
+from ...core.report import fastest_int8
+from .runtime_result import RuntimeResult
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from ...core.compare import ComparisonRow
 
 PROMPT_MAX_CHARS = 10_000_000
 """The prompt box's limit (Qt's default is 32,767); a huge prompt is cut from the left later, with a note."""
-
-FP32_COLOR = QColor("#4f7cac")
-INT8_COLOR = QColor("#d9822b")
 
 
 def _spin(low: int, high: int, tip: str) -> QSpinBox:
@@ -58,7 +57,7 @@ class ComparePanel(QGroupBox):
 
         self.repeats = _spin(1, 10_000, "Timed calls per model")
         self.warmup = _spin(0, 1_000, "Untimed calls per model before timing")
-        self.threads = _spin(0, os.cpu_count() or 1, "Torch threads while timing")
+        self.threads = _spin(0, os.cpu_count() or 1, "Threads while timing, on either runtime")
         self.threads.setSpecialValueText("auto")
         self.top_k = _spin(1, 50, "Top tokens shown per model")
         self._boxes = {"repeats": self.repeats, "warmup": self.warmup, "threads": self.threads, "top_k": self.top_k}
@@ -68,25 +67,18 @@ class ComparePanel(QGroupBox):
             settings.addWidget(box)
         settings.addStretch(1)
 
-        self.fp32_card = ResultCard("FP32", FP32_COLOR)
-        self.int8_card = ResultCard("INT8", INT8_COLOR)
-        self.agreement = QLabel("–")
-        self.kl = QLabel("–")
-        self.overlap = QLabel("–")
-        self.speedup = QLabel("–")
-        middle = QFormLayout()
-        middle.addRow("Agreement:", self.agreement)
-        middle.addRow("KL:", self.kl)
-        middle.addRow("Top-5 overlap:", self.overlap)
-        middle.addRow("Speedup:", self.speedup)
-        middle_box = QWidget()
-        middle_box.setLayout(middle)
-        cards = QHBoxLayout()
-        cards.addWidget(self.fp32_card, 1)
-        cards.addWidget(middle_box, 0, Qt.AlignmentFlag.AlignVCenter)
-        cards.addWidget(self.int8_card, 1)
+        self.results = {runtime: RuntimeResult(runtime) for runtime in RUNTIME_NAMES}
+        self.fastest = QLabel()
+        self.fastest.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        cards = QVBoxLayout()
+        cards.addWidget(self.fastest)
+        for result in self.results.values():
+            cards.addWidget(result, 1)
+        self._runtimes: tuple[str, ...] = ()
+        self.set_runtimes((TORCH,))
         self.note = QLabel()
         self.note.setWordWrap(True)
+        self.note.hide()
 
         layout = QVBoxLayout(self)
         layout.addLayout(prompt_row)
@@ -100,7 +92,7 @@ class ComparePanel(QGroupBox):
 
     def _note_rejected(self) -> None:
         """Say so when typed or pasted text did not fit in the prompt box (never cut silently)."""
-        self.note.setText(
+        self._show_note(
             f"Not all of the text fit: the prompt box holds at most {self.prompt.maxLength():,} characters, "
             "and the rest was left out."
         )
@@ -123,11 +115,28 @@ class ComparePanel(QGroupBox):
     def focus_prompt(self) -> None:
         self.prompt.setFocus()
 
-    def show_row(self, row: ComparisonRow) -> None:
-        self.fp32_card.show_side(row.fp32)
-        self.int8_card.show_side(row.int8)
-        self.agreement.setText("same token" if row.agree else "<b>different tokens</b>")
-        self.kl.setText(f"{row.kl:.2e} nats")
-        self.overlap.setText(f"{row.top5_overlap:.0%}")
-        self.speedup.setText(f"{row.speedup:.2f}× faster" if row.speedup >= 1 else f"{row.speedup:.2f}× (slower)")
-        self.note.setText(row.note)
+    def set_runtimes(self, runtimes: tuple[str, ...]) -> None:
+        """Lay out the results of *runtimes* (compact cards when there are several); a change clears them."""
+        if runtimes == self._runtimes:
+            return
+        self._runtimes = runtimes
+        for runtime, result in self.results.items():
+            result.clear()
+            result.set_compact(len(runtimes) > 1)
+            result.setVisible(runtime in runtimes)
+        self.fastest.clear()
+        self.fastest.setVisible(len(runtimes) > 1)
+
+    def show_rows(self, rows: Sequence[ComparisonRow]) -> None:
+        """A prompt's rows, one per runtime it ran on."""
+        self.set_runtimes(tuple(row.runtime for row in rows))
+        for row in rows:
+            self.results[row.runtime].show_row(row)
+        fastest = fastest_int8(rows)
+        self.fastest.setText(f"<b>{fastest[:1].upper()}{fastest[1:]}</b>" if fastest else "")
+        self._show_note(rows[0].note)
+
+    def _show_note(self, text: str) -> None:
+        """A line under the cards, shown only when there is something to say."""
+        self.note.setText(text)
+        self.note.setVisible(bool(text))

@@ -1,12 +1,28 @@
-"""How the Quality lab renders a continuation: the coloured text, the verdict, and the box that holds them."""
+"""The Quality lab's continuation box: a prompt, how to continue it, both models' text side by side (the
+coloured text, the verdict) and their speed."""
 
 from __future__ import annotations
 
 import html
 from typing import TYPE_CHECKING
 
-from PySide6.QtWidgets import QLabel, QTextEdit, QVBoxLayout, QWidget
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QDoubleSpinBox,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QRadioButton,
+    QSpinBox,
+    QTextEdit,
+    QVBoxLayout,
+    QWidget,
+)
 
+from ...core.options import RUNTIME_NAMES, TORCH, ContinuationSettings
 from ...core.text import visible_token
 
 if TYPE_CHECKING:
@@ -42,9 +58,10 @@ def divergence_text(pair: ContinuationPair) -> str:
     return f"{verdict} Note: {pair.note}." if pair.note else verdict
 
 
-def reading_box(title: str) -> tuple[QWidget, QTextEdit, QLabel]:
-    """A titled read-only text with a latency line under it."""
+def reading_box() -> tuple[QWidget, QLabel, QTextEdit, QLabel]:
+    """A titled read-only text with a latency line under it: the box, its title, the text, the latency."""
     box = QWidget()
+    title = QLabel()
     text = QTextEdit()
     text.setReadOnly(True)
     text.setMinimumHeight(70)
@@ -52,7 +69,106 @@ def reading_box(title: str) -> tuple[QWidget, QTextEdit, QLabel]:
     latency = QLabel("– ms per token")
     layout = QVBoxLayout(box)
     layout.setContentsMargins(0, 0, 0, 0)
-    layout.addWidget(QLabel(f"<b>{title}</b>"))
+    layout.addWidget(title)
     layout.addWidget(text, 1)
     layout.addWidget(latency)
-    return box, text, latency
+    return box, title, text, latency
+
+
+def _spin(low: int, high: int, value: int, tip: str) -> QSpinBox:
+    box = QSpinBox()
+    box.setRange(low, high)
+    box.setValue(value)
+    box.setGroupSeparatorShown(True)
+    box.setToolTip(tip)
+    return box
+
+
+class ContinuationBox(QGroupBox):
+    """Both models of one runtime continue a prompt, side by side; a controller gives Run its meaning."""
+
+    requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Continuation side by side", parent)
+        self.prompt = QLineEdit()
+        self.prompt.setPlaceholderText("Type a prompt and press Enter")
+        self.prompt.setClearButtonEnabled(True)
+        self.run_button = QPushButton("Run")
+        self.run_button.setToolTip("Let both models continue the prompt")
+        prompt_row = QHBoxLayout()
+        prompt_row.addWidget(self.prompt, 1)
+        prompt_row.addWidget(self.run_button)
+        fp32_box, self.fp32_title, self.fp32_text, self.fp32_latency = reading_box()
+        int8_box, self.int8_title, self.int8_text, self.int8_latency = reading_box()
+        texts = QHBoxLayout()
+        texts.addWidget(fp32_box, 1)
+        texts.addWidget(int8_box, 1)
+        self.divergence = QLabel("–")
+        self.divergence.setWordWrap(True)
+        layout = QVBoxLayout(self)
+        layout.addLayout(prompt_row)
+        layout.addLayout(self._settings_row())
+        layout.addLayout(texts, 1)
+        layout.addWidget(self.divergence)
+        self.set_runtime_name(RUNTIME_NAMES[TORCH])
+        self.prompt.returnPressed.connect(self.requested)
+        self.run_button.clicked.connect(self.requested)
+
+    def _settings_row(self) -> QHBoxLayout:
+        self.n_tokens = _spin(1, 1_024, 20, "Tokens each model generates (at most up to the context length)")
+        self.greedy = QRadioButton("Greedy")
+        self.greedy.setToolTip("Always take the most likely token")
+        self.sample = QRadioButton("Sample")
+        self.sample.setToolTip("Sample with this temperature; the same seed gives the same draws to both models")
+        self.greedy.setChecked(True)
+        group = QButtonGroup(self)
+        group.addButton(self.greedy)
+        group.addButton(self.sample)
+        self.temperature = QDoubleSpinBox()
+        self.temperature.setRange(0.05, 5.0)
+        self.temperature.setSingleStep(0.1)
+        self.temperature.setValue(1.0)
+        self.temperature.setToolTip("Sampling temperature")
+        self.seed = _spin(0, 2**31 - 1, 0, "Random seed of the sampling")
+        row = QHBoxLayout()
+        for widget in (
+            QLabel("Tokens"), self.n_tokens, self.greedy, self.sample,
+            QLabel("Temperature"), self.temperature, QLabel("Seed"), self.seed,
+        ):  # fmt: skip
+            row.addWidget(widget)
+        row.addStretch(1)
+        self.sample.toggled.connect(self.temperature.setEnabled)
+        self.sample.toggled.connect(self.seed.setEnabled)
+        self.temperature.setEnabled(False)
+        self.seed.setEnabled(False)
+        return row
+
+    def settings(self) -> ContinuationSettings:
+        temperature = self.temperature.value() if self.sample.isChecked() else 0.0
+        return ContinuationSettings(n_tokens=self.n_tokens.value(), temperature=temperature, seed=self.seed.value())
+
+    def set_runtime_name(self, name: str) -> None:
+        """Title the two texts with the runtime their models ran on."""
+        self.fp32_title.setText(f"<b>{name} FP32</b>")
+        self.int8_title.setText(f"<b>{name} INT8</b>")
+
+    def show_pair(
+        self, pair: ContinuationPair, fp32_ms: float | None, int8_ms: float | None, int8_before: float | None = None
+    ) -> None:
+        """Both continuations, the first diverging token highlighted, the median milliseconds per token (and
+        INT8's under the previous recipe, *int8_before*, when the same prompt ran before)."""
+        for text, side, latency, ms, before in (
+            (self.fp32_text, pair.fp32, self.fp32_latency, fp32_ms, None),
+            (self.int8_text, pair.int8, self.int8_latency, int8_ms, int8_before),
+        ):
+            text.setHtml(continuation_html(pair.prompt, side.tokens, pair.first_divergence))
+            was = "" if before is None else f" (was {before:.2f})"
+            latency.setText("– ms per token" if ms is None else f"median {ms:.2f} ms per token{was}")
+        self.divergence.setText(divergence_text(pair))
+
+    def clear(self) -> None:
+        for text, latency in ((self.fp32_text, self.fp32_latency), (self.int8_text, self.int8_latency)):
+            text.clear()
+            latency.setText("– ms per token")
+        self.divergence.setText("–")

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..models.history_model import SORT_ROLE, HistoryModel
-from .compare_panel import FP32_COLOR, INT8_COLOR
+from .colors import SIDES, side_color, side_name
 from .latency_chart import LatencyChart
 
 
@@ -59,7 +59,7 @@ class HistoryPanel(QWidget):
             buttons.addWidget(b)
         buttons.addStretch(1)
 
-        self.chart = LatencyChart(FP32_COLOR, INT8_COLOR)
+        self.chart = LatencyChart([(side_name(*side), side_color(*side)) for side in SIDES])
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(self.table)
         split.addWidget(self.chart)

@@ -126,6 +126,8 @@ class MainWindow(QMainWindow):
         self.act_open = self._action("&Open folder…", QKeySequence.StandardKey.Open, "Ctrl+O")
         self.act_prompt_list = self._action("Run a prompt &list…", "Ctrl+L")
         self.act_export = self._action("&Export history…", "Ctrl+E")
+        self.act_export_model = self._action("Export INT8 &model…", "Ctrl+Shift+E")
+        self.act_export_model.setToolTip("Write the ONNX Runtime INT8 model, its config and tokenizer into a folder")
         self.act_cache = self._action("&Cache manager…")
         self.act_data_folder = self._action("Open &data folder")
         self.act_quit = self._action("&Quit", QKeySequence.StandardKey.Quit, "Ctrl+Q")
@@ -141,7 +143,7 @@ class MainWindow(QMainWindow):
 
         menus = {
             "&File": [
-                self.act_open, self.act_prompt_list, self.act_export, None,
+                self.act_open, self.act_prompt_list, self.act_export, self.act_export_model, None,
                 self.act_cache, self.act_data_folder, None, self.act_quit,
             ],  # fmt: skip
             "&Model": [self.act_quantize, self.act_run, self.act_cancel],
@@ -162,7 +164,7 @@ class MainWindow(QMainWindow):
         (*free*); opening another checkpoint needs *free* only; cancel needs a job queued or running (*busy*)."""
         for widget in (
             self.act_quantize, self.quantize_panel.quantize_button, self.act_run, self.compare_panel.run_button,
-            self.act_prompt_list, self.history_panel.prompt_list_button,
+            self.act_prompt_list, self.history_panel.prompt_list_button, self.act_export_model,
         ):  # fmt: skip
             widget.setEnabled(ready and free)
         for widget in (self.act_open, self.checkpoint_panel.open_button, self.checkpoint_panel.sources):
@@ -202,6 +204,11 @@ class MainWindow(QMainWindow):
         """A failure in plain words: in the status bar and in a message box."""
         self.statusBar().showMessage(text)
         self.show_message_box("gpt2q desktop", text)
+
+    def confirm(self, title: str, text: str) -> bool:
+        """Ask a yes/no question (No is the default); True for Yes (tests replace this method)."""
+        answer = QMessageBox.question(self, title, text, defaultButton=QMessageBox.StandardButton.No)
+        return answer == QMessageBox.StandardButton.Yes
 
     def show_message_box(self, title: str, text: str) -> None:
         """A non-modal warning box (tests replace this method)."""

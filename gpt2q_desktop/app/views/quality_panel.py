@@ -6,8 +6,6 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QButtonGroup,
-    QDoubleSpinBox,
     QFrame,
     QGridLayout,
     QGroupBox,
@@ -16,22 +14,21 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QPushButton,
-    QRadioButton,
     QScrollArea,
     QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
-from ...core.options import ContinuationSettings
-from .compare_panel import FP32_COLOR, INT8_COLOR
-from .continuation_view import continuation_html, divergence_text, reading_box
+from .colors import FP32_COLOR, INT8_COLOR
+from .continuation_view import ContinuationBox
 from .job_progress import JobProgress
 from .kl_histogram import KlHistogram
 from .quality_results import figures_form, ranking_item, show_figures
 from .sensitivity_chart import SensitivityChart
 
 if TYPE_CHECKING:
+    from ...core.options import ContinuationSettings
     from ...core.quality import ContinuationPair, CorpusEval, LayerScore
 
 
@@ -69,7 +66,11 @@ class QualityPanel(QWidget):
         super().__init__(parent)
         content = QWidget()
         column = QVBoxLayout(content)
-        column.addWidget(self._continuation_box())
+        self.runtime_note = QLabel()
+        self.runtime_note.setWordWrap(True)
+        self.continuation = ContinuationBox()
+        column.addWidget(self.runtime_note)
+        column.addWidget(self.continuation)
         column.addLayout(self._text_row())
         tools = QHBoxLayout()
         tools.addWidget(self._corpus_box(), 1)
@@ -98,67 +99,10 @@ class QualityPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(scroll, 1)
         layout.addLayout(activity)
+        self.continuation.requested.connect(self.continuation_requested)
         self.cancel_button.clicked.connect(self.cancel_clicked)
 
     # -- building -------------------------------------------------------------------------------
-    def _continuation_box(self) -> QGroupBox:
-        box = QGroupBox("Continuation side by side")
-        self.prompt = QLineEdit()
-        self.prompt.setPlaceholderText("Type a prompt and press Enter")
-        self.prompt.setClearButtonEnabled(True)
-        self.continue_button = QPushButton("Run")
-        self.continue_button.setToolTip("Let both models continue the prompt")
-        prompt_row = QHBoxLayout()
-        prompt_row.addWidget(self.prompt, 1)
-        prompt_row.addWidget(self.continue_button)
-
-        self.n_tokens = _spin(1, 1_024, 20, "Tokens each model generates (at most up to the context length)")
-        self.greedy = QRadioButton("Greedy")
-        self.greedy.setToolTip("Always take the most likely token")
-        self.sample = QRadioButton("Sample")
-        self.sample.setToolTip("Sample with this temperature; the same seed gives the same draws to both models")
-        self.greedy.setChecked(True)
-        group = QButtonGroup(self)
-        group.addButton(self.greedy)
-        group.addButton(self.sample)
-        self.temperature = QDoubleSpinBox()
-        self.temperature.setRange(0.05, 5.0)
-        self.temperature.setSingleStep(0.1)
-        self.temperature.setValue(1.0)
-        self.temperature.setToolTip("Sampling temperature")
-        self.seed = _spin(0, 2**31 - 1, 0, "Random seed of the sampling")
-        settings = QHBoxLayout()
-        settings.addWidget(QLabel("Tokens"))
-        settings.addWidget(self.n_tokens)
-        settings.addWidget(self.greedy)
-        settings.addWidget(self.sample)
-        settings.addWidget(QLabel("Temperature"))
-        settings.addWidget(self.temperature)
-        settings.addWidget(QLabel("Seed"))
-        settings.addWidget(self.seed)
-        settings.addStretch(1)
-        self.sample.toggled.connect(self.temperature.setEnabled)
-        self.sample.toggled.connect(self.seed.setEnabled)
-        self.temperature.setEnabled(False)
-        self.seed.setEnabled(False)
-
-        fp32_box, self.fp32_text, self.fp32_latency = reading_box("FP32")
-        int8_box, self.int8_text, self.int8_latency = reading_box("INT8")
-        texts = QHBoxLayout()
-        texts.addWidget(fp32_box, 1)
-        texts.addWidget(int8_box, 1)
-        self.divergence = QLabel("–")
-        self.divergence.setWordWrap(True)
-
-        layout = QVBoxLayout(box)
-        layout.addLayout(prompt_row)
-        layout.addLayout(settings)
-        layout.addLayout(texts, 1)
-        layout.addWidget(self.divergence)
-        self.prompt.returnPressed.connect(self.continuation_requested)
-        self.continue_button.clicked.connect(self.continuation_requested)
-        return box
-
     def _text_row(self) -> QHBoxLayout:
         self.text_path = QLineEdit()
         self.text_path.setPlaceholderText("A UTF-8 text file to evaluate on")
@@ -214,8 +158,7 @@ class QualityPanel(QWidget):
 
     # -- what the controller reads --------------------------------------------------------------
     def continuation_settings(self) -> ContinuationSettings:
-        temperature = self.temperature.value() if self.sample.isChecked() else 0.0
-        return ContinuationSettings(n_tokens=self.n_tokens.value(), temperature=temperature, seed=self.seed.value())
+        return self.continuation.settings()
 
     def eval_budget(self) -> int:
         """Tokens of the text the corpus evaluation reads."""
@@ -227,11 +170,11 @@ class QualityPanel(QWidget):
 
     def offer_prompt(self, text: str) -> None:
         """Take *text* as the continuation prompt, unless one was typed already."""
-        if not self.prompt.text():
-            self.prompt.setText(text)
+        if not self.continuation.prompt.text():
+            self.continuation.prompt.setText(text)
 
     def prompt_text(self) -> str:
-        return self.prompt.text()
+        return self.continuation.prompt.text()
 
     def text_file(self) -> str:
         """The text to evaluate on, as typed or chosen."""
@@ -252,28 +195,27 @@ class QualityPanel(QWidget):
     # -- what the controller shows --------------------------------------------------------------
     def set_job_state(self, can_start: bool, busy: bool) -> None:
         """Enable the tools when a job may start; Cancel while one is queued or running."""
-        for button in (self.continue_button, self.evaluate_button, self.rank_button):
+        for button in (self.continuation.run_button, self.evaluate_button, self.rank_button):
             button.setEnabled(can_start)
         self.exclude_button.setEnabled(can_start and self.blocks.count() > 0)
         self.cancel_button.setEnabled(busy)
 
-    def show_continuation(
-        self, pair: ContinuationPair, fp32_ms: float | None, int8_ms: float | None, int8_before: float | None = None
-    ) -> None:
-        """Both continuations, the first diverging token highlighted, the median milliseconds per token (and
-        INT8's under the previous recipe, *int8_before*, when the same prompt ran before)."""
-        for text, side, latency, ms, before in (
-            (self.fp32_text, pair.fp32, self.fp32_latency, fp32_ms, None),
-            (self.int8_text, pair.int8, self.int8_latency, int8_ms, int8_before),
-        ):
-            text.setHtml(continuation_html(pair.prompt, side.tokens, pair.first_divergence))
-            was = "" if before is None else f" (was {before:.2f})"
-            latency.setText("– ms per token" if ms is None else f"median {ms:.2f} ms per token{was}")
-        self.divergence.setText(divergence_text(pair))
+    def show_runtime(self, text: str) -> None:
+        """Where the lab's tools run, in words."""
+        self.runtime_note.setText(text)
 
-    def show_evaluation(self, result: CorpusEval, before: CorpusEval | None = None) -> None:
-        """The core's figures; with *before* (the same text under the previous recipe), what they were."""
-        show_figures(self.figures, result, before)
+    def show_continuation(
+        self, pair: ContinuationPair, runtime_name: str, fp32_ms: float | None, int8_ms: float | None,
+        int8_before: float | None = None,
+    ) -> None:  # fmt: skip
+        """Both continuations, titled with the runtime they ran on (see ``ContinuationBox.show_pair``)."""
+        self.continuation.set_runtime_name(runtime_name)
+        self.continuation.show_pair(pair, fp32_ms, int8_ms, int8_before)
+
+    def show_evaluation(self, result: CorpusEval, runtime_name: str, before: CorpusEval | None = None) -> None:
+        """The core's figures and the runtime they are from; with *before* (the same text and runtime under the
+        previous recipe), what they were."""
+        show_figures(self.figures, result, runtime_name, before)
         self.histogram.set_histogram(result.kl_histogram, result.kl_bins)
 
     def show_ranking(self, scores: list[LayerScore], excluded: list[int]) -> None:
@@ -285,10 +227,7 @@ class QualityPanel(QWidget):
 
     def clear_results(self) -> None:
         """Forget what was shown for the previous checkpoint."""
-        for text, latency in ((self.fp32_text, self.fp32_latency), (self.int8_text, self.int8_latency)):
-            text.clear()
-            latency.setText("– ms per token")
-        self.divergence.setText("–")
+        self.continuation.clear()
         for label in self.figures.values():
             label.setText("–")
         self.histogram.clear()

@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from ...core.quality import CorpusEval, LayerScore
 
 FIGURES = (
-    "Tokens", "Perplexity FP32", "Perplexity INT8", "KL mean", "KL median", "KL p99", "KL max",
+    "Runtime", "Tokens", "Perplexity FP32", "Perplexity INT8", "KL mean", "KL median", "KL p99", "KL max",
     "Δp p1 / p5 / p50 / p95 / p99", "Top-1 agreement",
 )  # fmt: skip
 
@@ -28,14 +28,18 @@ def figures_form() -> tuple[QFormLayout, dict[str, QLabel]]:
     return form, figures
 
 
-def show_figures(figures: dict[str, QLabel], result: CorpusEval, before: CorpusEval | None = None) -> None:
-    """The core's figures; with *before* (the same text under the previous recipe), what they were."""
+def show_figures(
+    figures: dict[str, QLabel], result: CorpusEval, runtime_name: str, before: CorpusEval | None = None
+) -> None:
+    """The core's figures and the runtime they are from; with *before* (the same text under the previous
+    recipe), what they were."""
 
     def was(now: str, then: str | None) -> str:
         return now if then is None else f"{now} (was {then})"
 
     f, b = figures, before
     dp = result.delta_p
+    f["Runtime"].setText(runtime_name)
     f["Tokens"].setText(f"{result.tokens:,}")
     f["Perplexity FP32"].setText(f"{result.ppl_fp32:.2f}")
     f["Perplexity INT8"].setText(was(f"{result.ppl_int8:.2f}", b and f"{b.ppl_int8:.2f}"))

@@ -1,4 +1,4 @@
-"""The quantize panel: recipe options, Quantize / Cancel, progress with the current step, the result line."""
+"""The quantize panel: the runtime, recipe options, Quantize / Cancel, progress with the current step, the result."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from PySide6.QtGui import QRegularExpressionValidator
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
+    QComboBox,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -17,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...core.options import RecipeOptions
+from ...core.options import RUNTIME_CHOICES, RUNTIME_NAMES, TORCH, RecipeOptions, runtimes_of
 from .job_progress import JobProgress
 
 
@@ -26,9 +27,12 @@ class QuantizePanel(QGroupBox):
 
     quantize_clicked = Signal()
     cancel_clicked = Signal()
+    runtime_changed = Signal()
+    """The user chose another runtime (or both)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Quantize to INT8", parent)
+        runtime = self._runtime_row()
         self.per_tensor = QRadioButton("Per tensor")
         self.per_channel = QRadioButton("Per channel")
         self.per_tensor.setChecked(True)
@@ -70,6 +74,7 @@ class QuantizePanel(QGroupBox):
         self.result.setWordWrap(True)
 
         layout = QVBoxLayout(self)
+        layout.addLayout(runtime)
         layout.addLayout(granularity)
         layout.addWidget(self.keep_lm_head)
         layout.addWidget(self.embeddings)
@@ -81,6 +86,20 @@ class QuantizePanel(QGroupBox):
 
         self.quantize_button.clicked.connect(self.quantize_clicked)
         self.cancel_button.clicked.connect(self.cancel_clicked)
+        self.runtime.currentIndexChanged.connect(self.runtime_changed)
+
+    def _runtime_row(self) -> QHBoxLayout:
+        self.runtime = QComboBox()
+        for choice in RUNTIME_CHOICES:
+            self.runtime.addItem(RUNTIME_NAMES.get(choice, "Both"), choice)
+        self.runtime.setToolTip(
+            "Where the FP32 and INT8 models run: PyTorch (fbgemm INT8 kernels), ONNX Runtime (the model exported "
+            "to ONNX, quantized by ONNX Runtime), or both side by side"
+        )
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Runtime"))
+        row.addWidget(self.runtime, 1)
+        return row
 
     def options(self) -> RecipeOptions:
         """The chosen recipe."""
@@ -96,6 +115,18 @@ class QuantizePanel(QGroupBox):
         self.keep_lm_head.setChecked(options.keep_lm_head)
         self.embeddings.setChecked(options.quantize_embeddings)
         self.fp32_blocks.setText(", ".join(map(str, sorted(options.exclude_layers))))
+
+    def runtime_choice(self) -> str:
+        """The chosen key of ``RUNTIME_CHOICES``: ``torch``, ``onnxruntime`` or ``both``."""
+        return str(self.runtime.currentData())
+
+    def runtimes(self) -> tuple[str, ...]:
+        """The runtimes chosen, in the order their results are shown."""
+        return runtimes_of(self.runtime_choice())
+
+    def set_runtime_choice(self, choice: str) -> None:
+        index = self.runtime.findData(choice)
+        self.runtime.setCurrentIndex(index if index >= 0 else self.runtime.findData(TORCH))
 
     def show_result(self, text: str) -> None:
         """What the last quantization gave (or that there is none yet)."""

@@ -1,0 +1,222 @@
+"""The ONNX Runtime path: the exported graph computes what torch computes, the INT8 recipe quantizes what it
+reports (the tied matrix stored once), the cache keeps both graphs, and cancel leaves nothing behind."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from gpt2q_desktop.core.cache import QuantCache
+from gpt2q_desktop.core.errors import Cancelled, Gpt2qError
+from gpt2q_desktop.core.options import RecipeOptions, RunSettings
+from gpt2q_desktop.core.session import Session
+
+FAST = RunSettings(repeats=2, warmup=0, threads=1)
+
+
+@pytest.fixture(scope="module")
+def fp32_graph(tmp_path_factory: pytest.TempPathFactory, tiny_model) -> Path:
+    from gpt2q_desktop.core.onnx_graph import export_fp32_graph
+
+    path = tmp_path_factory.mktemp("onnx") / "fp32.onnx"
+    assert export_fp32_graph(tiny_model, path) == {"tied_embeddings": True}
+    return path
+
+
+@pytest.fixture(scope="module")
+def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> QuantCache:
+    """One cache for the tests that only read the default recipe's graphs (built once)."""
+    return QuantCache(tmp_path_factory.mktemp("ort-cache"))
+
+
+def _run(path: Path, ids: torch.Tensor, positions: list[int]) -> np.ndarray:
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return session.run(None, {"input_ids": ids.numpy(), "positions": np.array(positions, dtype=np.int64)})[0]
+
+
+def test_the_fp32_graph_computes_torchs_logits_with_the_tied_matrix_stored_once(fp32_graph: Path, tiny_model) -> None:
+    import onnx
+
+    ids = torch.randint(0, 50257, (1, 11), generator=torch.Generator().manual_seed(0))
+    expected = tiny_model(input_ids=ids).logits.detach().numpy()
+    np.testing.assert_allclose(_run(fp32_graph, ids, [10])[0, 0], expected[0, -1], atol=1e-4)
+    np.testing.assert_allclose(_run(fp32_graph, ids, list(range(11)))[0], expected[0], atol=1e-4)
+    names = [t.name for t in onnx.load(str(fp32_graph), load_external_data=False).graph.initializer]
+    assert not any("wte" in n for n in names)
+    vocab_matrices = [t for t in onnx.load(str(fp32_graph)).graph.initializer if 50257 in t.dims]
+    assert len(vocab_matrices) == 1
+
+
+@pytest.mark.parametrize(
+    ("options", "quantized", "embeddings"),
+    [
+        (RecipeOptions(), 9, 1),
+        (RecipeOptions(per_channel=True), 9, 1),
+        (RecipeOptions(exclude_layers=(0,)), 5, 1),
+        (RecipeOptions(keep_lm_head=True), 8, 0),
+        (RecipeOptions(quantize_embeddings=False), 9, 0),
+    ],
+)
+def test_the_int8_graph_holds_what_its_counts_say(fp32_graph: Path, tmp_path: Path, tiny_model, options, quantized, embeddings) -> None:
+    from gpt2q_desktop.core.metrics import kl_divergence
+    from gpt2q_desktop.core.onnx_recipe import quantize_graph
+
+    out = tmp_path / "int8.onnx"
+    counts = quantize_graph(fp32_graph, out, options)
+    assert (counts.layers_quantized, counts.layers_eligible, counts.embeddings_int8) == (quantized, 9, embeddings)
+    ratio = out.stat().st_size / fp32_graph.stat().st_size
+    if options.keep_lm_head:
+        assert ratio > 0.9  # the vocabulary matrix dominates this tiny model and stays FP32
+    elif options.quantize_embeddings:
+        assert ratio <= 0.30
+    else:  # FP32 rows for the embedding beside the INT8 lm_head (the vocabulary matrix dominates this model)
+        assert 1.15 < ratio < 1.35
+    ids = torch.randint(0, 50257, (1, 9), generator=torch.Generator().manual_seed(1))
+    p = torch.from_numpy(_run(fp32_graph, ids, [8])[0, 0])
+    q = torch.from_numpy(_run(out, ids, [8])[0, 0])
+    assert kl_divergence(p, q) < 0.05
+
+
+def test_a_block_that_does_not_exist_is_refused(fp32_graph: Path, tmp_path: Path) -> None:
+    from gpt2q_desktop.core.onnx_recipe import quantize_graph
+
+    with pytest.raises(Gpt2qError, match="Block 7 does not exist: the model has blocks 0 to 1"):
+        quantize_graph(fp32_graph, tmp_path / "x.onnx", RecipeOptions(exclude_layers=(7,)))
+
+
+def test_session_builds_both_graphs_once_then_loads_them_from_the_cache(tiny_checkpoint: Path, shared_cache: QuantCache) -> None:
+    stages: list[str] = []
+    session = Session(shared_cache)
+    session.open(tiny_checkpoint)
+    first = session.quantize(RecipeOptions(), lambda d, t, m: stages.append(m), None, "onnxruntime")
+    assert not first.cache_hit and first.runtime == "onnxruntime" and first.as_dict()["runtime"] == "onnxruntime"
+    assert (first.layers_quantized, first.layers_eligible) == (9, 9) and first.int8_bytes <= 0.3 * first.fp32_bytes
+    assert any("Exporting" in s for s in stages) and any("Quantizing" in s for s in stages)
+    entries = shared_cache.entries()
+    assert sorted(e.manifest["graph"] for e in entries) == ["fp32", "int8"]
+    assert all(e.as_dict()["runtime"] == "onnxruntime" and e.problem is None for e in entries)
+    again = Session(shared_cache)
+    again.open(tiny_checkpoint)
+    second = again.quantize(RecipeOptions(), None, None, "onnxruntime")
+    assert second.cache_hit and second.layers_quantized == 9 and second.int8_bytes == first.int8_bytes
+
+
+def test_both_runtimes_give_one_row_each_and_agree_on_fp32(trained_checkpoint: Path, shared_cache: QuantCache) -> None:
+    session = Session(shared_cache)
+    session.open(trained_checkpoint)
+    rows = list(session.compare(["The cat sat", "Once upon"], RecipeOptions(), FAST, runtimes=("torch", "onnxruntime")))
+    assert [r.runtime for r in rows] == ["torch", "onnxruntime"] * 2
+    for torch_row, ort_row in zip(rows[::2], rows[1::2]):
+        assert torch_row.fp32.token_id == ort_row.fp32.token_id
+        assert ort_row.fp32.prob == pytest.approx(torch_row.fp32.prob, abs=1e-4)
+        assert ort_row.as_dict()["runtime"] == "onnxruntime" and ort_row.kl < 0.05
+
+
+def test_the_quality_lab_runs_on_onnx_runtime(trained_checkpoint: Path, shared_cache: QuantCache, tmp_path: Path) -> None:
+    text = tmp_path / "text.txt"
+    text.write_text("The cat sat on the mat. The dog sat on the rug. " * 8, encoding="utf-8")
+    session = Session(shared_cache)
+    session.open(trained_checkpoint)
+    on_torch = session.evaluate(text, 100, RecipeOptions(), 1)
+    on_ort = session.evaluate(text, 100, RecipeOptions(), 1, runtime="onnxruntime")
+    assert on_ort.tokens == on_torch.tokens and on_ort.ppl_fp32 == pytest.approx(on_torch.ppl_fp32, rel=1e-3)
+    assert on_ort.top1_agreement > 0.8
+    torch_pair = session.continue_prompt("The cat sat on", 6, 0.0, 0, RecipeOptions())
+    ort_pair = session.continue_prompt("The cat sat on", 6, 0.0, 0, RecipeOptions(), runtime="onnxruntime")
+    assert ort_pair.fp32.token_ids == torch_pair.fp32.token_ids and len(ort_pair.int8.token_ids) == 6
+
+
+def test_a_corrupt_onnx_entry_is_noted_deleted_and_rebuilt(tiny_checkpoint: Path) -> None:
+    cache = QuantCache()
+    session = Session(cache)
+    session.open(tiny_checkpoint)
+    session.quantize(RecipeOptions(), None, None, "onnxruntime")
+    int8 = next(e for e in cache.entries() if e.manifest["graph"] == "int8")
+    graph = int8.path / "model.onnx"
+    graph.write_bytes(graph.read_bytes()[:-10] + b"0123456789")
+    again = Session(cache)
+    again.open(tiny_checkpoint)
+    report = again.quantize(RecipeOptions(), None, None, "onnxruntime")
+    assert any("unusable (weights checksum mismatch)" in n for n in report.notes)
+    assert not report.cache_hit and report.layers_quantized == 9
+
+
+def test_a_tampered_onnx_manifest_is_refused(tiny_checkpoint: Path) -> None:
+    from gpt2q_desktop.core.cache_manifest import manifest_problem
+
+    cache = QuantCache()
+    session = Session(cache)
+    session.open(tiny_checkpoint)
+    session.quantize(RecipeOptions(), None, None, "onnxruntime")
+    int8 = next(e for e in cache.entries() if e.manifest["graph"] == "int8")
+    assert manifest_problem(int8.manifest, int8.key) is None
+    for field, value in (("counts", {"layers_quantized": "9"}), ("payload", "../x"), ("graph", "int4"), ("versions", {})):
+        assert manifest_problem({**int8.manifest, field: value}, int8.key) is not None, field
+
+
+def test_cancel_during_the_export_leaves_no_cache_entry(tiny_checkpoint: Path, data_dir: Path) -> None:
+    session = Session()
+    session.open(tiny_checkpoint)
+    seen: list[str] = []
+    with pytest.raises(Cancelled):
+        session.quantize(RecipeOptions(), lambda d, t, m: seen.append(m), lambda: bool(seen), "onnxruntime")
+    cache = QuantCache()
+    assert cache.entries() == []
+    cache.sweep()
+    assert not cache.root.exists() or list(cache.root.iterdir()) == []
+
+
+def test_export_writes_a_folder_that_runs_without_gpt2q(trained_checkpoint: Path, shared_cache: QuantCache, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from gpt2q_desktop.core.takeaway import SNIPPET, ExportError
+
+    session = Session(shared_cache)
+    session.open(trained_checkpoint)
+    out = tmp_path / "export"
+    assert session.export_onnx(out, RecipeOptions()) == out
+    assert {p.name for p in out.iterdir()} == {"model.onnx", "config.json", "tokenizer.json", "README.md"}
+    assert SNIPPET in (out / "README.md").read_text()
+    assert json.loads((out / "config.json").read_text())["model_type"] == "gpt2"
+    with pytest.raises(ExportError, match="not empty"):
+        session.export_onnx(out, RecipeOptions())
+    result = subprocess.run([sys.executable, "-c", SNIPPET, "The cat sat"], cwd=out, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    row = next(session.compare(["The cat sat"], RecipeOptions(), FAST, runtimes=("onnxruntime",)))
+    assert result.stdout.strip() == repr(row.int8.token)
+
+
+def test_the_cli_takes_runtime_both_and_exports_what_compare_predicts(trained_checkpoint: Path, tmp_path: Path, capsys) -> None:
+    import subprocess
+    import sys
+
+    from gpt2q_desktop.cli import main
+    from gpt2q_desktop.core.takeaway import SNIPPET
+
+    ckpt = str(trained_checkpoint)
+    assert main(["quantize", ckpt, "--runtime", "both", "--json"]) == 0
+    reports = json.loads(capsys.readouterr().out)
+    assert [r["runtime"] for r in reports] == ["torch", "onnxruntime"]
+    fast = ["--repeats", "2", "--warmup", "0", "--threads", "1"]
+    assert main(["compare", ckpt, "--runtime", "both", "--format", "json", "--prompt", "The cat sat", *fast]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["runtime"] for r in rows] == ["torch", "onnxruntime"]
+    assert {"prompt", "fp32", "int8", "agree", "kl", "speedup", "threads", "repeats"} <= set(rows[1])
+    out = tmp_path / "takeaway"
+    out.mkdir()
+    (out / "mine.txt").write_text("keep me")
+    assert main(["export", ckpt, str(out)]) == 2
+    assert "is not empty" in capsys.readouterr().err and not (out / "model.onnx").exists()
+    assert main(["export", ckpt, str(out), "--force"]) == 0
+    assert (out / "mine.txt").read_text() == "keep me" and (out / "model.onnx").is_file()
+    capsys.readouterr()
+    ran = subprocess.run([sys.executable, "-c", SNIPPET, "The cat sat"], cwd=out, capture_output=True, text=True, timeout=120)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.strip() == repr(rows[1]["int8"]["token"])
