@@ -19,6 +19,7 @@ from .core.errors import Gpt2qError
 from .core.text import printable
 
 if TYPE_CHECKING:
+    from .core.compare import ComparisonRow
     from .core.options import RecipeOptions
     from .core.session import Session
 
@@ -130,9 +131,10 @@ def cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
         if row.note and row.runtime == runtimes[0]:
             _notes([row.note])
         rows.append(row)
+    _save_history(rows)
     print(render(rows, args.format), end="", file=out)
-    if args.format == "table":
-        print(summary(rows), file=out)
+    if args.format in ("table", "markdown"):
+        print(("\n" if args.format == "markdown" else "") + summary(rows), file=out)
     return 0
 
 
@@ -155,7 +157,7 @@ def cmd_bench(args: argparse.Namespace, out: TextIO) -> int:
     print(f"read bandwidth ≈ {bandwidth:.1f} GB/s on {threads} threads", file=sys.stderr)
     rows = run_bench(
         list(args.layers), list(args.prompt_tokens), threads, args.repeats, args.warmup, demo,
-        log=lambda msg: print(msg, file=sys.stderr),
+        log=lambda msg: print(msg, file=sys.stderr), retries=args.retries,
     )  # fmt: skip
     if args.json:
         print(json.dumps([r.as_dict() for r in rows], indent=2), file=out)
@@ -207,6 +209,43 @@ def cmd_sensitivity(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def cmd_history(args: argparse.Namespace, out: TextIO) -> int:
+    from .core.history_db import HistoryStore
+    from .core.report import render
+
+    store = HistoryStore()
+    _notes(store.notes)
+    stored = store.load(args.checkpoint)
+    rows = [s.row for s in stored]
+    if args.json:
+        print(json.dumps([{"id": s.id, **s.row.as_dict()} for s in stored], indent=2, ensure_ascii=False), file=out)
+        return 0
+    if args.format == "csv":
+        print(render(rows, "csv"), end="", file=out)
+        return 0
+    if not rows:
+        print(f"no rows{f' of {args.checkpoint}' if args.checkpoint else ''} in {store.path}", file=out)
+    for name in dict.fromkeys(r.checkpoint for r in rows):  # a table per checkpoint
+        picked = [r for r in rows if r.checkpoint == name]
+        heading = f"{name or '(unnamed)'}: {len(picked)} row{'s' if len(picked) != 1 else ''}"
+        print(f"## {heading}\n" if args.format == "markdown" else heading, file=out)
+        print(render(picked, args.format), file=out)
+    return 0
+
+
+def _save_history(rows: list[ComparisonRow]) -> None:
+    """Add *rows* to the history database; a database that cannot take them is a note, not a failure."""
+    from .core.history_db import HistoryError, HistoryStore
+
+    try:
+        store = HistoryStore()
+        _notes(store.notes)
+        store.add(rows)
+        store.close()
+    except HistoryError as exc:
+        _notes([f"{exc} (the results above are not in the history)"])
+
+
 def cmd_cache(args: argparse.Namespace, out: TextIO) -> int:
     from .core.cache import QuantCache
 
@@ -234,6 +273,7 @@ COMMANDS = {
     "eval": cmd_eval,
     "sensitivity": cmd_sensitivity,
     "cache": cmd_cache,
+    "history": cmd_history,
 }
 
 

@@ -58,7 +58,7 @@ def _add_runtime_arg(p: argparse.ArgumentParser) -> None:
 def _add_text_args(p: argparse.ArgumentParser, default_tokens: int) -> None:
     p.add_argument("--text", type=Path, metavar="F", help="UTF-8 text (default: the demo student's held-out text)")
     p.add_argument("--max-tokens", type=_at_least(2), default=default_tokens, help=f"tokens to evaluate (default {default_tokens:,})")
-    p.add_argument("--threads", type=_at_least(1), default=RUN.threads, help="torch threads (default: cores, at most 8)")
+    p.add_argument("--threads", type=_at_least(1), default=RUN.threads, help="threads of both runtimes (default: cores - 1, at least 1, at most 8)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -82,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--prompts-file", type=Path, metavar="F", help="a UTF-8 text file, one prompt a line")
     c.add_argument("--repeats", type=_at_least(1), default=RUN.repeats, help=f"timed calls per model (default {RUN.repeats})")
     c.add_argument("--warmup", type=_at_least(0), default=RUN.warmup, help=f"untimed calls first (default {RUN.warmup})")
-    c.add_argument("--threads", type=_at_least(1), default=RUN.threads, help="torch threads (default: cores, at most 8)")
+    c.add_argument("--threads", type=_at_least(1), default=RUN.threads, help="threads of both runtimes (default: cores - 1, at least 1, at most 8)")
     c.add_argument("--top-k", type=_at_least(1), default=RUN.top_k, help=f"top tokens to report (default {RUN.top_k})")
     c.add_argument("--format", choices=("table", "json", "csv", "markdown"), default="table")
     _add_runtime_arg(c)
@@ -99,9 +99,10 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="FP32 and INT8 speed and size, PyTorch and ONNX Runtime, on GPT-2s of real shapes")
     b.add_argument("--layers", type=_layers, default=(6, 12), metavar="6,12", help="synthetic model depths")
     b.add_argument("--prompt-tokens", type=_layers, default=(8, 32), metavar="8,32", help="prompt lengths")
-    b.add_argument("--threads", type=_at_least(1), default=RUN.threads, help="threads of both runtimes (default: cores, at most 8)")
+    b.add_argument("--threads", type=_at_least(1), default=RUN.threads, help="threads of both runtimes (default: cores - 1, at least 1, at most 8)")
     b.add_argument("--repeats", type=_at_least(1), default=RUN.repeats, help=f"timed calls per variant (default {RUN.repeats})")
     b.add_argument("--warmup", type=_at_least(0), default=RUN.warmup, help=f"untimed calls first (default {RUN.warmup})")
+    b.add_argument("--retries", type=_at_least(0), default=0, metavar="N", help="measure a noisy timing run again, up to N times (default 0)")
     b.add_argument("--no-demo", action="store_true", help="skip the bundled demo student")
     b.add_argument("--json", action="store_true", help="print a JSON list of rows")
 
@@ -117,6 +118,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_text_args(s, default_tokens=512)
     s.add_argument("--per-channel", action="store_true", help="one scale per output channel")
     s.add_argument("--json", action="store_true", help="print a JSON list, most sensitive first")
+
+    h = sub.add_parser("history", help="the comparison history the window and compare keep (SQLite, in the data dir)")
+    h.add_argument("--checkpoint", metavar="NAME", help="only the rows of this checkpoint (its folder name)")
+    fmt = h.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="print a JSON list of rows (with their ids)")
+    fmt.add_argument("--format", choices=("table", "csv", "markdown"), default="table", help="output format (default table)")
 
     k = sub.add_parser("cache", help="list or clear cached INT8 models")
     k.add_argument("action", choices=("list", "clear"))

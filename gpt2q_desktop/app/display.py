@@ -35,5 +35,5 @@ def rows_status(rows: Sequence[ComparisonRow]) -> str:
         verdict = "same token" if row.agree else "different tokens"
         runtime = f"{RUNTIME_NAMES[row.runtime]}: " if len(rows) > 1 else ""
         fp32, int8 = visible_token(row.fp32.token), visible_token(row.int8.token)
-        parts.append(f"{runtime}FP32 {fp32} | INT8 {int8}: {verdict}, {row.speedup:.2f}× speedup")
+        parts.append(f"{runtime}FP32 {fp32} | INT8 {int8}: {verdict}, speedup {row.speedup_text()}")
     return "; ".join(parts)

@@ -24,6 +24,7 @@ from .bench_table import BenchRow
 from .cache import QuantCache
 from .checkpoint import CheckpointInfo
 from .metrics import percentile
+from .noise import LoadWatch, noisy_each, usable_cores
 from .options import RecipeOptions
 from .quantize import QuantizeReport
 from .quiet import quiet_torch
@@ -222,9 +223,9 @@ def _prepare(
 
 def _rows(
     name: str, info: CheckpointInfo, n: int, samples: dict[str, list[float]], sizes: dict[str, int],
-    figures: dict[str, Any], checks: dict[str, Any],
+    figures: dict[str, Any], checks: dict[str, Any], noise: dict[str, tuple[str, ...]],
 ) -> list[BenchRow]:  # fmt: skip
-    """One row per variant of one timing run on an *n*-token prompt."""
+    """One row per variant of one timing run on an *n*-token prompt, its noisy ones marked."""
     med = {k: percentile(v, 50) for k, v in samples.items()}
     return [
         BenchRow(
@@ -238,6 +239,7 @@ def _rows(
             ratio_vs_fp32_full=med["fp32_full"] / med[variant],
             ratio_vs_fp32_last=med["fp32_last"] / med[variant],
             extra=_variant_extra(variant, figures, med, checks),
+            noise="; ".join(noise.get(variant, ())),
         )
         for variant in VARIANTS
     ]
@@ -251,8 +253,10 @@ def bench_model(
     repeats: int,
     warmup: int,
     log: Callable[[str], None],
+    retries: int = 0,
 ) -> list[BenchRow]:
-    """All variants of the checkpoint in *folder*, at each prompt length."""
+    """All variants of the checkpoint in *folder*, at each prompt length; a timing run with a noisy variant is
+    run again up to *retries* times (the last run is kept, its noisy rows marked)."""
     with tempfile.TemporaryDirectory(prefix="gpt2q-bench-") as tmp:
         session = Session(QuantCache(Path(tmp)))
         info = session.open(folder)
@@ -261,10 +265,17 @@ def bench_model(
         gen = torch.Generator().manual_seed(1234)
         for tokens in prompt_tokens:
             n = min(tokens, info.n_positions - 1)
-            log(f"{name}: timing {len(VARIANTS)} variants × {repeats} repeats, {n}-token prompt, {threads} threads")
-            samples, checks = _time_variants(models, figures["ort"], info, n, gen, threads, repeats, warmup)
-            rows += _rows(name, info, n, samples, sizes, figures, checks)
+            for attempt in range(retries + 1):
+                log(f"{name}: timing {len(VARIANTS)} variants × {repeats} repeats, {n}-token prompt, {threads} threads")
+                watch = LoadWatch().start()
+                samples, checks = _time_variants(models, figures["ort"], info, n, gen, threads, repeats, warmup)
+                noise = noisy_each(samples, watch.stop(), usable_cores() - threads)
+                if not noise or attempt == retries:
+                    break
+                log(f"{name}: noisy timing ({'; '.join(sorted({r for rs in noise.values() for r in rs}))}), measuring again")
+            rows += _rows(name, info, n, samples, sizes, figures, checks, noise)
         return rows
+
 
 
 def run_bench(
@@ -275,16 +286,18 @@ def run_bench(
     warmup: int,
     demo: Path | None,
     log: Callable[[str], None] = lambda s: None,
+    retries: int = 0,
 ) -> list[BenchRow]:
-    """Build each synthetic GPT-2 (and the demo student, if given) and bench every variant."""
+    """Build each synthetic GPT-2 (and the demo student, if given) and bench every variant (a noisy timing run
+    measured again up to *retries* times)."""
     rows: list[BenchRow] = []
     with tempfile.TemporaryDirectory(prefix="gpt2q-bench-models-") as tmp:
         for n_layer in layers:
             log(f"building a {n_layer}-layer GPT-2 (768 wide, seed 0)")
             folder = save_checkpoint(make_gpt2(n_layer), Path(tmp) / f"gpt2-{n_layer}l", tokenizer=False)
-            rows += bench_model(f"gpt2-{n_layer}l", folder, prompt_tokens, threads, repeats, warmup, log)
+            rows += bench_model(f"gpt2-{n_layer}l", folder, prompt_tokens, threads, repeats, warmup, log, retries)
             for f in folder.iterdir():
                 f.unlink()
     if demo is not None:
-        rows += bench_model("demo-student", demo, prompt_tokens, threads, repeats, warmup, log)
+        rows += bench_model("demo-student", demo, prompt_tokens, threads, repeats, warmup, log, retries)
     return rows

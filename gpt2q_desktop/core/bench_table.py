@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .bench_ort import ORT_VARIANTS, ort_notes
+from .noise import FIX
 
 
 @dataclass
@@ -22,9 +23,15 @@ class BenchRow:
     ratio_vs_fp32_full: float = 0.0
     ratio_vs_fp32_last: float = 0.0
     extra: dict[str, float] = field(default_factory=dict)
+    noise: str = ""
+    """Why this variant's timing is unreliable (empty: clean)."""
+
+    @property
+    def noisy(self) -> bool:
+        return bool(self.noise)
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "noisy": self.noisy}
 
 
 def render_bench(rows: list[BenchRow], bandwidth_gbs: float) -> str:
@@ -38,12 +45,14 @@ def render_bench(rows: list[BenchRow], bandwidth_gbs: float) -> str:
             f"{r.ratio_vs_fp32_full:>8.2f}×{r.ratio_vs_fp32_last:>8.2f}×{r.bytes / 1e6:>9.1f}"
             f"{r.bytes / fp32_bytes[r.model]:>7.0%}  {'; '.join(_notes(r, bandwidth_gbs))}"
         )
+    if any(r.noisy for r in rows):
+        out.append(f"NOISY rows: timing unreliable: {FIX} (or --retries N to measure them again)")
     return "\n".join(out) + "\n"
 
 
 def _notes(r: BenchRow, bandwidth_gbs: float) -> list[str]:
     """A row's notes: build and reload times, serving memory, the ONNX Runtime checks, the decode floor."""
-    notes = []
+    notes = [f"NOISY ({r.noise})"] if r.noisy else []
     if "quantize_s" in r.extra and r.variant in ("int8", "int8_per_channel"):
         speed = r.extra["quantize_s"] / max(r.extra["cache_load_s"], 1e-9)
         notes.append(f"quantize {r.extra['quantize_s']:.2f}s, cache load {r.extra['cache_load_s']:.2f}s ({speed:.1f}×)")

@@ -20,7 +20,8 @@ MAX_P90_OVER_MEDIAN = 1.5
 MAX_HALF_DRIFT = 0.25
 """The two halves' medians differing by more than this share: the machine's speed changed during the run."""
 MAX_OTHER_CORES = 0.3
-"""Cores' worth of CPU used by other programs during the timing above which it counts as disturbed."""
+"""Cores' worth of CPU that other programs may take beyond the cores the timing left free (``spare_cores``)
+before the timing counts as disturbed."""
 MIN_SAMPLES_FOR_SPREAD = 5
 FIX = "another program is using the CPU: close it, or lower Threads (--threads)"
 
@@ -55,12 +56,29 @@ def sample_problems(name: str, samples: Sequence[float]) -> list[str]:
     return problems
 
 
-def verdict(samples: dict[str, Sequence[float]], other_cores: float | None = None) -> Verdict:
-    """The verdict on timings taken together (name → samples in ms), given the cores other programs used."""
+def verdict(samples: dict[str, Sequence[float]], other_cores: float | None = None, spare_cores: float = 0.0) -> Verdict:
+    """The verdict on timings taken together (name → samples in ms), given the cores other programs used and
+    the cores the timing left free for them (cores − threads)."""
     reasons = [p for name, s in samples.items() for p in sample_problems(name, s)]
-    if other_cores is not None and other_cores > MAX_OTHER_CORES:
+    if other_cores is not None and other_cores - max(0.0, spare_cores) > MAX_OTHER_CORES:
         reasons.insert(0, f"other programs used {other_cores:.1f} cores meanwhile")
     return Verdict(tuple(reasons))
+
+
+def usable_cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def noisy_each(
+    samples: dict[str, Sequence[float]], other_cores: float | None = None, spare_cores: float = 0.0
+) -> dict[str, tuple[str, ...]]:
+    """Each timing judged on its own (name → samples in ms): the noisy ones, with why."""
+    verdicts = {name: verdict({name: s}, other_cores, spare_cores) for name, s in samples.items()}
+    return {name: v.reasons for name, v in verdicts.items() if v.noisy}
 
 
 def _busy_seconds() -> float | None:

@@ -20,7 +20,7 @@ FORMATS = ("table", "json", "csv", "markdown")
 COLUMNS = (
     "prompt", "runtime", "fp32_token", "fp32_id", "fp32_prob", "fp32_median_ms", "fp32_p90_ms",
     "int8_token", "int8_id", "int8_prob", "int8_median_ms", "int8_p90_ms",
-    "agree", "kl", "top5_overlap", "speedup",
+    "agree", "kl", "top5_overlap", "speedup", "threads", "noisy", "checkpoint", "recipe", "time",
 )  # fmt: skip
 
 
@@ -43,6 +43,11 @@ def flat_row(row: ComparisonRow) -> dict[str, object]:
         "kl": row.kl,
         "top5_overlap": row.top5_overlap,
         "speedup": row.speedup,
+        "threads": row.threads,
+        "noisy": row.noisy,
+        "checkpoint": row.checkpoint,
+        "recipe": row.recipe,
+        "time": row.time,
     }
 
 
@@ -53,21 +58,23 @@ def _short(text: str, width: int = 28) -> str:
     return head if len(head) <= width else head[: width - 1] + "…"
 
 
-def _display_cells(row: ComparisonRow) -> list[str]:
-    """The table and Markdown cells of *row*: terminal-safe, no raw control or bidi character."""
+def _display_cells(row: ComparisonRow, whole_prompt: bool = False) -> list[str]:
+    """The table and Markdown cells of *row*: terminal-safe, no raw control or bidi character; the prompt cut
+    to a column's width unless *whole_prompt* (Markdown: exports never cut a prompt)."""
     cells = [
-        _short(row.prompt), RUNTIME_NAMES.get(row.runtime, row.runtime),
+        row.prompt.replace("\r\n", "↵").replace("\n", "↵") if whole_prompt else _short(row.prompt),
+        RUNTIME_NAMES.get(row.runtime, row.runtime), str(row.threads),
         f"{visible_token(row.fp32.token)} ({row.fp32.token_id})", f"{row.fp32.prob:.3f}",
         f"{row.fp32.timing.median_ms:.2f}", f"{row.fp32.timing.p90_ms:.2f}",
         f"{visible_token(row.int8.token)} ({row.int8.token_id})", f"{row.int8.prob:.3f}",
         f"{row.int8.timing.median_ms:.2f}", f"{row.int8.timing.p90_ms:.2f}",
-        "yes" if row.agree else "NO", f"{row.kl:.2e}", f"{row.speedup:.2f}×",
+        "yes" if row.agree else "NO", f"{row.kl:.2e}", f"{row.speedup:.2f}×" + (" NOISY" if row.noisy else ""),
     ]  # fmt: skip
     return [printable(cell) for cell in cells]
 
 
 _HEADERS = [
-    "prompt", "runtime", "FP32 token", "p", "median ms", "p90 ms",
+    "prompt", "runtime", "threads", "FP32 token", "p", "median ms", "p90 ms",
     "INT8 token", "p", "median ms", "p90 ms", "agree", "KL", "speedup",
 ]  # fmt: skip
 
@@ -91,13 +98,13 @@ def render(rows: Sequence[ComparisonRow], fmt: str) -> str:
         writer.writeheader()
         writer.writerows(flat_row(r) for r in rows)
         return buf.getvalue()
-    cells = [_display_cells(r) for r in rows]
     if fmt == "markdown":
-        esc = [[c.replace("|", "\\|") for c in line] for line in cells]
+        esc = [[c.replace("|", "\\|") for c in _display_cells(r, whole_prompt=True)] for r in rows]
         lines = ["| " + " | ".join(_HEADERS) + " |", "|" + "---|" * len(_HEADERS)]
         return "\n".join(lines + ["| " + " | ".join(line) + " |" for line in esc]) + "\n"
     if fmt != "table":
         raise ValueError(f"unknown format {fmt!r}")
+    cells = [_display_cells(r) for r in rows]
     widths = [max(len(h), *(_cols(c[i]) for c in cells)) if cells else len(h) for i, h in enumerate(_HEADERS)]
     out = ["  ".join(_pad(h, w) for h, w in zip(_HEADERS, widths))]
     out.append("  ".join("-" * w for w in widths))
@@ -108,10 +115,17 @@ def render(rows: Sequence[ComparisonRow], fmt: str) -> str:
 def _line(rows: Sequence[ComparisonRow]) -> str:
     agree = sum(r.agree for r in rows)
     kl = sum(r.kl for r in rows) / len(rows)
-    return (
-        f"{len(rows)} prompt{'s' if len(rows) > 1 else ''}: top-1 agreement {agree}/{len(rows)}, mean KL {kl:.2e}, "
-        f"median speedup {percentile([r.speedup for r in rows], 50):.2f}×"
-    )
+    clean = [r.speedup for r in rows if not r.noisy]
+    speed = f"median speedup {percentile(clean, 50):.2f}×" if clean else "speedup unreliable"
+    noisy = len(rows) - len(clean)
+    marked = f" ({noisy} noisy row{'s' if noisy > 1 else ''} left out)" if noisy and clean else ""
+    return f"{len(rows)} prompt{'s' if len(rows) > 1 else ''}: top-1 agreement {agree}/{len(rows)}, mean KL {kl:.2e}, {speed}{marked}"
+
+
+def noise_line(rows: Sequence[ComparisonRow]) -> str:
+    """The first noisy row's cause and fix, for the rows marked NOISY; "" when every timing is clean."""
+    noisy = [r for r in rows if r.noisy]
+    return f"NOISY: {noisy[0].noise_text()}" if noisy else ""
 
 
 def fastest_int8(rows: Sequence[ComparisonRow]) -> str:
@@ -122,6 +136,8 @@ def fastest_int8(rows: Sequence[ComparisonRow]) -> str:
         by_runtime.setdefault(r.runtime, []).append(r)
     if len(by_runtime) < 2 or TORCH not in by_runtime:
         return ""
+    if any(r.noisy for r in rows):
+        return "fastest INT8: unreliable (noisy timing)"
     base = percentile([r.fp32.timing.median_ms for r in by_runtime[TORCH]], 50)
     int8 = {rt: percentile([r.int8.timing.median_ms for r in rs], 50) for rt, rs in by_runtime.items()}
     best = min(int8, key=lambda rt: int8[rt])
@@ -136,7 +152,9 @@ def summary(rows: Sequence[ComparisonRow]) -> str:
         return "no prompts"
     runtimes = list(dict.fromkeys(r.runtime for r in rows))
     if len(runtimes) == 1:
-        return _line(rows)
-    lines = [f"{RUNTIME_NAMES.get(rt, rt)}: {_line([r for r in rows if r.runtime == rt])}" for rt in runtimes]
-    fastest = fastest_int8(rows)
-    return "\n".join(lines + ([fastest] if fastest else []))
+        lines = [_line(rows)]
+    else:
+        lines = [f"{RUNTIME_NAMES.get(rt, rt)}: {_line([r for r in rows if r.runtime == rt])}" for rt in runtimes]
+        lines.append(fastest_int8(rows))
+    lines.append(noise_line(rows))
+    return "\n".join(line for line in lines if line)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
-import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -18,15 +17,20 @@ from typing import Any
 import torch
 
 from .errors import PromptError
-from .metrics import percentile
+from .noise import usable_cores
 from .options import RunSettings
+from .rows import Timing, TopToken
 
 MAX_PROMPT_CHARS_PER_POSITION = 16
 """Characters kept per model position before tokenizing a huge prompt (far more than a token needs)."""
 
 def default_threads() -> int:
-    """A fixed, reproducible thread count: the physical cores torch sees, at most 8."""
-    return max(1, min(8, torch.get_num_threads(), os.cpu_count() or 1))
+    """A fixed, reproducible thread count: the physical cores torch sees, but one (at least 1, at most 8).
+
+    Measured with ``tools/threads_under_load.py`` (README, tuning notes): with every core busy-waiting, one core
+    taken by another program stalls each parallel region (INT8 p90 147 ms for a 59 ms median on 2 cores); one
+    core left free keeps median and p90 where they are on an idle machine, for both runtimes."""
+    return max(1, min(8, min(torch.get_num_threads(), usable_cores()) - 1))
 
 
 def resolved(settings: RunSettings) -> RunSettings:
@@ -56,27 +60,6 @@ class EncodedPrompt:
             return ""
         more = "over " if self.clipped_chars else ""
         return f"prompt truncated from the left: {more}{self.original_tokens} tokens, last {self.tokens} kept"
-
-
-@dataclass(frozen=True)
-class Timing:
-    median_ms: float
-    p90_ms: float
-    samples_ms: tuple[float, ...]
-
-    @classmethod
-    def of(cls, samples_ms: list[float]) -> Timing:
-        return cls(percentile(samples_ms, 50), percentile(samples_ms, 90), tuple(samples_ms))
-
-
-@dataclass(frozen=True)
-class TopToken:
-    token_id: int
-    token: str
-    prob: float
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"token_id": self.token_id, "token": self.token, "prob": self.prob}
 
 
 def _check_unicode(text: str) -> None:

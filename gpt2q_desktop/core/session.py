@@ -193,14 +193,28 @@ class Session:
         model ready first; with several runtimes all models are timed interleaved)."""
         encoded = self.encode(prompts)
         pairs = [self.pair(runtime, options, progress, cancelled) for runtime in runtimes]
-        return self._rows(encoded, pairs, settings, progress, cancelled)
+        context = {"checkpoint": self._require_info().name, "checkpoint_key": self.content_key(), "recipe": options.describe()}
+        return self._rows(encoded, pairs, settings, context, progress, cancelled)
+
+    def content_key(self) -> str:
+        """The checkpoint's identity by content: its config and weight files' bytes, hashed (cached by stamp)."""
+        import hashlib
+
+        from .cache import QuantCache
+        from .checkpoint import weight_files_digest_input
+
+        cache = self._cache or QuantCache()
+        files = [(name, cache.file_digest(path)) for name, path in weight_files_digest_input(self._require_info())]
+        return hashlib.sha256(repr(files).encode()).hexdigest()[:16]
 
     def _rows(
         self, encoded: list[EncodedPrompt], pairs: list[tuple[Any, Any]], settings: RunSettings,
-        progress: ProgressFn | None, cancelled: CancelFn | None,
+        context: dict[str, str], progress: ProgressFn | None, cancelled: CancelFn | None,
     ) -> Iterator[ComparisonRow]:  # fmt: skip
-        """The rows one by one; the progress message gains an ETA once a few prompts have been timed."""
+        """The rows one by one, each with *context* (checkpoint, recipe) and its time; the progress message gains
+        an ETA once a few prompts have been timed."""
         import time
+        from dataclasses import replace
 
         from .compare import compare_encoded
         from .text import time_left
@@ -213,7 +227,8 @@ class Session:
             if progress is not None:
                 eta = f", {time_left((time.monotonic() - start) / i * (total - i))}" if i >= timed_before_eta else ""
                 progress(i, total, f"Running prompt {i + 1} of {total}{eta}")
-            yield from compare_encoded(pairs, self.tokenizer, prompt, settings)
+            for row in compare_encoded(pairs, self.tokenizer, prompt, settings):
+                yield replace(row, time=time.time(), **context)
         if progress is not None:
             progress(total, total, "Done")
 

@@ -1,8 +1,9 @@
-"""Fixtures for the window tests: isolated settings, captured message boxes, a started window."""
+"""Fixtures for the window tests: isolated settings, captured message boxes and questions, a started window."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,26 @@ def boxes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     shown: list[str] = []
     monkeypatch.setattr(MainWindow, "show_message_box", lambda self, title, text: shown.append(text))
     return shown
+
+
+@dataclass
+class Questions:
+    asked: list[str] = field(default_factory=list)
+    answers: list[bool] = field(default_factory=list)
+    """What the user answers, in turn."""
+
+
+@pytest.fixture
+def questions(monkeypatch: pytest.MonkeyPatch) -> Questions:
+    """The questions the window would have asked (none is opened), and the answers it gets."""
+    questions = Questions()
+
+    def confirm(self, title: str, text: str) -> bool:
+        questions.asked.append(text)
+        return questions.answers.pop(0)
+
+    monkeypatch.setattr(MainWindow, "confirm", confirm)
+    return questions
 
 
 @pytest.fixture

@@ -4,36 +4,14 @@ empty is written into only after asking, and a refusal comes as a message like a
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from PySide6.QtWidgets import QFileDialog
 
 from gpt2q_desktop.app.jobs import ExportJob
-from gpt2q_desktop.app.views.main_window import MainWindow
 
 WRITTEN = ["README.md", "config.json", "model.onnx", "tokenizer.json"]
-
-
-@dataclass
-class Questions:
-    asked: list[str] = field(default_factory=list)
-    answers: list[bool] = field(default_factory=list)
-    """What the user answers, in turn."""
-
-
-@pytest.fixture
-def questions(monkeypatch: pytest.MonkeyPatch) -> Questions:
-    """The questions the window would have asked (none is opened), and the answers it gets."""
-    questions = Questions()
-
-    def confirm(self, title: str, text: str) -> bool:
-        questions.asked.append(text)
-        return questions.answers.pop(0)
-
-    monkeypatch.setattr(MainWindow, "confirm", confirm)
-    return questions
 
 
 def _choose(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:

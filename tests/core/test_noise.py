@@ -56,3 +56,36 @@ def test_the_load_watch_sees_a_busy_child_process() -> None:
         hog.wait()
     if others is not None:  # Linux says; elsewhere the verdict rests on the samples alone
         assert others > 0.5
+
+
+def test_load_is_forgiven_on_the_cores_the_timing_left_free() -> None:
+    steady = {"FP32": _steady(20.0), "INT8": _steady(5.0)}
+    assert not verdict(steady, other_cores=1.0, spare_cores=1.0).noisy  # 1 thread on 2 cores, 1 core busy
+    assert verdict(steady, other_cores=1.0, spare_cores=0.0).noisy  # every core timed, 1 busy
+
+
+def test_compare_under_a_cpu_hog_on_every_timed_core_marks_its_rows_noisy(trained_checkpoint) -> None:
+    """The whole path: a busy program beside a timing that uses every core; asserts the flag, not a time."""
+    import subprocess
+    import sys
+
+    from gpt2q_desktop.core.noise import usable_cores
+    from gpt2q_desktop.core.options import RecipeOptions, RunSettings
+    from gpt2q_desktop.core.report import render
+    from gpt2q_desktop.core.session import Session
+
+    session = Session()
+    session.open(trained_checkpoint)
+    session.quantize(RecipeOptions())
+    settings = RunSettings(repeats=10, warmup=1, threads=usable_cores())
+    hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        rows = list(session.compare(["The cat sat on the", "Once upon a time"], RecipeOptions(), settings))
+    finally:
+        hog.kill()
+        hog.wait()
+    if not sys.platform.startswith("linux"):  # elsewhere only the samples speak, and they may look steady
+        return
+    assert all(r.noisy and r.as_dict()["noisy"] is True for r in rows)
+    assert all(r.speedup_text().startswith("unreliable") for r in rows)
+    assert "NOISY" in render(rows, "table") and "lower Threads" in rows[0].noise_text()

@@ -1,4 +1,5 @@
-"""The history's behaviour: export through ``core.report``, copy rows as TSV, keep the latency chart current."""
+"""The history's behaviour: rows kept in the history database across sessions, a checkpoint filter, delete and
+clear, export through ``core.report``, copy rows as TSV, the latency chart kept current."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from PySide6.QtWidgets import QFileDialog
 from ...core.logs import LOGGER
 from ...core.report import render
 from ..models.history_model import HistoryModel
+from ..stored_history import StoredHistory
 from ..throttle import Throttle
 from ..views.colors import FP32, INT8, SIDES
 from ..views.main_window import MainWindow
@@ -45,23 +47,98 @@ def chart_points(rows: Sequence[ComparisonRow]) -> list[Point]:
 
 
 class HistoryController(QObject):
-    """Wires the history panel (export, copy, clear) and the chart to the history model."""
+    """Wires the history panel (filter, export, copy, delete, clear) and the chart to the history model, and
+    keeps every row in the history database (:class:`~..stored_history.StoredHistory`)."""
 
     def __init__(self, window: MainWindow, history: HistoryModel) -> None:
         super().__init__(window)
         self.window, self.history = window, history
-        panel = window.history_panel
+        self.panel = panel = window.history_panel
         panel.export_clicked.connect(self.choose_export)
         panel.copy_requested.connect(self.copy_selection)
-        panel.clear_clicked.connect(history.clear)
+        panel.delete_requested.connect(self.delete_selection)
+        panel.clear_clicked.connect(self.clear_shown)
+        panel.checkpoint_chosen.connect(lambda: self.show_checkpoint(panel.current_checkpoint()))
         window.act_export.triggered.connect(self.choose_export)
         self._chart = Throttle(self._update_chart, CHART_EVERY_MS, self)
         history.rowsInserted.connect(self._on_rows_inserted)
-        history.modelReset.connect(self._update_chart)
+        self.stored = StoredHistory()
+        self._load(None)
+
+    @property
+    def checkpoint(self) -> str | None:
+        """The checkpoint whose rows are shown (None: all)."""
+        return self.panel.current_checkpoint()
+
+    def shown_rows(self) -> list[ComparisonRow]:
+        """The rows the filter shows, in the order they were run."""
+        return self.history.rows_of(self.checkpoint)
+
+    def show_checkpoint(self, name: str | None) -> None:
+        """Show the rows of *name* (None: all), read again from the database: other windows' rows appear."""
+        self._load(name)
+        self.show_messages()
+
+    def _load(self, name: str | None) -> None:
+        stored = self.stored.load()
+        if stored is not None:  # else the rows in memory are all there is
+            self.history.set_rows(stored)
+        self._offer_checkpoints(name)
+
+    def _offer_checkpoints(self, name: str | None) -> None:
+        """The filter offers the checkpoints that have rows and shows *name* (all if it has none left)."""
+        self.panel.set_checkpoints(self.history.checkpoints(), name)
+        self._update_chart()
+
+    def add(self, row: ComparisonRow) -> None:
+        """Keep *row* (in the database, and in the table); a filter that would hide it shows all checkpoints."""
+        self.history.append(row, self.stored.add(row))
+        if self.checkpoint not in (None, row.checkpoint):
+            self.show_checkpoint(None)
+        elif self.panel.checkpoint.findData(row.checkpoint) < 0:
+            self._offer_checkpoints(self.checkpoint)
+        self.show_messages()
+
+    def delete_selection(self) -> None:
+        """Remove the selected rows from the table and the database."""
+        rows = self.panel.selected_source_rows()
+        if not rows:
+            self.window.show_status("Select history rows to delete.")
+            return
+        self._remove(rows)
+
+    def clear_shown(self) -> None:
+        """After asking, remove every row the filter shows from the table and the database."""
+        rows, name = self.history.source_rows_of(self.checkpoint), self.checkpoint
+        if not rows:
+            self.window.show_status("There are no history rows to clear.")
+            return
+        which = "of all checkpoints" if name is None else f"of {name or 'the checkpoint without a name'}"
+        question = f"Delete the {len(rows)} history rows {which}? This cannot be undone."
+        if not self.window.confirm("Clear history", question):
+            self.window.show_status("Nothing was deleted.")
+            return
+        self._remove(rows)
+
+    def _remove(self, rows: list[int]) -> None:
+        self.stored.delete(self.history.ids(rows))
+        self.history.remove(rows)
+        self._offer_checkpoints(self.checkpoint)
+        self.window.show_status(f"Deleted {len(rows)} rows from the history.")
+        self.show_messages()
+
+    def show_messages(self) -> None:
+        """Tell the user, once, what became of the database (set aside; or given up, rows in memory only)."""
+        for text in self.stored.take_messages():
+            self.window.notify_error(text)
+
+    def close(self) -> None:
+        """Close the database (the window is closing)."""
+        self.stored.close()
 
     def export_to(self, path: str, fmt: str | None = None) -> bool:
-        """Write the history with ``core.report.render``; the format follows the suffix unless given."""
-        rows = self.history.rows
+        """Write the rows shown with ``core.report.render``; the format follows the suffix unless given."""
+        rows = self.shown_rows()
         if not rows:
             self.window.notify_error("Nothing to export yet: run a prompt first.")
             return False
@@ -100,4 +177,4 @@ class HistoryController(QObject):
         self._chart.flush()
 
     def _update_chart(self, _: object = None) -> None:
-        self.window.history_panel.chart.set_points(chart_points(self.history.rows))
+        self.window.history_panel.chart.set_points(chart_points(self.shown_rows()))

@@ -55,10 +55,10 @@ class MainController(QObject):
         self._reports: dict[str, QuantizeReport] = {}
         """The last INT8 report per runtime, all of one recipe."""
         self._cache: CacheController | None = None
-        self.history_controller = HistoryController(window, history)
         self._log_handler = QtLogHandler()
         self._log_handler.emitter.record.connect(window.log_dock.append)
         logging.getLogger(LOGGER).addHandler(self._log_handler)
+        self.history_controller = HistoryController(window, history)  # after the log pane: it may warn
         self._connect()
         qp = window.quantize_panel
         QualityController(self, qp.options, qp.set_options, qp.runtimes)  # kept by its Qt parent
@@ -106,7 +106,9 @@ class MainController(QObject):
         self._update_actions()
 
     def start(self, checkpoint: str | None = None, restore: bool = True) -> None:
-        """Open *checkpoint*, else (with *restore*) the last one used, else the demo student."""
+        """Say what became of the history database, if anything; open *checkpoint*, else (with *restore*) the
+        last one used, else the demo student."""
+        self.history_controller.show_messages()
         opening = self.checkpoints.open_checkpoint
         if checkpoint:
             opening(checkpoint)
@@ -220,7 +222,7 @@ class MainController(QObject):
         self.window.quantize_panel.show_result(reports_text(chosen))
 
     def _on_compared(self, job: CompareJob, row: ComparisonRow) -> None:
-        self.history.append(row)
+        self.history_controller.add(row)
         self._prompt_rows.append(row)
         if len(self._prompt_rows) == len(job.runtimes):
             self._latest_rows.push(tuple(self._prompt_rows))
@@ -254,11 +256,13 @@ class MainController(QObject):
             self.window.show_status(f"No log file yet ({path}).")
 
     def shutdown(self) -> None:
-        """Remember the window and options, stop the worker thread, detach the log pane."""
+        """Remember the window and options, stop the worker thread, close the history database, detach the log
+        pane."""
         self.settings.geometry = self.window.saveGeometry()
         self.settings.options = self.window.quantize_panel.options()
         self.settings.runtime = self.window.quantize_panel.runtime_choice()
         self.settings.run = self.window.compare_panel.settings()
         self.settings.sync()
         self.runner.shutdown()
+        self.history_controller.close()
         logging.getLogger(LOGGER).removeHandler(self._log_handler)

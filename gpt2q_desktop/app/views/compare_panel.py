@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...core.options import RUNTIME_NAMES, TORCH, RunSettings
-from ...core.report import fastest_int8
+from ...core.report import fastest_int8, noise_line
 from .runtime_result import RuntimeResult
 
 if TYPE_CHECKING:
@@ -134,7 +134,7 @@ class ComparePanel(QGroupBox):
             self.results[row.runtime].show_row(row)
         fastest = fastest_int8(rows)
         self.fastest.setText(f"<b>{fastest[:1].upper()}{fastest[1:]}</b>" if fastest else "")
-        self._show_note(rows[0].note)
+        self._show_note("\n".join(filter(None, [rows[0].note, noise_line(rows)])))
 
     def _show_note(self, text: str) -> None:
         """A line under the cards, shown only when there is something to say."""

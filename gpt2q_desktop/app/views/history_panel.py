@@ -1,11 +1,12 @@
-"""The history: a sortable table of every prompt run, its actions, and the latency chart."""
+"""The history: a sortable table of every prompt run, filtered by checkpoint, its actions, and the latency chart."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSortFilterProxyModel, Qt, Signal
+from PySide6.QtCore import QRegularExpression, QSortFilterProxyModel, Qt, Signal, SignalInstance
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QComboBox,
     QHBoxLayout,
     QHeaderView,
     QPushButton,
@@ -15,49 +16,46 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..models.history_model import SORT_ROLE, HistoryModel
+from ..models.history_model import CHECKPOINT_ROLE, SORT_ROLE, HistoryModel
 from .colors import SIDES, side_color, side_name
 from .latency_chart import LatencyChart
 
+ALL_CHECKPOINTS = "All checkpoints"
+UNNAMED = "(no name)"
+CHECKPOINT_CHARS = 18
+"""The checkpoint filter is this many characters wide (its list shows whole names)."""
+
 
 class HistoryPanel(QWidget):
-    """Table (through a sorting proxy) + Export / Run a prompt list / Copy / Clear + chart."""
+    """Checkpoint filter + Export / Run a prompt list / Copy / Delete / Clear, the table (through a sorting and
+    filtering proxy) and the chart."""
 
     export_clicked = Signal()
     prompt_list_clicked = Signal()
     copy_requested = Signal()
+    delete_requested = Signal()
     clear_clicked = Signal()
+    checkpoint_chosen = Signal()
+    """The user chose another entry in the checkpoint filter."""
 
     def __init__(self, model: HistoryModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.proxy = QSortFilterProxyModel(self)
         self.proxy.setSourceModel(model)
         self.proxy.setSortRole(SORT_ROLE)
+        self.proxy.setFilterRole(CHECKPOINT_ROLE)
         self.table = QTableView()
         self.table.setModel(self.proxy)
         self.table.setSortingEnabled(True)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setAlternatingRowColors(True)
+        self.table.setWordWrap(False)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # a long prompt keeps its start and end
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.table.verticalHeader().hide()  # a row-number header re-measures its labels on every insert: O(n²)
         self.table.sortByColumn(-1, Qt.SortOrder.AscendingOrder)
-        copy = QAction("Copy rows", self.table)
-        copy.setShortcut(QKeySequence.StandardKey.Copy)
-        copy.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        copy.triggered.connect(self.copy_requested)
-        self.table.addAction(copy)
-
-        self.export_button = QPushButton("Export…")
-        self.export_button.setToolTip("Save the history as CSV, JSON or Markdown (Ctrl+E)")
-        self.prompt_list_button = QPushButton("Run a prompt list…")
-        self.prompt_list_button.setToolTip("Run every line of a text file as a prompt (Ctrl+L)")
-        self.copy_button = QPushButton("Copy")
-        self.copy_button.setToolTip("Copy the selected rows as tab-separated text (Ctrl+C)")
-        self.clear_button = QPushButton("Clear")
-        buttons = QHBoxLayout()
-        for b in (self.export_button, self.prompt_list_button, self.copy_button, self.clear_button):
-            buttons.addWidget(b)
-        buttons.addStretch(1)
+        self._table_action("Copy rows", QKeySequence.StandardKey.Copy, self.copy_requested)
+        self._table_action("Delete rows", QKeySequence.StandardKey.Delete, self.delete_requested)
 
         self.chart = LatencyChart([(side_name(*side), side_color(*side)) for side in SIDES])
         split = QSplitter(Qt.Orientation.Horizontal)
@@ -68,13 +66,65 @@ class HistoryPanel(QWidget):
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addLayout(buttons)
+        layout.addLayout(self._bar())
         layout.addWidget(split, 1)
 
         self.export_button.clicked.connect(self.export_clicked)
         self.prompt_list_button.clicked.connect(self.prompt_list_clicked)
         self.copy_button.clicked.connect(self.copy_requested)
+        self.delete_button.clicked.connect(self.delete_requested)
         self.clear_button.clicked.connect(self.clear_clicked)
+        self.checkpoint.currentIndexChanged.connect(self.checkpoint_chosen)
+
+    def _bar(self) -> QHBoxLayout:
+        """The checkpoint filter and the buttons, in a row."""
+        self.checkpoint = QComboBox()
+        self.checkpoint.setToolTip("Show the rows of one checkpoint; copy, export, Clear and the chart follow")
+        self.checkpoint.addItem(ALL_CHECKPOINTS, None)
+        self.checkpoint.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.checkpoint.setMinimumContentsLength(CHECKPOINT_CHARS)
+        self.export_button = QPushButton("Export…")
+        self.export_button.setToolTip("Save the history as CSV, JSON or Markdown (Ctrl+E)")
+        self.prompt_list_button = QPushButton("Run a prompt list…")
+        self.prompt_list_button.setToolTip("Run every line of a text file as a prompt (Ctrl+L)")
+        self.copy_button = QPushButton("Copy")
+        self.copy_button.setToolTip("Copy the selected rows as tab-separated text (Ctrl+C)")
+        self.delete_button = QPushButton("Delete")
+        self.delete_button.setToolTip("Remove the selected rows from the history (Delete)")
+        self.clear_button = QPushButton("Clear…")
+        self.clear_button.setToolTip("Remove every row shown from the history, after asking")
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.checkpoint)
+        for b in (self.export_button, self.prompt_list_button, self.copy_button, self.delete_button, self.clear_button):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        return buttons
+
+    def _table_action(self, text: str, key: QKeySequence.StandardKey, signal: SignalInstance) -> None:
+        """A shortcut that acts while the table has the focus."""
+        action = QAction(text, self.table)
+        action.setShortcut(key)
+        action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        action.triggered.connect(signal)
+        self.table.addAction(action)
+
+    def set_checkpoints(self, names: list[str], current: str | None) -> None:
+        """Offer *names* in the filter, *current* (None, or a name not offered: all) chosen, and show its rows
+        (no signal is sent)."""
+        current = current if current in names else None
+        self.checkpoint.blockSignals(True)
+        self.checkpoint.clear()
+        self.checkpoint.addItem(ALL_CHECKPOINTS, None)
+        for name in names:
+            self.checkpoint.addItem(name or UNNAMED, name)
+        self.checkpoint.setCurrentIndex(0 if current is None else self.checkpoint.findData(current))
+        self.checkpoint.blockSignals(False)
+        pattern = "" if current is None else f"^{QRegularExpression.escape(current)}$"
+        self.proxy.setFilterRegularExpression(pattern)
+
+    def current_checkpoint(self) -> str | None:
+        """The checkpoint the filter shows (None: all)."""
+        return self.checkpoint.currentData()
 
     def selected_source_rows(self) -> list[int]:
         """The selected rows, as rows of the history model (not of the sorted view)."""

@@ -45,7 +45,8 @@ class RuntimeResult(QWidget):
         self.agreement.setText("same token" if row.agree else "<b>different tokens</b>")
         self.kl.setText(f"{row.kl:.2e} nats")
         self.overlap.setText(f"{row.top5_overlap:.0%}")
-        self.speedup.setText(f"{row.speedup:.2f}× faster" if row.speedup >= 1 else f"{row.speedup:.2f}× (slower)")
+        self.speedup.setText(f"<b>{row.speedup_text()}</b>" if row.noisy else row.speedup_text())
+        self.speedup.setToolTip(row.noise_text())
 
     def clear(self) -> None:
         self.fp32_card.clear()

@@ -1,0 +1,119 @@
+"""The history database: rows kept whole across processes, schema versioned, a bad file set aside, never lost."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from gpt2q_desktop.core.compare import ComparisonRow, SideResult
+from gpt2q_desktop.core.history_db import SCHEMA_VERSION, HistoryError, HistoryStore
+from gpt2q_desktop.core.runner import Timing, TopToken
+
+
+def _row(prompt: str = "The cat sat", checkpoint: str = "demo", **kw) -> ComparisonRow:
+    side = SideResult((TopToken(3797, " mat", 0.4), TopToken(1, "!", 0.1)), Timing(10.0, 12.0, (10.0, 12.0)))
+    fast = SideResult(side.top, Timing(4.0, 4.5, (4.0, 4.5)))
+    base = ComparisonRow(prompt, 3, "", side, fast, 1e-3, 0.8, 2, 20, "onnxruntime", ("INT8 p90 is 2.0× its median",),
+                         checkpoint, "abc123", "per-tensor", 1_700_000_000.0)  # fmt: skip
+    return replace(base, **kw)
+
+
+def test_a_row_comes_back_whole_with_its_context(data_dir: Path) -> None:
+    long_prompt = "word " * 5000 + "\n| end"
+    store = HistoryStore()
+    (row_id,) = store.add([_row(long_prompt)])
+    (stored,) = HistoryStore().load()
+    assert stored.id == row_id and stored.row.prompt == long_prompt
+    assert stored.row.as_dict() == _row(long_prompt).as_dict()  # every field but the raw timing samples
+    assert (stored.row.runtime, stored.row.threads, stored.row.noisy, stored.row.checkpoint) == ("onnxruntime", 2, True, "demo")
+    assert stored.row.fp32.timing.median_ms == 10.0 and stored.row.int8.top[0].token == " mat"
+
+
+def test_rows_filter_by_checkpoint_and_delete(data_dir: Path) -> None:
+    store = HistoryStore()
+    a, b, c = store.add([_row("one", "demo"), _row("two", "gpt2-12l"), _row("three", "demo")])
+    assert store.checkpoints() == ["demo", "gpt2-12l"]
+    assert [s.row.prompt for s in store.load("demo")] == ["one", "three"]
+    store.delete([a])
+    assert [s.id for s in store.load()] == [b, c]
+    store.clear("demo")
+    assert [s.row.prompt for s in store.load()] == ["two"]
+
+
+def test_two_processes_adding_at_once_lose_no_row(data_dir: Path) -> None:
+    code = (
+        "import sys; from tests.core.test_history_db import _row; from gpt2q_desktop.core.history_db import HistoryStore\n"
+        "s = HistoryStore()\n"
+        "for i in range(40): s.add([_row(f'{sys.argv[1]}-{i}')])\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    procs = [subprocess.Popen([sys.executable, "-c", code, name], cwd=root) for name in ("a", "b")]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0]
+    prompts = {s.row.prompt for s in HistoryStore().load()}
+    assert prompts == {f"{n}-{i}" for n in "ab" for i in range(40)}
+
+
+def test_a_corrupt_database_is_set_aside_and_a_new_one_started(data_dir: Path) -> None:
+    data_dir.mkdir(parents=True)
+    bad = data_dir / "history.sqlite3"
+    bad.write_bytes(b"this is not a database" * 100)
+    store = HistoryStore()
+    assert store.load() == [] and len(store.notes) == 1 and "was kept as" in store.notes[0]
+    kept = [p for p in data_dir.iterdir() if p.name.startswith("history.sqlite3.corrupt-")]
+    assert len(kept) == 1 and kept[0].read_bytes() == b"this is not a database" * 100
+    store.add([_row()])
+    assert len(HistoryStore().load()) == 1
+
+
+def test_a_newer_schema_is_left_alone(data_dir: Path) -> None:
+    HistoryStore().add([_row()])
+    db = sqlite3.connect(data_dir / "history.sqlite3")
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    db.commit()
+    db.close()
+    with pytest.raises(HistoryError, match="newer gpt2q"):
+        HistoryStore()
+    assert not [p for p in data_dir.iterdir() if "corrupt" in p.name]
+
+
+def test_a_locked_database_is_reported_not_lost(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import gpt2q_desktop.core.history_db as history_db
+
+    store = HistoryStore()
+    store.add([_row("kept")])
+    monkeypatch.setattr(history_db, "BUSY_TIMEOUT_S", 0.1)
+    blocker = sqlite3.connect(data_dir / "history.sqlite3", isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        other = HistoryStore()
+        with pytest.raises(HistoryError, match="busy or unwritable"):
+            other.add([_row("lost?")])
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert [s.row.prompt for s in HistoryStore().load()] == ["kept"]
+
+
+def test_the_cli_history_reads_what_compare_wrote(trained_checkpoint: Path, capsys) -> None:
+    from gpt2q_desktop.cli import main
+
+    fast = ["--repeats", "5", "--warmup", "0", "--threads", "1"]
+    assert main(["compare", str(trained_checkpoint), "--prompt", "The cat sat", "a | b", *fast]) == 0
+    capsys.readouterr()
+    assert main(["history", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["prompt"] for r in rows] == ["The cat sat", "a | b"]
+    assert all(r["checkpoint"] == trained_checkpoint.name and r["threads"] == 1 and "noisy" in r for r in rows)
+    assert main(["history", "--checkpoint", "elsewhere", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+    assert main(["history", "--format", "markdown"]) == 0
+    md = capsys.readouterr().out
+    assert f"## {trained_checkpoint.name}: 2 rows" in md and "| threads |" in md and "a \\| b" in md
+    assert main(["history", "--format", "csv"]) == 0
+    assert "noisy" in capsys.readouterr().out.splitlines()[0]
