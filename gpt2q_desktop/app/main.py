@@ -19,6 +19,7 @@ from .controllers.main_controller import MainController
 from .gc_guard import MainThreadCollector
 from .icon import ICON_NAME, app_icon
 from .models.history_model import HistoryModel
+from .platform_check import xcb_problem
 from .settings import APPLICATION, ORGANIZATION, AppSettings
 from .views.main_window import APP_TITLE, MainWindow
 from .worker import JobRunner
@@ -67,6 +68,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(selftest.run(args))
     options, qt_args = _parser().parse_known_args(args)
     setup_logging()
+    problem = None if QApplication.instance() else xcb_problem()
+    if problem:  # Qt's own message would name the wrong library, then abort
+        log.error("%s", problem)  # one line on stderr, and in the log file
+        return 1
     app = QApplication.instance() or QApplication([sys.argv[0], *qt_args])
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)
