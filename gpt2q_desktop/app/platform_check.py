@@ -45,9 +45,15 @@ def xcb_plugin() -> Path | None:
     return path if path.is_file() else None
 
 
+_OWN = ("libQt", "libpyside", "libshiboken", "libicu")
+"""Libraries that come with PySide6 (or the bundle), found through its own paths at run time even where a plain
+``ldd`` does not see them: never reported."""
+
+
 def missing_libraries(ldd_output: str) -> list[str]:
-    """The libraries ``ldd`` reports as "not found", in order, once each."""
-    return list(dict.fromkeys(_NOT_FOUND.findall(ldd_output)))
+    """The system libraries ``ldd`` reports as "not found", in order, once each."""
+    found = _NOT_FOUND.findall(ldd_output)
+    return list(dict.fromkeys(lib for lib in found if not lib.startswith(_OWN)))
 
 
 def explain(missing: list[str]) -> str:

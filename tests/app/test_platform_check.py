@@ -11,6 +11,7 @@ LDD = """\
 	linux-vdso.so.1 (0x00007ffd)
 	libQt6XcbQpa.so.6 => /venv/PySide6/Qt/lib/libQt6XcbQpa.so.6 (0x00007f)
 	libxcb-icccm.so.4 => not found
+	libQt6DBus.so.6 => not found
 	libxcb-cursor.so.0 => /lib/x86_64-linux-gnu/libxcb-cursor.so.0 (0x00007f)
 	libxcb-keysyms.so.1 => not found
 	libxcb-icccm.so.4 => not found
