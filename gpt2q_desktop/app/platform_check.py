@@ -69,8 +69,12 @@ def xcb_problem() -> str | None:
     plugin = xcb_plugin() if uses_xcb() else None
     if plugin is None:
         return None
+    env = dict(os.environ)
+    bundle = getattr(sys, "_MEIPASS", None)
+    if bundle:  # the bundle carries these libraries itself: ldd should find them where the app will
+        env["LD_LIBRARY_PATH"] = os.pathsep.join(filter(None, [bundle, env.get("LD_LIBRARY_PATH")]))
     try:
-        done = subprocess.run(["ldd", str(plugin)], capture_output=True, text=True, timeout=10)
+        done = subprocess.run(["ldd", str(plugin)], capture_output=True, text=True, timeout=10, env=env)
     except (OSError, subprocess.SubprocessError):
         return None
     missing = missing_libraries(done.stdout)
