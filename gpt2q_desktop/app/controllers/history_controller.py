@@ -114,7 +114,8 @@ class HistoryController(QObject):
             self.window.show_status("There are no history rows to clear.")
             return
         which = "of all checkpoints" if name is None else f"of {name or 'the checkpoint without a name'}"
-        question = f"Delete the {len(rows)} history rows {which}? This cannot be undone."
+        count = f"the {len(rows)} history rows" if len(rows) != 1 else "the history row"
+        question = f"Delete {count} {which}? This cannot be undone."
         if not self.window.confirm("Clear history", question):
             self.window.show_status("Nothing was deleted.")
             return
@@ -124,7 +125,7 @@ class HistoryController(QObject):
         self.stored.delete(self.history.ids(rows))
         self.history.remove(rows)
         self._offer_checkpoints(self.checkpoint)
-        self.window.show_status(f"Deleted {len(rows)} rows from the history.")
+        self.window.show_status(f"Deleted {len(rows)} row{'s' if len(rows) != 1 else ''} from the history.")
         self.show_messages()
 
     def show_messages(self) -> None:
