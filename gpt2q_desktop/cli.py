@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from .core.errors import Gpt2qError
-from .core.text import printable
+from .core.text import counted, printable
 
 if TYPE_CHECKING:
+    from .core.cache_manifest import CacheEntry
     from .core.compare import ComparisonRow
     from .core.options import RecipeOptions
     from .core.session import Session
@@ -126,7 +127,7 @@ def cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
     rows = []
     runtimes = runtimes_of(args.runtime)
     compared = session.compare(prompts, _recipe(args), settings, StderrProgress(), None, runtimes)
-    print(f"timing {settings.repeats}× per model on {settings.threads} threads", file=sys.stderr)
+    print(f"timing {settings.repeats}× per model on {counted(settings.threads, 'thread')}", file=sys.stderr)
     for row in compared:
         if row.note and row.runtime == runtimes[0]:
             _notes([row.note])
@@ -154,7 +155,7 @@ def cmd_bench(args: argparse.Namespace, out: TextIO) -> int:
     threads = args.threads or default_threads()
     demo = None if args.no_demo or not demo_student_dir().is_dir() else demo_student_dir()
     bandwidth = read_bandwidth_gbs(threads)
-    print(f"read bandwidth ≈ {bandwidth:.1f} GB/s on {threads} threads", file=sys.stderr)
+    print(f"read bandwidth ≈ {bandwidth:.1f} GB/s on {counted(threads, 'thread')}", file=sys.stderr)
     rows = run_bench(
         list(args.layers), list(args.prompt_tokens), threads, args.repeats, args.warmup, demo,
         log=lambda msg: print(msg, file=sys.stderr), retries=args.retries,
@@ -162,7 +163,7 @@ def cmd_bench(args: argparse.Namespace, out: TextIO) -> int:
     if args.json:
         print(json.dumps([r.as_dict() for r in rows], indent=2), file=out)
     else:
-        print(f"gpt2q bench: {threads} threads, {args.repeats} repeats, read bandwidth ≈ {bandwidth:.1f} GB/s", file=out)
+        print(f"gpt2q bench: {counted(threads, 'thread')}, {counted(args.repeats, 'repeat')}, read bandwidth ≈ {bandwidth:.1f} GB/s", file=out)
         print(render_bench(rows, bandwidth), end="", file=out)
     return 0
 
@@ -258,11 +259,24 @@ def cmd_cache(args: argparse.Namespace, out: TextIO) -> int:
     if args.json:
         print(json.dumps({"cache_dir": str(cache.root), "entries": [e.as_dict() for e in entries]}, indent=2), file=out)
         return 0
-    print(f"{cache.root}: {len(entries)} entr{'y' if len(entries) == 1 else 'ies'}, {sum(e.bytes for e in entries) / 1e6:.1f} MB", file=out)
+    print(f"{cache.root}: {counted(len(entries), 'entry', 'entries')}, {sum(e.bytes for e in entries) / 1e6:.1f} MB", file=out)
     for e in entries:
-        opts = e.manifest.get("options", {})
-        print(f"  {e.key}  {e.bytes / 1e6:8.1f} MB  {e.source_name}  {json.dumps(opts, sort_keys=True)}", file=out)
+        print(f"  {e.key}  {e.bytes / 1e6:8.1f} MB  {e.source_name}  {_entry_words(e)}", file=out)
     return 0
+
+
+def _entry_words(entry: CacheEntry) -> str:
+    """What an entry holds, in words: its runtime and recipe (or the problem that makes it unusable)."""
+    from .core.options import RecipeOptions
+
+    if entry.problem:
+        return f"unusable: {entry.problem}"
+    m = entry.manifest
+    if m.get("runtime") == "onnxruntime":
+        if m.get("graph") == "fp32":
+            return "ONNX Runtime FP32 graph"
+        return f"ONNX Runtime INT8: {RecipeOptions.from_dict(m['options']).describe()}"
+    return f"PyTorch INT8: {RecipeOptions.from_dict(m['options']).describe()}"
 
 
 COMMANDS = {

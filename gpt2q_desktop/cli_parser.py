@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from .core.options import RUNTIME_CHOICES, TORCH, RunSettings
+from .core.options import EVAL_TOKENS, RANK_TOKENS, RUNTIME_CHOICES, TORCH, RunSettings
 
 RUN = RunSettings()
 """The defaults of every timing flag."""
@@ -84,7 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--warmup", type=_at_least(0), default=RUN.warmup, help=f"untimed calls first (default {RUN.warmup})")
     c.add_argument("--threads", type=_at_least(1), default=RUN.threads, help="threads of both runtimes (default: cores - 1, at least 1, at most 8)")
     c.add_argument("--top-k", type=_at_least(1), default=RUN.top_k, help=f"top tokens to report (default {RUN.top_k})")
-    c.add_argument("--format", choices=("table", "json", "csv", "markdown"), default="table")
+    c.add_argument(
+        "--format", choices=("table", "json", "csv", "markdown"), default="table",
+        help="table (default, with a summary), json, csv, or markdown (with the summary)",
+    )  # fmt: skip
     _add_runtime_arg(c)
     _add_recipe_args(c)
 
@@ -108,14 +111,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("eval", help="perplexity, KL, Δp and top-1 agreement of FP32 vs INT8 over a text")
     _add_checkpoint_args(e)
-    _add_text_args(e, default_tokens=20_000)
+    _add_text_args(e, default_tokens=EVAL_TOKENS)
     _add_recipe_args(e)
     _add_runtime_arg(e)
     e.add_argument("--json", action="store_true", help="print one JSON object")
 
     s = sub.add_parser("sensitivity", help="rank blocks by the KL each adds when quantized alone")
     _add_checkpoint_args(s)
-    _add_text_args(s, default_tokens=512)
+    _add_text_args(s, default_tokens=RANK_TOKENS)
     s.add_argument("--per-channel", action="store_true", help="one scale per output channel")
     s.add_argument("--json", action="store_true", help="print a JSON list, most sensitive first")
 
@@ -126,6 +129,6 @@ def build_parser() -> argparse.ArgumentParser:
     fmt.add_argument("--format", choices=("table", "csv", "markdown"), default="table", help="output format (default table)")
 
     k = sub.add_parser("cache", help="list or clear cached INT8 models")
-    k.add_argument("action", choices=("list", "clear"))
-    k.add_argument("--json", action="store_true")
+    k.add_argument("action", choices=("list", "clear"), help="list the entries, or delete them all")
+    k.add_argument("--json", action="store_true", help="print one JSON object")
     return parser

@@ -1,6 +1,7 @@
 """Remembered state (geometry, last checkpoint, recipe, runtime and run options, recent folders) in ``QSettings``.
 
-The platform's config location is used, unless ``$GPT2Q_SETTINGS_FILE`` names an INI file (tests).
+Where: ``$GPT2Q_SETTINGS_FILE`` (an INI file; tests), else ``gpt2q-desktop.ini`` in ``$GPT2Q_CONFIG_DIR``, else in
+``$GPT2Q_DATA_DIR`` when the data is moved there (so a second profile is whole), else the platform's config location.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from ..core.errors import Gpt2qError
 from ..core.options import RUNTIME_CHOICES, TORCH, RecipeOptions, RunSettings
 
 ENV_SETTINGS_FILE = "GPT2Q_SETTINGS_FILE"
+ENV_CONFIG_DIR = "GPT2Q_CONFIG_DIR"
 ORGANIZATION = "gpt2q"
 APPLICATION = "gpt2q-desktop"
 MAX_RECENT = 8
@@ -33,11 +35,21 @@ def _as_blocks(value: Any) -> list[int]:
     return sorted({int(item) for item in map(str, items) if item.strip().isascii() and item.strip().isdigit()})
 
 
+def settings_file() -> str | None:
+    """The INI file the environment asks for (see the module's docstring), or None: the platform's location."""
+    from ..core.paths import ENV_DATA_DIR
+
+    if os.environ.get(ENV_SETTINGS_FILE):
+        return os.environ[ENV_SETTINGS_FILE]
+    folder = os.environ.get(ENV_CONFIG_DIR) or os.environ.get(ENV_DATA_DIR)
+    return os.path.join(os.path.expanduser(folder), f"{APPLICATION}.ini") if folder else None
+
+
 class AppSettings:
     """Typed access to the few values the window remembers."""
 
     def __init__(self) -> None:
-        path = os.environ.get(ENV_SETTINGS_FILE)
+        path = settings_file()
         if path:
             self._s = QSettings(path, QSettings.Format.IniFormat)
         else:

@@ -23,6 +23,11 @@ def runtimes_of(choice: str) -> tuple[str, ...]:
         raise PromptError(f"Unknown runtime {choice!r}: choose one of {', '.join(RUNTIME_CHOICES)}.") from None
 
 
+EVAL_TOKENS = 20_000
+"""Tokens of a text a corpus evaluation reads by default (window and CLI alike)."""
+RANK_TOKENS = 512
+"""Tokens of a text the layer-sensitivity ranking reads by default."""
+
 AUTO_THREADS = 0
 """``RunSettings.threads`` value meaning the core's default thread count (``runner.default_threads``)."""
 

@@ -22,7 +22,7 @@ import torch
 from .errors import Cancelled, Gpt2qError
 from .files import NotARegularFile, file_problem, open_regular
 from .metrics import percentile
-from .options import RecipeOptions
+from .options import EVAL_TOKENS, RecipeOptions
 from .recipe import CancelFn, DynamicInt8Recipe, ProgressFn, QuantizationRecipe
 from .runner import cached_step, encode_prompt, new_kv_cache
 
@@ -204,7 +204,7 @@ def _window_stats(fp32: torch.nn.Module, int8: torch.nn.Module, ids: list[int]) 
 
 def evaluate_text(
     fp32: torch.nn.Module, int8: torch.nn.Module, tokenizer: Any, chunks: Iterator[str], window: int,
-    max_tokens: int = 20_000, progress: ProgressFn | None = None, cancelled: CancelFn | None = None,
+    max_tokens: int = EVAL_TOKENS, progress: ProgressFn | None = None, cancelled: CancelFn | None = None,
 ) -> CorpusEval:  # fmt: skip
     """Perplexities, KL statistics, Δp percentiles and top-1 agreement over the text in *chunks*."""
     parts: dict[str, list[torch.Tensor]] = {}

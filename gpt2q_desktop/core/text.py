@@ -37,6 +37,11 @@ def printable(text: str) -> str:
     )
 
 
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """*n* with its noun: "1 thread", "2 threads" (*plural* where adding "s" is wrong)."""
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
+
+
 def time_left(seconds: float) -> str:
     """A rough remaining time: ``about 40 s left``, ``about 2 min left``, ``about 1 h 5 min left``."""
     seconds = max(1, round(seconds))

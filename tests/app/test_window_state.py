@@ -122,3 +122,29 @@ def test_a_remembered_setting_out_of_range_falls_back_to_the_default(make_app, s
     settings_file.write_text("[run]\nrepeats=0\nthreads=2\n")
     app = make_app(tiny_checkpoint, restore=True)  # the window starts at all
     assert app.settings.run.repeats == 20
+
+
+def test_fp32_blocks_of_one_checkpoint_are_reset_when_another_opens(make_app, run, tiny_checkpoint, trained_checkpoint) -> None:
+    from gpt2q_desktop.core.options import RecipeOptions
+
+    app = make_app(tiny_checkpoint)
+    panel = app.window.quantize_panel
+    panel.set_options(RecipeOptions(exclude_layers=(0,)))
+    run(app, lambda: app.checkpoints.open_checkpoint(str(tiny_checkpoint)))  # the same one again: kept
+    assert panel.options().exclude_layers == (0,)
+    run(app, lambda: app.checkpoints.open_checkpoint(str(trained_checkpoint)))
+    assert panel.options().exclude_layers == ()
+    assert f"FP32 blocks 0 belonged to {tiny_checkpoint.name}: reset to none for {trained_checkpoint.name}." in panel.result.text()
+
+
+def test_settings_follow_the_config_or_data_dir_override(monkeypatch, tmp_path) -> None:
+    from gpt2q_desktop.app.settings import settings_file
+
+    monkeypatch.delenv("GPT2Q_SETTINGS_FILE")
+    monkeypatch.setenv("GPT2Q_DATA_DIR", str(tmp_path / "data"))
+    assert settings_file() == str(tmp_path / "data" / "gpt2q-desktop.ini")
+    monkeypatch.setenv("GPT2Q_CONFIG_DIR", str(tmp_path / "config"))
+    assert settings_file() == str(tmp_path / "config" / "gpt2q-desktop.ini")
+    monkeypatch.delenv("GPT2Q_CONFIG_DIR")
+    monkeypatch.delenv("GPT2Q_DATA_DIR")
+    assert settings_file() is None

@@ -117,3 +117,19 @@ def test_installed_entry_point_reports_bad_architecture(tmp_path: Path, tiny_che
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.strip().splitlines()[-1].startswith("gpt2q: error: This is a bert model")
     assert "Traceback" not in proc.stderr
+
+
+def test_every_option_of_every_command_has_help() -> None:
+    import argparse
+
+    from gpt2q_desktop.cli_parser import build_parser
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    missing = [
+        f"{name} {action.dest}"
+        for name, sub in commands.items()
+        for action in sub._actions
+        if not isinstance(action, argparse._HelpAction) and not action.help
+    ]
+    assert missing == []

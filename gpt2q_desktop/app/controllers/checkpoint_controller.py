@@ -124,12 +124,22 @@ class CheckpointController(QObject):
         self.panel.show_message("\n".join(notes))
         self.panel.offer_tokenizer(not opened.has_tokenizer)
         path = str(opened.info.path)
+        self._forget_other_checkpoints_blocks(path, opened.info.name)
         self.settings.last_checkpoint = path
         self.settings.last_tokenizer = job.tokenizer
         self.settings.add_recent(path)
         self._show_sources()
         self.window.show_job_idle("Ready.")
         self.window.show_status(f"Loaded {opened.label}.")
+
+    def _forget_other_checkpoints_blocks(self, path: str, name: str) -> None:
+        """Blocks kept FP32 (picked from one checkpoint's sensitivity ranking) are reset when another opens."""
+        panel = self.window.quantize_panel
+        blocks = panel.options().exclude_layers
+        previous = self.settings.last_checkpoint
+        if blocks and previous and previous != path:
+            listed = ", ".join(map(str, blocks))
+            panel.reset_blocks(f"FP32 blocks {listed} belonged to {Path(previous).name}: reset to none for {name}.")
 
     def _on_failed(self, job: Job, text: str) -> None:
         """The worker could not load the folder, and holds no checkpoint now: neither does the panel."""

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ...core.options import EVAL_TOKENS, RANK_TOKENS
 from .colors import FP32_COLOR, INT8_COLOR
 from .continuation_view import ContinuationBox
 from .job_progress import JobProgress
@@ -118,7 +119,7 @@ class QualityPanel(QWidget):
 
     def _corpus_box(self) -> QGroupBox:
         box = QGroupBox("Corpus evaluation")
-        self.eval_tokens = _spin(2, 10_000_000, 4_000, "Tokens of the text to evaluate, from its start", 1_000)
+        self.eval_tokens = _spin(2, 10_000_000, EVAL_TOKENS, "Tokens of the text to evaluate, from its start", 1_000)
         self.evaluate_button = QPushButton("Run")
         self.evaluate_button.setToolTip("Compare FP32 and INT8 token by token over the text")
         row = _run_row(self.eval_tokens, self.evaluate_button)
@@ -134,7 +135,7 @@ class QualityPanel(QWidget):
 
     def _sensitivity_box(self) -> QGroupBox:
         box = QGroupBox("Per-layer sensitivity")
-        self.rank_tokens = _spin(2, 100_000, 512, "Tokens of the text measured for each part", 128)
+        self.rank_tokens = _spin(2, 100_000, RANK_TOKENS, "Tokens of the text measured for each part", 128)
         self.rank_button = QPushButton("Run")
         self.rank_button.setToolTip("Quantize one part at a time and rank the parts by the KL each adds")
         row = _run_row(self.rank_tokens, self.rank_button)

@@ -116,6 +116,11 @@ class QuantizePanel(QGroupBox):
         self.embeddings.setChecked(options.quantize_embeddings)
         self.fp32_blocks.setText(", ".join(map(str, sorted(options.exclude_layers))))
 
+    def reset_blocks(self, note: str) -> None:
+        """Keep no block in FP32 any more (they were another checkpoint's), and say so where results show."""
+        self.fp32_blocks.clear()
+        self.show_result(note)
+
     def runtime_choice(self) -> str:
         """The chosen key of ``RUNTIME_CHOICES``: ``torch``, ``onnxruntime`` or ``both``."""
         return str(self.runtime.currentData())
