@@ -84,6 +84,10 @@ class QuantCache:
         self._write_digest_index(index)
         return digest
 
+    def file_digests(self, info: CheckpointInfo) -> list[tuple[str, str]]:
+        """(name, sha256) of the files whose bytes identify the checkpoint (config first)."""
+        return [(name, self.file_digest(path)) for name, path in weight_files_digest_input(info)]
+
     def _read_digest_index(self) -> dict[str, Any]:
         """The remembered digests; an unreadable, malformed or non-regular index counts as empty."""
         try:
@@ -111,7 +115,7 @@ class QuantCache:
 
         parts: dict[str, Any] = {
             "format": CACHE_FORMAT,
-            "files": [(name, self.file_digest(p)) for name, p in weight_files_digest_input(info)],
+            "files": self.file_digests(info),
             "options": options,
             "backend": recipe,  # the key's name is kept, so that existing entries stay valid
             "torch": torch.__version__,

@@ -18,11 +18,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from .onnx_graph import embed_from_lm_head, exportable_copy, quiet_loggers, save_graph
+from .onnx_graph import export_graph, exportable_copy
 from .onnx_recipe import GraphCounts, quantize_graph
 from .options import RecipeOptions
 from .ort_model import SETTLE_S, OrtCausalLM
-from .quiet import quiet_torch
 
 INPUTS = ("input_ids", "past_keys", "past_values")
 OUTPUTS = ("logits", "present_keys", "present_values")
@@ -66,15 +65,8 @@ def export_decode_graph(fp32: nn.Module, out: Path) -> None:
     past = torch.export.Dim("past", min=1, max=max(2, int(config.n_positions) - 1))
     example_past = torch.zeros(config.n_layer, 1, config.n_head, 4, head_dim)
     example = (torch.zeros(1, 1, dtype=torch.long), example_past, example_past.clone())
-    with quiet_torch(), quiet_loggers(), torch.no_grad():
-        program = torch.onnx.export(
-            _DecodeStep(model).eval(), example, dynamo=True, input_names=list(INPUTS), output_names=list(OUTPUTS),
-            dynamic_shapes={"input_ids": None, "past_keys": {3: past}, "past_values": {3: past}}, verbose=False,
-        )  # fmt: skip
-        graph = program.model_proto
-    if tied:
-        embed_from_lm_head(graph)
-    save_graph(graph, out)
+    dynamic = {"input_ids": None, "past_keys": {3: past}, "past_values": {3: past}}
+    export_graph(_DecodeStep(model), example, INPUTS, OUTPUTS, dynamic, tied, out)
 
 
 def build_decode_graphs(fp32: nn.Module, folder: Path) -> tuple[Path, Path, GraphCounts, float]:

@@ -11,7 +11,6 @@ whose ``Conv1D`` layers are exact ``nn.Linear`` (so every block matrix is a plai
 from __future__ import annotations
 
 import copy
-import logging
 import re
 from pathlib import Path
 from typing import Any
@@ -21,9 +20,8 @@ from torch import nn
 
 from .errors import Gpt2qError
 from .int8_modules import convert_all_conv1d
-from .quiet import quiet_torch
+from .quiet import quiet_loggers, quiet_torch
 
-log = logging.getLogger("gpt2q")
 INPUTS = ("input_ids", "positions")
 OUTPUT = "logits"
 MAX_PROTOBUF_BYTES = 2**31 - 2**24
@@ -62,36 +60,29 @@ def export_fp32_graph(fp32: nn.Module, out: Path) -> dict[str, Any]:
             f"This checkpoint has {weight_bytes / 1e9:.1f} GB of FP32 weights; the ONNX Runtime path holds at most "
             f"{MAX_PROTOBUF_BYTES / 1e9:.1f} GB (one ONNX file). Use the PyTorch runtime for it."
         )
-    wrapper = _NextTokenLogits(model).eval()
     seq = torch.export.Dim("seq", min=1, max=max(2, int(model.config.n_positions)))
     keep = torch.export.Dim("keep", min=1, max=max(2, int(model.config.n_positions)))
     example = (torch.zeros(1, 8, dtype=torch.long), torch.tensor([7]))
+    dynamic = {"input_ids": {1: seq}, "positions": {0: keep}}
+    export_graph(_NextTokenLogits(model), example, INPUTS, (OUTPUT,), dynamic, tied, out)
+    return {"tied_embeddings": tied}
+
+
+def export_graph(
+    module: nn.Module, example: tuple[torch.Tensor, ...], inputs: tuple[str, ...], outputs: tuple[str, ...],
+    dynamic_shapes: dict[str, Any], tied: bool, out: Path,
+) -> None:  # fmt: skip
+    """Export *module* (dynamo, warnings and chatter kept quiet) on *example* to the file *out*; when *tied*, the
+    token embedding gathers from the lm_head matrix (:func:`embed_from_lm_head`), stored once."""
     with quiet_torch(), quiet_loggers(), torch.no_grad():
         program = torch.onnx.export(
-            wrapper, example, dynamo=True, input_names=list(INPUTS), output_names=[OUTPUT],
-            dynamic_shapes={"input_ids": {1: seq}, "positions": {0: keep}}, verbose=False,
+            module.eval(), example, dynamo=True, input_names=list(inputs), output_names=list(outputs),
+            dynamic_shapes=dynamic_shapes, verbose=False,
         )  # fmt: skip
         graph = program.model_proto
     if tied:
         embed_from_lm_head(graph)
     save_graph(graph, out)
-    return {"tied_embeddings": tied}
-
-
-class quiet_loggers:
-    """Silence the exporter's and the quantizer's chatty loggers below ERROR (torchvision ops, onnxscript
-    rewrites, ONNX Runtime's "consider pre-processing" advice on the root logger) while the block runs."""
-
-    NAMES = ("", "torch.onnx", "torch.onnx._internal.exporter", "onnxscript", "torch.export", "torch._dynamo")
-
-    def __enter__(self) -> None:
-        self._levels = {n: logging.getLogger(n).level for n in self.NAMES}
-        for n in self.NAMES:
-            logging.getLogger(n).setLevel(logging.ERROR)
-
-    def __exit__(self, *exc: object) -> None:
-        for n, level in self._levels.items():
-            logging.getLogger(n).setLevel(level)
 
 
 def save_graph(graph: Any, out: Path) -> None:

@@ -134,7 +134,8 @@ def onnx_models(
             int8 = (manifest, _store(cache, int8_key, manifest, job.int8_path, notes))
     assert fp32 is not None and int8 is not None
     fp32_model, int8_model = OrtCausalLM(fp32[1], config), OrtCausalLM(int8[1], config)
-    if work is not None and notes:  # a graph not stored lives in the work folder: keep it while the model does
+    unstored = [g for g in (fp32[1], int8[1]) if work is not None and Path(work.name) in g.parents]
+    if unstored:  # a graph the cache could not take lives in the work folder: keep it while the models live
         fp32_model.keep_alive = int8_model.keep_alive = work
     elif work is not None:
         work.cleanup()
@@ -148,7 +149,7 @@ def onnx_models(
         seconds=time.perf_counter() - start,
         quantize_seconds=float(int8[0]["quantize_seconds"]),
         cache_hit=hit,
-        cache_dir=str(int8[1].parent) if int8[1].parent.parent == cache.root else "",
+        cache_dir="" if int8[1] in unstored else str(int8[1].parent),
         cache_key=int8_key,
         backend=NAME,
         options=options.as_dict(),

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import Gpt2qError
-from .onnx_graph import block_of, embed_from_int8_lm_head, quiet_loggers, save_graph, weight_matmuls
+from .onnx_graph import block_of, embed_from_int8_lm_head, save_graph, weight_matmuls
 from .options import RecipeOptions
 
 NAME = "onnxruntime-dynamic-int8"
@@ -42,7 +42,7 @@ def quantize_graph(fp32_path: Path, int8_path: Path, options: RecipeOptions) -> 
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    from .quiet import quiet_torch
+    from .quiet import quiet_loggers, quiet_torch
 
     graph = onnx.load(str(fp32_path))
     matmuls = weight_matmuls(graph)

@@ -201,10 +201,8 @@ class Session:
         import hashlib
 
         from .cache import QuantCache
-        from .checkpoint import weight_files_digest_input
 
-        cache = self._cache or QuantCache()
-        files = [(name, cache.file_digest(path)) for name, path in weight_files_digest_input(self._require_info())]
+        files = (self._cache or QuantCache()).file_digests(self._require_info())
         return hashlib.sha256(repr(files).encode()).hexdigest()[:16]
 
     def _rows(

@@ -220,3 +220,20 @@ def test_the_cli_takes_runtime_both_and_exports_what_compare_predicts(trained_ch
     ran = subprocess.run([sys.executable, "-c", SNIPPET, "The cat sat"], cwd=out, capture_output=True, text=True, timeout=120)
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout.strip() == repr(rows[1]["int8"]["token"])
+
+
+def test_graphs_the_cache_cannot_take_are_used_from_the_work_folder(trained_checkpoint: Path, monkeypatch) -> None:
+    from gpt2q_desktop.core.errors import CacheError
+
+    def full(self, *args, **kwargs):
+        raise CacheError("Could not save the model to the cache (the disk is full); nothing was left behind.")
+
+    monkeypatch.setattr(QuantCache, "store_file", full)
+    session = Session()
+    session.open(trained_checkpoint)
+    report = session.quantize(RecipeOptions(), None, None, "onnxruntime")
+    assert report.cache_dir == "" and sum("the disk is full" in n for n in report.notes) == 2
+    fp32, int8 = session.pair("onnxruntime", RecipeOptions())
+    assert fp32.path.is_file() and int8.path.parent == fp32.path.parent and fp32.keep_alive is not None
+    row = next(session.compare(["The cat sat"], RecipeOptions(), FAST, runtimes=("onnxruntime",)))
+    assert row.int8.token and QuantCache().entries() == []
