@@ -63,9 +63,11 @@ class HistoryStore:
         self.notes: list[str] = []
         try:
             self._db = self._open()
-        except sqlite3.DatabaseError as exc:
+        except sqlite3.OperationalError as exc:  # locked, read-only, disk I/O: the file itself is not at fault
             if _is_busy(exc):
                 raise HistoryError(f"The history database {self.path} is locked by another program ({exc}).") from exc
+            raise HistoryError(f"Cannot use the history database {self.path} ({exc}).") from exc
+        except sqlite3.DatabaseError as exc:  # not a database, malformed, failed check: set it aside
             self._set_aside(exc)
             self._db = self._open()
 
@@ -96,10 +98,14 @@ class HistoryStore:
 
     def _migrate(self, db: sqlite3.Connection) -> None:
         """Bring the schema to :data:`SCHEMA_VERSION`, one step (one transaction) at a time."""
-        version = db.execute("PRAGMA user_version").fetchone()[0]
-        while version < SCHEMA_VERSION:
+        while db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
             db.execute("BEGIN IMMEDIATE")
             try:
+                # Read again under the write lock: another process may have migrated while this one waited.
+                version = db.execute("PRAGMA user_version").fetchone()[0]
+                if version >= SCHEMA_VERSION:
+                    db.execute("COMMIT")
+                    break
                 for statement in filter(str.strip, _MIGRATIONS[version].split(";")):
                     db.execute(statement)
                 db.execute(f"PRAGMA user_version = {version + 1}")
@@ -107,7 +113,6 @@ class HistoryStore:
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
-            version += 1
 
     def _set_aside(self, exc: BaseException) -> None:
         """Rename the unusable database (and its WAL files) beside itself, with a time stamp."""

@@ -6,13 +6,15 @@ import json
 import sqlite3
 import subprocess
 import sys
+import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from gpt2q_desktop.core.compare import ComparisonRow, SideResult
-from gpt2q_desktop.core.history_db import SCHEMA_VERSION, HistoryError, HistoryStore
+from gpt2q_desktop.core.history_db import _MIGRATIONS, SCHEMA_VERSION, HistoryError, HistoryStore
 from gpt2q_desktop.core.runner import Timing, TopToken
 
 
@@ -57,6 +59,27 @@ def test_two_processes_adding_at_once_lose_no_row(data_dir: Path) -> None:
     assert [p.wait(timeout=120) for p in procs] == [0, 0]
     prompts = {s.row.prompt for s in HistoryStore().load()}
     assert prompts == {f"{n}-{i}" for n in "ab" for i in range(40)}
+
+
+def test_a_schema_created_by_another_process_while_waiting_is_not_taken_for_corruption(data_dir: Path) -> None:
+    """The other process holds the write lock while this one opens; this one waits, then finds the schema made."""
+    data_dir.mkdir(parents=True)
+    other = sqlite3.connect(data_dir / "history.sqlite3", isolation_level=None)
+    other.execute("PRAGMA journal_mode=WAL")
+    other.execute("BEGIN IMMEDIATE")
+    opened: list[HistoryStore] = []
+    waiting = threading.Thread(target=lambda: opened.append(HistoryStore()))
+    waiting.start()
+    time.sleep(0.5)  # the store has read schema 0 and now waits for the lock
+    for statement in filter(str.strip, _MIGRATIONS[0].split(";")):
+        other.execute(statement)
+    other.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    other.execute("COMMIT")
+    waiting.join(timeout=30)
+    (store,) = opened
+    assert store.notes == [] and not list(data_dir.glob("*.corrupt-*"))
+    store.add([_row()])
+    assert [s.row.prompt for s in store.load()] == ["The cat sat"]
 
 
 def test_a_corrupt_database_is_set_aside_and_a_new_one_started(data_dir: Path) -> None:
