@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from .core.errors import Gpt2qError
+from .core.sizes import mb
 from .core.text import counted, printable
 
 if TYPE_CHECKING:
@@ -259,9 +260,9 @@ def cmd_cache(args: argparse.Namespace, out: TextIO) -> int:
     if args.json:
         print(json.dumps({"cache_dir": str(cache.root), "entries": [e.as_dict() for e in entries]}, indent=2), file=out)
         return 0
-    print(f"{cache.root}: {counted(len(entries), 'entry', 'entries')}, {sum(e.bytes for e in entries) / 1e6:.1f} MB", file=out)
+    print(f"{cache.root}: {counted(len(entries), 'entry', 'entries')}, {mb(sum(e.bytes for e in entries))} on disk", file=out)
     for e in entries:
-        print(f"  {e.key}  {e.bytes / 1e6:8.1f} MB  {e.source_name}  {_entry_words(e)}", file=out)
+        print(f"  {e.key}  {mb(e.bytes):>10} on disk  {e.source_name}  {_entry_words(e)}", file=out)
     return 0
 
 

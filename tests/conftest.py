@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -70,3 +72,19 @@ def trained_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from gpt2q_desktop.core.synthetic import save_checkpoint
 
     return save_checkpoint(_train(_tiny_model(seed=1)), tmp_path_factory.mktemp("trained") / "trained-gpt2")
+
+
+@pytest.fixture(autouse=True)
+def undo_logging() -> Iterator[None]:
+    """The ``gpt2q`` logger's handlers and level put back after every test (an entry point's
+    :func:`~gpt2q_desktop.core.logs.setup_logging` would outlive it, writing into this test's data dir and
+    captured stderr)."""
+    from gpt2q_desktop.core.logs import LOGGER
+
+    log = logging.getLogger(LOGGER)
+    level, before = log.level, list(log.handlers)
+    yield
+    for handler in [h for h in log.handlers if h not in before]:
+        log.removeHandler(handler)
+        handler.close()
+    log.setLevel(level)

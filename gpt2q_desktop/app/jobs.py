@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..core.options import TORCH, ContinuationSettings, RecipeOptions, RunSettings
+from ..core.text import counted
 
 if TYPE_CHECKING:
     from ..core.recipe import CancelFn, ProgressFn
@@ -43,9 +44,15 @@ class Job:
     """What the activity line says while the job starts."""
     doing: ClassVar[str] = "working"
     """The job in words, for an unexpected error: "Unexpected error while <doing>"."""
+    did: ClassVar[str] = "finished"
+    """What the job made, in words: the activity line says "Done: <did>." once it has run to its end."""
 
     def run(self, session: Session, context: JobContext) -> None:
         raise NotImplementedError
+
+    def done(self) -> str:
+        """The activity line once the job has run to its end."""
+        return f"Done: {self.did}."
 
 
 @dataclass(frozen=True, eq=False)
@@ -56,6 +63,7 @@ class OpenJob(Job):
     tokenizer: str | None = None
     starting: ClassVar[str] = "Loading the checkpoint…"
     doing: ClassVar[str] = "loading the checkpoint"
+    did: ClassVar[str] = "checkpoint loaded"
 
     def run(self, session: Session, context: JobContext) -> None:
         session.open(self.path, self.tokenizer)
@@ -71,6 +79,7 @@ class QuantizeJob(Job):
     runtimes: tuple[str, ...] = (TORCH,)
     starting: ClassVar[str] = "Quantizing…"
     doing: ClassVar[str] = "quantizing"
+    did: ClassVar[str] = "INT8 model ready"
 
     def run(self, session: Session, context: JobContext) -> None:
         for runtime in self.runtimes:
@@ -94,6 +103,9 @@ class CompareJob(Job):
         for row in rows:
             context.emit(row)
 
+    def done(self) -> str:
+        return f"Done: {counted(len(self.prompts), 'prompt')} compared."
+
 
 @dataclass(frozen=True, eq=False)
 class ContinueJob(Job):
@@ -105,6 +117,7 @@ class ContinueJob(Job):
     runtime: str = TORCH
     starting: ClassVar[str] = "Generating…"
     doing: ClassVar[str] = "generating the continuations"
+    did: ClassVar[str] = "continuations generated"
 
     def run(self, session: Session, context: JobContext) -> None:
         s = self.settings
@@ -131,6 +144,7 @@ class EvaluateJob(TextJob):
     runtime: str = TORCH
     starting: ClassVar[str] = "Evaluating the text…"
     doing: ClassVar[str] = "evaluating the text"
+    did: ClassVar[str] = "text evaluated"
 
     def run(self, session: Session, context: JobContext) -> None:
         path, tokens, options = Path(self.path), self.max_tokens, self.options
@@ -143,6 +157,7 @@ class RankJob(TextJob):
 
     starting: ClassVar[str] = "Measuring layer sensitivity…"
     doing: ClassVar[str] = "measuring layer sensitivity"
+    did: ClassVar[str] = "layers ranked"
 
     def run(self, session: Session, context: JobContext) -> None:
         context.emit(session.rank_layers(Path(self.path), self.max_tokens, self.options, **context.callbacks))
@@ -161,3 +176,6 @@ class ExportJob(Job):
 
     def run(self, session: Session, context: JobContext) -> None:
         context.emit(session.export_onnx(Path(self.out), self.options, self.overwrite, **context.callbacks))
+
+    def done(self) -> str:
+        return f"Done: INT8 model exported to {self.out}."

@@ -6,6 +6,7 @@ Where: ``$GPT2Q_SETTINGS_FILE`` (an INI file; tests), else ``gpt2q-desktop.ini``
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import fields
 from typing import Any
@@ -13,8 +14,10 @@ from typing import Any
 from PySide6.QtCore import QByteArray, QSettings
 
 from ..core.errors import Gpt2qError
+from ..core.logs import LOGGER
 from ..core.options import RUNTIME_CHOICES, TORCH, RecipeOptions, RunSettings
 
+log = logging.getLogger(LOGGER)
 ENV_SETTINGS_FILE = "GPT2Q_SETTINGS_FILE"
 ENV_CONFIG_DIR = "GPT2Q_CONFIG_DIR"
 ORGANIZATION = "gpt2q"
@@ -23,6 +26,11 @@ MAX_RECENT = 8
 
 _RECIPE_FLAGS = ("per_channel", "keep_lm_head", "quantize_embeddings")
 """The recipe's yes/no options (the blocks kept in FP32 are stored as ``"0,3"``)."""
+
+
+def _text(value: Any) -> str:
+    """A value as the INI file stores it (``true``, ``3``, ``0,3``)."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def _as_bool(value: Any) -> bool:
@@ -46,7 +54,11 @@ def settings_file() -> str | None:
 
 
 class AppSettings:
-    """Typed access to the few values the window remembers."""
+    """Typed access to the few values the window remembers.
+
+    Two windows open at once each write back only the options they changed since they read them, so closing one
+    does not undo what the other changed; an option both changed ends as the last closed one left it, and the
+    log says so."""
 
     def __init__(self) -> None:
         path = settings_file()
@@ -54,6 +66,27 @@ class AppSettings:
             self._s = QSettings(path, QSettings.Format.IniFormat)
         else:
             self._s = QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, ORGANIZATION, APPLICATION)
+        self._seen: dict[str, str] = {}
+        """Each option as this window read it (as stored; the default where the file had none)."""
+
+    def _read(self, key: str, default: Any) -> Any:
+        value = self._s.value(key, default)
+        self._seen.setdefault(key, _text(value))
+        return value
+
+    def _write(self, values: dict[str, Any]) -> None:
+        """Store the options of *values* that differ from what this window read; a change another window made
+        meanwhile to an option this one left alone is kept."""
+        changed = {key: _text(value) for key, value in values.items() if _text(value) != self._seen.get(key)}
+        if not changed:
+            return
+        self._s.sync()  # what other windows wrote since
+        for key, value in changed.items():
+            now = self._s.value(key)
+            if key in self._seen and now is not None and _text(now) not in (self._seen[key], value):
+                log.info("settings: %s was changed in another window too (to %s); this window's %s is kept", key, now, value)
+            self._s.setValue(key, value)
+            self._seen[key] = value
 
     def file_name(self) -> str:
         return self._s.fileName()
@@ -69,6 +102,16 @@ class AppSettings:
     @geometry.setter
     def geometry(self, value: QByteArray) -> None:
         self._s.setValue("window/geometry", value)
+
+    @property
+    def splitters(self) -> list[QByteArray]:
+        """The splitters' states, in the window's order (empty when none is remembered)."""
+        value = self._s.value("window/splitters") or []
+        return [v for v in (value if isinstance(value, list) else [value]) if isinstance(v, QByteArray)]
+
+    @splitters.setter
+    def splitters(self, states: list[QByteArray]) -> None:
+        self._s.setValue("window/splitters", states)
 
     @property
     def last_checkpoint(self) -> str | None:
@@ -99,14 +142,13 @@ class AppSettings:
     def options(self) -> RecipeOptions:
         """The remembered recipe (the core's defaults where nothing is remembered)."""
         default = RecipeOptions()
-        flags = {key: _as_bool(self._s.value(f"recipe/{key}", getattr(default, key))) for key in _RECIPE_FLAGS}
-        return RecipeOptions(**flags, exclude_layers=tuple(_as_blocks(self._s.value("recipe/exclude_layers", ""))))
+        flags = {key: _as_bool(self._read(f"recipe/{key}", getattr(default, key))) for key in _RECIPE_FLAGS}
+        return RecipeOptions(**flags, exclude_layers=tuple(_as_blocks(self._read("recipe/exclude_layers", ""))))
 
     @options.setter
     def options(self, options: RecipeOptions) -> None:
-        for key in _RECIPE_FLAGS:
-            self._s.setValue(f"recipe/{key}", getattr(options, key))
-        self._s.setValue("recipe/exclude_layers", ",".join(map(str, sorted(options.exclude_layers))))
+        values: dict[str, Any] = {f"recipe/{key}": getattr(options, key) for key in _RECIPE_FLAGS}
+        self._write({**values, "recipe/exclude_layers": ",".join(map(str, sorted(options.exclude_layers)))})
 
     @property
     def run(self) -> RunSettings:
@@ -115,7 +157,7 @@ class AppSettings:
         values = {}
         for f in fields(RunSettings):
             try:
-                values[f.name] = int(self._s.value(f"run/{f.name}", getattr(default, f.name)))
+                values[f.name] = int(self._read(f"run/{f.name}", getattr(default, f.name)))
             except (TypeError, ValueError):
                 values[f.name] = getattr(default, f.name)
         try:
@@ -125,15 +167,14 @@ class AppSettings:
 
     @run.setter
     def run(self, settings: RunSettings) -> None:
-        for key, value in settings.as_dict().items():
-            self._s.setValue(f"run/{key}", int(value))
+        self._write({f"run/{key}": int(value) for key, value in settings.as_dict().items()})
 
     @property
     def runtime(self) -> str:
         """The remembered Runtime choice (a key of ``RUNTIME_CHOICES``; PyTorch when missing or unknown)."""
-        value = str(self._s.value("run/runtime", TORCH))
+        value = str(self._read("run/runtime", TORCH))
         return value if value in RUNTIME_CHOICES else TORCH
 
     @runtime.setter
     def runtime(self, choice: str) -> None:
-        self._s.setValue("run/runtime", choice)
+        self._write({"run/runtime": choice})

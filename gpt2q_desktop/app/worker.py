@@ -53,10 +53,13 @@ class JobWorker(QObject):
     """``(job, result)``: what the job made (its class says what: ``Opened``, ``ComparisonRow``, ...)."""
     quantized = Signal(object, object)
     """``(job, QuantizeReport)``: a new INT8 model, whichever job needed it."""
+    succeeded = Signal(object)
+    """The job ran to its end."""
     failed = Signal(object, str)
+    """``(job, message)``: the job stopped on an error; *message* is what the user is told."""
     cancelled = Signal(object, str)
     finished = Signal(object)
-    """The job ended, whatever the outcome."""
+    """The job ended, whatever the outcome (after ``succeeded``, ``failed`` or ``cancelled``)."""
 
     def __init__(self, cancel_flag: threading.Event) -> None:
         super().__init__()
@@ -75,20 +78,23 @@ class JobWorker(QObject):
         self._session.on_quantized = functools.partial(self.quantized.emit, job)
         try:
             if not self._warmed_up:
+                threading.current_thread().name = "gpt2q-worker"  # as the log file names it
                 _warm_up()
                 self._warmed_up = True
             job.run(self._session, context)
         except Cancelled as exc:
-            log.info("%s cancelled: %s", job.doing, exc)
+            log.info("Cancelled %s: %s", job.doing, exc)
             self.cancelled.emit(job, str(exc))
         except Gpt2qError as exc:
-            log.info("%s refused: %s", job.doing, exc, exc_info=True)
+            log.warning("Failed %s: %s", job.doing, exc)
+            log.debug("where %s failed", job.doing, exc_info=True)  # the file only: a refusal is no crash
             self.failed.emit(job, str(exc))
         except Exception as exc:  # the app must keep working whatever the core or torch raises
-            log.exception("unexpected error while %s", job.doing)
-            self.failed.emit(
-                job, f"Unexpected error while {job.doing} ({type(exc).__name__}: {exc}). Details are in the log."
-            )
+            text = f"Unexpected error while {job.doing} ({type(exc).__name__}: {exc}). Details are in the log."
+            log.error("%s", text, exc_info=True)
+            self.failed.emit(job, text)
+        else:
+            self.succeeded.emit(job)
         finally:
             self.finished.emit(job)
 

@@ -23,6 +23,7 @@ from .bench_ort import ORT_VARIANTS, OrtVariants, ort_calls, ort_extra, ort_vari
 from .bench_table import BenchRow
 from .cache import QuantCache
 from .checkpoint import CheckpointInfo
+from .int8_modules import unique_tensor_bytes
 from .metrics import percentile
 from .noise import LoadWatch, noisy_each, usable_cores
 from .options import RecipeOptions
@@ -214,7 +215,7 @@ def _prepare(
         key: serving_memory_mb(folder, options, tmp, threads)
         for key, options in (("fp32", None), ("int8", PER_TENSOR), ("int8_per_channel", PER_CHANNEL))
     }
-    sizes = {"fp32": info.file_bytes, "int8_seed": seed_bytes, **ort.sizes}
+    sizes = {"fp32": unique_tensor_bytes(models["fp32"]), "int8_seed": seed_bytes, **ort.sizes}  # FP32 in memory
     sizes.update({key: report.int8_bytes for key, report in reports.items()})
     streamed = {k: streamed_bytes_per_token(models[k]) for k in ("fp32", "int8_per_channel")}
     figures = {"reports": reports, "loads": loads, "memory": memory, "streamed": streamed, "ort": ort}

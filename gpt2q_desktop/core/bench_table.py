@@ -36,14 +36,14 @@ class BenchRow:
 
 def render_bench(rows: list[BenchRow], bandwidth_gbs: float) -> str:
     """A plain-text table with ratios beside the times, and the bandwidth floor for decode steps."""
-    head = f"{'model':<14}{'tokens':>7}  {'variant':<22}{'median ms':>10}{'p90 ms':>9}{'vs full':>9}{'vs last':>9}{'file MB':>9}{'size':>7}  notes"
+    head = f"{'model':<14}{'tokens':>7}  {'variant':<22}{'median ms':>10}{'p90 ms':>9}{'vs full':>9}{'vs last':>9}{'MB':>9}{'of FP32':>8}  notes"
     out = [head, "-" * len(head)]
     fp32_bytes = {r.model: r.bytes for r in rows if r.variant == "fp32_full"}
     for r in rows:
         out.append(
             f"{r.model:<14}{r.prompt_tokens:>7}  {r.variant:<22}{r.median_ms:>10.2f}{r.p90_ms:>9.2f}"
             f"{r.ratio_vs_fp32_full:>8.2f}×{r.ratio_vs_fp32_last:>8.2f}×{r.bytes / 1e6:>9.1f}"
-            f"{r.bytes / fp32_bytes[r.model]:>7.0%}  {'; '.join(_notes(r, bandwidth_gbs))}"
+            f"{r.bytes / fp32_bytes[r.model]:>8.0%}  {'; '.join(_notes(r, bandwidth_gbs))}"
         )
     if any(r.noisy for r in rows):
         out.append(f"NOISY rows: timing unreliable: {FIX} (or --retries N to measure them again)")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -29,7 +30,10 @@ from .checkpoint import CheckpointInfo, weight_files_digest_input
 from .errors import CacheError, CheckpointError, Gpt2qError
 from .files import file_problem, is_regular_file, open_regular, read_json
 from .paths import data_dir
+from .sizes import mb
+from .text import counted
 
+log = logging.getLogger("gpt2q")
 WEIGHTS = "weights.safetensors"
 MANIFEST = "manifest.json"
 _TMP_PREFIX = ".tmp-"
@@ -250,6 +254,7 @@ class QuantCache:
                 message = f"Could not save the model to the cache ({reason_of(exc)}); nothing was left behind."
                 raise CacheError(message) from exc
             raise
+        log.info("Cache entry written: %s (%s)", final, mb(full["weights_bytes"]))
         return CacheEntry(key, final, full)
 
     def delete(self, key: str) -> None:
@@ -267,6 +272,7 @@ class QuantCache:
         for entry in entries:
             shutil.rmtree(entry.path, ignore_errors=True)
         self.sweep(force=True)
+        log.info("Cache cleared: %s deleted", counted(len(entries), "entry", "entries"))
         return len(entries)
 
     def sweep(self, force: bool = False) -> None:

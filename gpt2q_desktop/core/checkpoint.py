@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,8 +30,17 @@ from .config_check import check_weights_fit, config_int, format_count, param_cou
 from .errors import ArchitectureError, CheckpointError, TokenizerError, UnsafeCheckpointError
 from .files import file_problem
 from .seed_int8 import SEED_LM_HEAD, seed_int8_model, seed_int8_split
+from .sizes import mb, on_disk
 from .tokenizer import TOKENIZER_FILES, has_tokenizer, load_tokenizer, unusable_tokenizer
-from .weights import PYTORCH_BIN, SAFETENSORS, model_from_state, normalise_keys, read_state_dict, safetensors_shapes
+from .weights import (
+    PYTORCH_BIN,
+    SAFETENSORS,
+    model_from_state,
+    normalise_keys,
+    read_state_dict,
+    safetensors_shapes,
+    stored_dtype,
+)
 
 if TYPE_CHECKING:
     from transformers import GPT2LMHeadModel, PreTrainedTokenizerFast
@@ -83,7 +93,23 @@ class CheckpointInfo:
 
     @property
     def file_bytes(self) -> int:
+        """The weight files' size on disk (in :attr:`stored_dtype`)."""
         return sum(f.stat().st_size for f in self.weight_files)
+
+    @cached_property
+    def stored_dtype(self) -> str:
+        """``FP16``, ``FP32``, … as the files store the weights (``≈`` when estimated, for a ``.bin``)."""
+        return stored_dtype(self.weight_files, self.weight_format, self.file_bytes, self.n_params)
+
+    @property
+    def fp32_bytes(self) -> int:
+        """The model's size in memory as FP32 (what the INT8 model is compared with)."""
+        return self.n_params * 4
+
+    @property
+    def disk_text(self) -> str:
+        """``32.2 MB FP16 (safetensors)``."""
+        return on_disk(self.file_bytes, self.stored_dtype, self.weight_format)
 
     @property
     def n_params(self) -> int:
@@ -98,7 +124,7 @@ class CheckpointInfo:
     def summary(self) -> str:
         return (
             f"{self.name}: {self.n_layer} layers, hidden {self.n_embd}, vocab {self.vocab_size:,}, "
-            f"{self.params_text} parameters, {self.file_bytes / 1e6:.1f} MB {self.weight_format}, "
+            f"{self.params_text} parameters ({mb(self.fp32_bytes)} as FP32), {self.disk_text} on disk, "
             f"tokenizer from {self.tokenizer_source}"
         )
 

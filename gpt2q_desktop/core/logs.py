@@ -1,4 +1,8 @@
-"""Logging to a file in the data directory, so every error shown in one line has its details somewhere."""
+"""Logging to a file in the data directory, so every error shown in one line has its details somewhere.
+
+The ``gpt2q`` logger says at INFO what the app did (a checkpoint opened, a quantization, cache hits and
+writes, comparisons, evaluations, exports) and at WARNING or ERROR what went wrong, as the user was told.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,10 @@ from pathlib import Path
 from .paths import data_dir
 
 LOGGER = "gpt2q"
+MAX_BYTES = 2_000_000
+"""The log file is rotated at this size (some 10,000 lines) ..."""
+BACKUPS = 2
+"""... keeping this many older files (``gpt2q.log.1`` the newest)."""
 _OWN = "_gpt2q_own"  # marks the handlers set up here, so other handlers (the window's log pane) don't count
 
 
@@ -17,20 +25,23 @@ def log_file() -> Path:
 
 
 def setup_logging(verbose: bool = False) -> Path | None:
-    """Log everything to a rotating file; echo warnings (or, if *verbose*, info) on stderr."""
+    """Log everything to a rotating file; echo warnings (or, if *verbose*, info) on stderr. Called again, it
+    replaces the handlers it set up before (the data directory or *verbose* may have changed). Returns the log
+    file, or None if it cannot be written."""
     log = logging.getLogger(LOGGER)
     log.setLevel(logging.DEBUG)
-    if any(getattr(h, _OWN, False) for h in log.handlers):
-        return log_file()
+    for handler in [h for h in log.handlers if getattr(h, _OWN, False)]:
+        log.removeHandler(handler)
+        handler.close()
     console = logging.StreamHandler()
     console.setLevel(logging.INFO if verbose else logging.WARNING)
     console.setFormatter(logging.Formatter("gpt2q: %(message)s"))
     setattr(console, _OWN, True)
     log.addHandler(console)
-    path: Path | None = log_file()
+    path = log_file()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        handler = logging.handlers.RotatingFileHandler(path, maxBytes=2_000_000, backupCount=2, encoding="utf-8")
+        handler = logging.handlers.RotatingFileHandler(path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8")
     except OSError:
         return None
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(threadName)s %(message)s"))

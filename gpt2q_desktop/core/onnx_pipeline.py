@@ -110,7 +110,12 @@ def onnx_models(
     fp32 = _cached(cache, fp32_key, notes)
     int8 = _cached(cache, int8_key, notes)
     work = None
-    if fp32 is None or int8 is None:
+    if fp32 is not None and int8 is not None:
+        log.info("Cache hit: ONNX Runtime graphs %s (FP32) and %s (INT8)", fp32_key, int8_key)
+    else:
+        missing = [graph for graph, found in (("FP32", fp32), ("INT8", int8)) if found is None]
+        graphs = "graph" if len(missing) == 1 else "graphs"
+        log.info("Cache miss: exporting the %s ONNX %s of %s", " and ".join(missing), graphs, info.name)
         work = _work_dir(cache)
         folder = Path(work.name)
         job = BuildJob(
@@ -123,6 +128,7 @@ def onnx_models(
             work.cleanup()
             raise
         seconds = time.perf_counter() - start
+        log.info("ONNX export of %s done in %.1f s", info.name, seconds)
         if fp32 is None:
             manifest = _manifest(info, "fp32", {}, fp32_bytes=job.fp32_path.stat().st_size, quantize_seconds=seconds)
             fp32 = (manifest, _store(cache, fp32_key, manifest, job.fp32_path, notes))
@@ -156,6 +162,5 @@ def onnx_models(
         notes=notes,
         runtime=RUNTIME,
     )
-    log.info("ONNX Runtime INT8 %s: %s", "from cache" if hit else "built", report.summary())
     return fp32_model, int8_model, report
 

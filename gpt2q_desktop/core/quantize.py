@@ -18,6 +18,7 @@ from .errors import CacheError
 from .int8_modules import count_eligible, count_int8_embeddings, count_quantized, unique_tensor_bytes
 from .options import RecipeOptions
 from .recipe import CancelFn, DynamicInt8Recipe, Exported, ProgressFn, QuantizationRecipe, timed_quantize
+from .sizes import int8_change
 
 log = logging.getLogger("gpt2q")
 DEFAULT_RECIPE: QuantizationRecipe = DynamicInt8Recipe()
@@ -64,8 +65,8 @@ class QuantizeReport:
         where = "ONNX Runtime: " if self.runtime == "onnxruntime" else ""
         return (
             f"{where}{self.layers_quantized}/{self.layers_eligible} linear layers INT8, "
-            f"{self.embeddings_int8} embedding{'' if self.embeddings_int8 == 1 else 's'} INT8; {self.fp32_bytes / 1e6:.1f} MB → "
-            f"{self.int8_bytes / 1e6:.1f} MB ({self.size_ratio:.0%}); {source}"
+            f"{self.embeddings_int8} embedding{'' if self.embeddings_int8 == 1 else 's'} INT8; "
+            f"{int8_change(self.fp32_bytes, self.int8_bytes)}; {source}"
         )
 
 
@@ -98,7 +99,6 @@ def _from_cache(
         rebuild = f"the model cannot be rebuilt from it: {type(exc).__name__} {reason_of(exc)}"
         reason = exc.reason if isinstance(exc, CorruptEntry) else rebuild
         notes.append(f"The cached INT8 model {key} was unusable ({reason}); it was deleted and rebuilt.")
-        log.info("corrupt cache entry %s: %s", key, reason)  # the note is what the user sees
         try:
             cache.delete(key)
         except CacheError as delete_error:
@@ -133,7 +133,9 @@ def quantize_checkpoint(
     notes: list[str] = []
     cached = _from_cache(cache, key, config, recipe, options, notes)
     if cached is not None:
+        log.info("Cache hit: INT8 model loaded from %s", cached[1].cache_dir)
         return cached
+    log.info("Cache miss: quantizing %s with %s", info.name, recipe.name)
     fp32 = load_fp32()
     qmodel, seconds = timed_quantize(recipe, fp32, options, progress, cancelled)
     exported = recipe.export(qmodel)

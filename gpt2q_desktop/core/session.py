@@ -9,6 +9,8 @@ bench and the window's worker all go through it; none of them loads or quantizes
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from .checkpoint import CheckpointInfo, inspect_checkpoint, load_inspected
 from .errors import Cancelled, CheckpointError, TokenizerError
-from .options import AUTO_THREADS, ONNXRUNTIME, TORCH, RecipeOptions, RunSettings
+from .options import AUTO_THREADS, ONNXRUNTIME, RUNTIME_NAMES, TORCH, RecipeOptions, RunSettings
+from .text import counted
 
 if TYPE_CHECKING:
     from torch import nn
@@ -29,6 +32,8 @@ if TYPE_CHECKING:
     from .quantize import QuantizeReport
     from .recipe import CancelFn, ProgressFn, QuantizationRecipe
     from .runner import EncodedPrompt
+
+log = logging.getLogger("gpt2q")
 
 
 @dataclass(frozen=True)
@@ -104,7 +109,9 @@ class Session:
     def _require_loaded(self) -> LoadedCheckpoint:
         info = self._require_info()
         if self._loaded is None:
+            start = time.perf_counter()
             self._loaded = load_inspected(info)
+            log.info("Opened %s (loaded in %.1f s)", info.summary(), time.perf_counter() - start)
         return self._loaded
 
     # -- INT8 -----------------------------------------------------------------------------------
@@ -118,6 +125,7 @@ class Session:
 
         info = self._require_info()
         cache = self._cache or QuantCache()
+        log.info("Quantizing %s for %s: %s", info.name, RUNTIME_NAMES[runtime], options.describe())
         if runtime == ONNXRUNTIME:
             from .onnx_pipeline import onnx_models
 
@@ -130,6 +138,9 @@ class Session:
                 info, options, lambda: self.fp32, cache, self._recipe or DEFAULT_RECIPE, progress, cancelled
             )
             self._int8, self._int8_options = model, options
+        log.info("INT8 model ready: %s", report.summary())
+        for note in report.notes:
+            log.info("Note: %s", note)
         if self.on_quantized is not None:
             self.on_quantized(report)
         return report
@@ -160,7 +171,9 @@ class Session:
         report = self.quantize(options, progress, cancelled, ONNXRUNTIME)
         assert self._onnx is not None
         info = self._require_info()
-        return write_takeaway(out, self._onnx[2].path, info.config, tokenizer, info.name, report)
+        written = write_takeaway(out, self._onnx[2].path, info.config, tokenizer, info.name, report)
+        log.info("INT8 model of %s (%s) exported to %s", info.name, options.describe(), written)
+        return written
 
     @property
     def int8_model(self) -> nn.Module:
@@ -194,7 +207,8 @@ class Session:
         encoded = self.encode(prompts)
         pairs = [self.pair(runtime, options, progress, cancelled) for runtime in runtimes]
         context = {"checkpoint": self._require_info().name, "checkpoint_key": self.content_key(), "recipe": options.describe()}
-        return self._rows(encoded, pairs, settings, context, progress, cancelled)
+        names = " and ".join(RUNTIME_NAMES[runtime] for runtime in runtimes)
+        return self._rows(encoded, pairs, settings, context, names, progress, cancelled)
 
     def content_key(self) -> str:
         """The checkpoint's identity by content: its config and weight files' bytes, hashed (cached by stamp)."""
@@ -207,11 +221,10 @@ class Session:
 
     def _rows(
         self, encoded: list[EncodedPrompt], pairs: list[tuple[Any, Any]], settings: RunSettings,
-        context: dict[str, str], progress: ProgressFn | None, cancelled: CancelFn | None,
+        context: dict[str, str], runtimes: str, progress: ProgressFn | None, cancelled: CancelFn | None,
     ) -> Iterator[ComparisonRow]:  # fmt: skip
         """The rows one by one, each with *context* (checkpoint, recipe) and its time; the progress message gains
-        an ETA once a few prompts have been timed."""
-        import time
+        an ETA once a few prompts have been timed. Once all are given, the log says so (*runtimes* in words)."""
         from dataclasses import replace
 
         from .compare import compare_encoded
@@ -227,6 +240,7 @@ class Session:
                 progress(i, total, f"Running prompt {i + 1} of {total}{eta}")
             for row in compare_encoded(pairs, self.tokenizer, prompt, settings):
                 yield replace(row, time=time.time(), **context)
+        log.info("Compared FP32 and INT8 on %s on %s (%s)", counted(total, "prompt"), runtimes, context["recipe"])
         if progress is not None:
             progress(total, total, "Done")
 
@@ -244,6 +258,7 @@ class Session:
         pair = continuation_pair(
             fp32, int8, self.tokenizer, prompt, n_tokens, self.n_positions, temperature, seed, cancelled
         )
+        log.info("Continued a prompt with FP32 and INT8 on %s (%s)", RUNTIME_NAMES[runtime], counted(n_tokens, "token"))
         if progress is not None:
             progress(1, 1, "Done")
         return pair
@@ -260,9 +275,11 @@ class Session:
         tokenizer = self.tokenizer
         fp32, int8 = self.pair(runtime, options, progress, cancelled)
         with torch_threads(threads or default_threads()):
-            return evaluate_text(
+            result = evaluate_text(
                 fp32, int8, tokenizer, chunks, self.n_positions, max_tokens, progress=progress, cancelled=cancelled
             )
+        log.info("Evaluated %s on %s (%s): %s", text.name, RUNTIME_NAMES[runtime], options.describe(), result.summary())
+        return result
 
     def rank_layers(
         self, text: Path, max_tokens: int, options: RecipeOptions, threads: int = AUTO_THREADS,
@@ -277,7 +294,10 @@ class Session:
         tokenizer = self.tokenizer
         head = head_text(chunks, tokenizer, max_tokens)
         with torch_threads(threads or default_threads()):
-            return layer_sensitivity(
+            scores = layer_sensitivity(
                 self.fp32, tokenizer, head, self.n_positions, max_tokens, per_channel=options.per_channel,
                 recipe=self._recipe, progress=progress, cancelled=cancelled,
             )  # fmt: skip
+        most = f"; the most sensitive is {scores[0].layer}" if scores else ""
+        log.info("Ranked %s by sensitivity on %s%s", counted(len(scores), "part"), text.name, most)
+        return scores

@@ -37,6 +37,23 @@ def safetensors_shapes(paths: tuple[Path, ...]) -> dict[str, tuple[int, ...]]:
     return normalise_keys(shapes)
 
 
+_DTYPE_WORDS = {"F32": "FP32", "F16": "FP16", "BF16": "BF16"}
+
+
+def stored_dtype(paths: tuple[Path, ...], weight_format: str, file_bytes: int, n_params: int) -> str:
+    """The float type the weights are stored in (``FP16``, ``FP32``, ``BF16``, ``mixed FP16/FP32``): from the
+    safetensors headers, or for a ``.bin`` (no header to read) from its bytes per parameter, marked ``≈``."""
+    if weight_format == SAFETENSORS:
+        found = set()
+        for path in paths:
+            header, _ = _safetensors_header(path)
+            found |= {e.get("dtype") for k, e in header.items() if k != "__metadata__" and isinstance(e, dict)}
+        words = sorted(_DTYPE_WORDS[d] for d in found & set(_DTYPE_WORDS))
+        return words[0] if len(words) == 1 else "mixed " + "/".join(words) if words else "unknown"
+    per_param = file_bytes / max(n_params, 1)
+    return "≈FP32" if per_param > 3.5 else "≈FP16" if 1.8 < per_param < 2.5 else "mixed"
+
+
 def _file_shapes(path: Path) -> dict[str, tuple[int, ...]]:
     """The shapes one safetensors file declares, its dtypes and data offsets checked."""
     header, data_len = _safetensors_header(path)

@@ -113,7 +113,7 @@ def test_about_names_the_versions_and_the_log_pane_shows_details(make_app, boxes
     app.checkpoints.open_checkpoint(str(tmp_path / "nowhere"))
     app.window.act_log.trigger()
     assert app.window.log_dock.isVisible()
-    assert "checkpoint refused" in app.window.log_dock.text.toPlainText()
+    assert "WARNING Not opened: " in app.window.log_dock.text.toPlainText()
 
 
 def test_the_window_and_the_about_box_show_the_app_icon(make_app):

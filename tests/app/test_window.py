@@ -9,6 +9,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from gpt2q_desktop.core.cache import QuantCache
+from gpt2q_desktop.core.checkpoint import inspect_checkpoint
 from gpt2q_desktop.core.options import RecipeOptions, RunSettings
 
 
@@ -30,7 +31,8 @@ def test_opens_on_the_given_checkpoint_and_shows_what_was_found(make_app, tiny_c
     assert fields["Layers"].text() == "2"
     assert fields["Hidden size"].text() == "64"
     assert fields["Vocabulary"].text() == "50,257"
-    assert fields["Weight format"].text() == "safetensors"
+    assert fields["On disk"].text().endswith(" MB FP32 (safetensors)")
+    assert fields["In memory"].text() == f"{inspect_checkpoint(tiny_checkpoint).n_params * 4 / 1e6:.1f} MB as FP32"
     assert fields["Tokenizer"].text().startswith("checkpoint folder")
     assert window.quantize_panel.quantize_button.isEnabled()
     assert window.compare_panel.run_button.isEnabled()

@@ -4,12 +4,14 @@ cache never keeps the window from appearing."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import threading
 from pathlib import Path
 
 from gpt2q_desktop.app.views.main_window import APP_TITLE, message_box
+from gpt2q_desktop.core.options import ONNXRUNTIME, RecipeOptions
 from gpt2q_desktop.core.sources import find_hf_gpt2
 
 
@@ -148,3 +150,26 @@ def test_settings_follow_the_config_or_data_dir_override(monkeypatch, tmp_path) 
     monkeypatch.delenv("GPT2Q_CONFIG_DIR")
     monkeypatch.delenv("GPT2Q_DATA_DIR")
     assert settings_file() is None
+
+
+def test_two_windows_keep_each_others_changes(make_app, tiny_checkpoint, caplog):
+    first, second = make_app(tiny_checkpoint), make_app(tiny_checkpoint)
+    first.window.quantize_panel.set_options(RecipeOptions(exclude_layers=(1,)))
+    first.window.quantize_panel.set_runtime_choice(ONNXRUNTIME)
+    second.window.quantize_panel.per_channel.setChecked(True)
+    with caplog.at_level(logging.INFO, logger="gpt2q"):
+        second.window.close()  # saves per-channel: the first window's blocks and runtime are not its business
+        first.window.close()  # saves the blocks and the runtime, and leaves the second's per-channel alone
+    third = make_app(restore=True)
+    assert third.window.quantize_panel.options() == RecipeOptions(per_channel=True, exclude_layers=(1,))
+    assert third.settings.runtime == ONNXRUNTIME
+    assert not [r for r in caplog.records if "another window" in r.getMessage()]
+    fourth = make_app(restore=True)
+    third.window.quantize_panel.set_options(RecipeOptions(exclude_layers=(0,)))
+    fourth.window.quantize_panel.set_options(RecipeOptions(exclude_layers=(0, 1)))
+    with caplog.at_level(logging.INFO, logger="gpt2q"):
+        third.window.close()
+        fourth.window.close()
+    last = make_app(restore=True).window.quantize_panel.options()
+    assert last.exclude_layers == (0, 1), "both changed it: the last closed window's value"
+    assert any("recipe/exclude_layers was changed in another window too" in r.getMessage() for r in caplog.records)

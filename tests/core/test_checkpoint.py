@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import shutil
 from pathlib import Path
@@ -52,6 +53,17 @@ def test_pytorch_bin_folder_loads_exactly(tmp_path: Path, tiny_model) -> None:
     loaded = load_checkpoint(folder)
     assert loaded.info.weight_format == "pytorch .bin"
     assert _same_logits(loaded.model, tiny_model)
+
+
+def test_the_stored_float_type_is_named_with_sizes_on_disk_and_in_memory(tmp_path: Path, tiny_model) -> None:
+    fp32 = inspect_checkpoint(save_checkpoint(tiny_model, tmp_path / "fp32"))
+    fp16 = inspect_checkpoint(save_checkpoint(copy.deepcopy(tiny_model).half(), tmp_path / "fp16"))
+    binary = inspect_checkpoint(save_checkpoint(tiny_model, tmp_path / "bin", weights="bin"))
+    assert (fp32.stored_dtype, fp16.stored_dtype, binary.stored_dtype) == ("FP32", "FP16", "≈FP32")
+    assert fp16.fp32_bytes == fp32.fp32_bytes == fp32.n_params * 4
+    assert abs(fp16.file_bytes * 2 - fp32.file_bytes) < 0.01 * fp32.file_bytes
+    assert fp16.disk_text == f"{fp16.file_bytes / 1e6:.1f} MB FP16 (safetensors)"
+    assert f"({fp32.fp32_bytes / 1e6:.1f} MB as FP32), {fp16.file_bytes / 1e6:.1f} MB FP16" in fp16.summary()
 
 
 def test_sharded_safetensors_folder(tmp_path: Path, tiny_model) -> None:

@@ -81,7 +81,7 @@ class CheckpointController(QObject):
         try:
             info = inspect_checkpoint(path, tokenizer, require_tokenizer=False)
         except Gpt2qError as exc:
-            log.info("checkpoint refused: %s: %s", path, exc)
+            log.warning("Not opened: %s: %s", path, exc)
             self.panel.show_message(f"Not opened: {exc}", error=True)
             self.window.notify_error(f"Not opened: {exc}")
             return False
@@ -129,7 +129,6 @@ class CheckpointController(QObject):
         self.settings.last_tokenizer = job.tokenizer
         self.settings.add_recent(path)
         self._show_sources()
-        self.window.show_job_idle("Ready.")
         self.window.show_status(f"Loaded {opened.label}.")
 
     def _forget_other_checkpoints_blocks(self, path: str, name: str) -> None:

@@ -60,5 +60,4 @@ class ExportController(QObject):
 
     def _on_produced(self, job: Job, result: Any) -> None:
         if isinstance(job, ExportJob):
-            self.window.show_job_idle(f"INT8 model exported to {result}.")
             self.window.show_status(f"INT8 model (ONNX) written to {result}.")

@@ -32,18 +32,19 @@ EXPORT_FILTERS = {"CSV (*.csv)": ".csv", "JSON (*.json)": ".json", "Markdown (*.
 EXPORT_FORMATS = {".csv": "csv", ".json": "json", ".md": "markdown", ".markdown": "markdown", ".txt": "table"}
 
 
-def chart_points(rows: Sequence[ComparisonRow]) -> list[Point]:
+def chart_points(rows: Sequence[ComparisonRow]) -> tuple[list[Point], list[str]]:
     """The median milliseconds of every model in :data:`~..views.colors.SIDES` per prompt run (None where a
-    model did not run); a prompt's rows on several runtimes, one after the other, make one point."""
+    model did not run), and the prompt of each; a prompt's rows on several runtimes, one after the other, make
+    one point."""
     points: list[list[float | None]] = []
-    prompt = None
+    prompts: list[str] = []
     for row in rows:
         fp32, int8 = SIDES.index((row.runtime, FP32)), SIDES.index((row.runtime, INT8))
-        if row.prompt != prompt or points[-1][fp32] is not None:
+        if not prompts or row.prompt != prompts[-1] or points[-1][fp32] is not None:
             points.append([None] * len(SIDES))
+            prompts.append(row.prompt)
         points[-1][fp32], points[-1][int8] = row.fp32.timing.median_ms, row.int8.timing.median_ms
-        prompt = row.prompt
-    return [tuple(point) for point in points]
+    return [tuple(point) for point in points], prompts
 
 
 class HistoryController(QObject):
@@ -178,4 +179,4 @@ class HistoryController(QObject):
         self._chart.flush()
 
     def _update_chart(self, _: object = None) -> None:
-        self.window.history_panel.chart.set_points(chart_points(self.shown_rows()))
+        self.window.history_panel.chart.set_points(*chart_points(self.shown_rows()))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +17,7 @@ from ...core.logs import LOGGER, log_file
 from ...core.paths import demo_student_dir
 from ...core.text import read_prompts
 from ..display import reports_text, rows_status
-from ..jobs import CompareJob, Job, OpenJob, QuantizeJob
+from ..jobs import CompareJob, ContinueJob, EvaluateJob, Job, OpenJob, QuantizeJob, RankJob
 from ..log_bridge import QtLogHandler
 from ..models.history_model import HistoryModel
 from ..settings import AppSettings
@@ -37,6 +38,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(LOGGER)
 SHOW_ROWS_EVERY_MS = 250
 """A prompt list's rows go to the history at once, to the cards and the status bar at most this often."""
+LAB_JOBS = (ContinueJob, EvaluateJob, RankJob)
+"""The Quality lab's jobs: its activity line shows how they end (the quantize panel's shows the others')."""
+FAILED_CHARS = 120
+"""A failure's message, shortened to this in the activity line (the status bar and the log have it whole)."""
 
 
 class MainController(QObject):
@@ -85,10 +90,12 @@ class MainController(QObject):
         self.checkpoints.changed.connect(self._update_actions)
         self.runner.idle.connect(self._latest_rows.flush)  # before the idle signal: the last row is shown
         self.runner.idle.connect(self.history_controller.flush_chart)
+        self.runner.idle.connect(w.compare_panel.show_stopped)  # after the flush: the last rows are shown
         self.runner.idle.connect(self.idle)
         worker = self.runner.worker
         worker.started.connect(self._on_started)
         worker.progress.connect(self._on_progress)
+        worker.succeeded.connect(self._on_succeeded)
         worker.produced.connect(self._on_produced)
         worker.quantized.connect(self._on_quantized)
         worker.failed.connect(self._on_failed)
@@ -99,6 +106,7 @@ class MainController(QObject):
         geometry = self.settings.geometry
         if geometry is not None:
             self.window.restoreGeometry(geometry)
+        self.window.restore_splitters(self.settings.splitters)
         self.window.quantize_panel.set_options(self.settings.options)
         self.window.quantize_panel.set_runtime_choice(self.settings.runtime)
         self.window.compare_panel.set_settings(self.settings.run)
@@ -178,6 +186,7 @@ class MainController(QObject):
         try:
             prompts = read_prompts(Path(path))
         except Gpt2qError as exc:
+            log.warning("Prompt list not run: %s", exc)
             self.window.notify_error(str(exc))
             return
         self.run_prompts(prompts)
@@ -199,6 +208,8 @@ class MainController(QObject):
         self._prompt_rows = []
         if isinstance(job, OpenJob):  # the reports belong to the checkpoint being replaced
             self._reports.clear()
+        if isinstance(job, CompareJob):
+            self.window.compare_panel.show_running(job.prompts)
         self.window.show_job_started(job.starting)
 
     def _on_progress(self, job: Job, done: int, total: int, message: str) -> None:
@@ -214,7 +225,6 @@ class MainController(QObject):
         self._reports = {r: kept for r, kept in self._reports.items() if kept.recipe_options == options}
         self._reports[report.runtime] = report
         self._show_reports()
-        self.window.show_job_idle("Quantized.")
         self.window.show_status(f"INT8 ready: {report.summary()}")
 
     def _show_reports(self) -> None:
@@ -232,14 +242,18 @@ class MainController(QObject):
         self.window.compare_panel.show_rows(rows)
         self.window.show_status(rows_status(rows))
 
+    def _on_succeeded(self, job: Job) -> None:
+        self.window.show_job_ended(job.done(), True, isinstance(job, LAB_JOBS))
+
     def _on_failed(self, job: Job, text: str) -> None:
         self._latest_rows.flush()  # its status line first, so that the failure is what stays in view
-        self.window.show_job_idle("Stopped: see the message.")
+        short = textwrap.shorten(text, FAILED_CHARS, placeholder=" …")
+        self.window.show_job_ended(f"Failed: {short}", False, isinstance(job, LAB_JOBS))
         self.window.notify_error(text)
 
     def _on_cancelled(self, job: Job, text: str) -> None:
         self._latest_rows.flush()
-        self.window.show_job_idle(text)
+        self.window.show_job_ended(f"Cancelled: {text}", False, isinstance(job, LAB_JOBS))
         self.window.show_status(text)
 
     # -- the rest -------------------------------------------------------------------------------
@@ -259,6 +273,7 @@ class MainController(QObject):
         """Remember the window and options, stop the worker thread, close the history database, detach the log
         pane."""
         self.settings.geometry = self.window.saveGeometry()
+        self.settings.splitters = self.window.splitter_states()
         self.settings.options = self.window.quantize_panel.options()
         self.settings.runtime = self.window.quantize_panel.runtime_choice()
         self.settings.run = self.window.compare_panel.settings()

@@ -17,9 +17,12 @@ from ..jobs import ContinueJob, EvaluateJob, Job, OpenJob, RankJob
 if TYPE_CHECKING:
     from ...core.quality import ContinuationPair, CorpusEval, LayerScore
     from ...core.quantize import QuantizeReport
+    from ..views.quality_panel import Tool
     from .main_controller import MainController
 
 NOT_QUANTIZED = "INT8 model: not quantized yet."
+LAB_TOOLS: dict[type[Job], Tool] = {ContinueJob: "continuation", EvaluateJob: "evaluation", RankJob: "ranking"}
+"""The lab's jobs and the tool each belongs to."""
 
 
 class QualityController(QObject):
@@ -59,6 +62,7 @@ class QualityController(QObject):
         p.choose_text_clicked.connect(self.choose_text)
         p.cancel_clicked.connect(self.main.cancel)
         self.window.quality_lab_opened.connect(self._on_lab_opened)
+        self.main.runner.idle.connect(self.panel.show_stopped)
         self.window.quantize_panel.runtime_changed.connect(self._show_runtime)
         self.window.quantize_panel.runtime_changed.connect(self._show_recipe)
         worker = self.main.runner.worker
@@ -136,6 +140,8 @@ class QualityController(QObject):
             self._last = self._last_continuation = None
             self._reports.clear()
             self.panel.clear_results()
+        elif isinstance(job, (ContinueJob, EvaluateJob, RankJob)):
+            self.panel.show_running(LAB_TOOLS[type(job)])
 
     def _on_produced(self, job: Job, result: Any) -> None:
         if isinstance(job, OpenJob):
@@ -167,7 +173,6 @@ class QualityController(QObject):
                 before = previous_ms
         self.panel.show_continuation(pair, RUNTIME_NAMES[job.runtime], fp32_ms, int8_ms, before)
         self._last_continuation = (job, int8_ms)
-        self.window.show_job_idle("Continued.")
 
     def _on_evaluated(self, job: EvaluateJob, result: CorpusEval) -> None:
         """Show *result*; beside it what the same text on the same runtime gave under the previous recipe, if that
@@ -181,10 +186,8 @@ class QualityController(QObject):
         name = RUNTIME_NAMES[job.runtime]
         self.panel.show_evaluation(result, name, before)
         self._last = (job, result)
-        self.window.show_job_idle("Evaluated.")
         self.window.show_status(f"Corpus evaluation on {name}: {result.summary()}")
 
     def _on_ranked(self, scores: list[LayerScore]) -> None:
         self.panel.show_ranking(scores, list(self._recipe().exclude_layers))
-        self.window.show_job_idle("Ranked.")
         self.window.show_status(f"Most sensitive: {scores[0].layer}." if scores else "Nothing to rank.")

@@ -8,9 +8,10 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 
 from ...core.cache import CacheEntry
+from ...core.sizes import mb
 
 Index = QModelIndex | QPersistentModelIndex
-HEADERS = ("Source", "Options", "Size", "Created", "Source folder", "Key")
+HEADERS = ("Source", "Options", "On disk", "Created", "Source folder", "Key")
 
 
 def _options(entry: CacheEntry) -> str:
@@ -55,7 +56,7 @@ class CacheModel(QAbstractTableModel):
         if col == 1:
             return _options(e)
         if col == 2:
-            return f"{self._sizes[index.row()] / 1e6:.1f} MB"
+            return mb(self._sizes[index.row()])
         if col == 3:
             return time.strftime("%Y-%m-%d %H:%M", time.localtime(e.created)) if e.created else "?"
         if col == 4:

@@ -15,9 +15,10 @@ from PySide6.QtWidgets import (
 )
 
 from ...core.checkpoint import CheckpointInfo
+from ...core.sizes import mb
 from ...core.sources import FoundModel
 
-_FIELDS = ("Name", "Layers", "Hidden size", "Vocabulary", "Parameters", "File size", "Weight format", "Tokenizer")
+_FIELDS = ("Name", "Layers", "Hidden size", "Vocabulary", "Parameters", "On disk", "In memory", "Tokenizer")
 ERROR_STYLE = "color: #b00020;"
 
 
@@ -102,8 +103,8 @@ class CheckpointPanel(QGroupBox):
             "Hidden size": str(info.n_embd),
             "Vocabulary": f"{info.vocab_size:,}",
             "Parameters": info.params_text,
-            "File size": f"{info.file_bytes / 1e6:.1f} MB",
-            "Weight format": info.weight_format,
+            "On disk": info.disk_text,
+            "In memory": f"{mb(info.fp32_bytes)} as FP32",
             "Tokenizer": info.tokenizer_source,
         }
         for name, value in values.items():

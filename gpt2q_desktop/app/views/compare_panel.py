@@ -1,5 +1,6 @@
-"""The compare panel: a prompt box, run settings, and per runtime the FP32 | INT8 cards with the figures between
-them (two runtimes: a row each, and which INT8 is fastest)."""
+"""The compare panel: a prompt box, run settings, which prompt the results are of (or that one is running), and
+per runtime the FP32 | INT8 cards with the figures under them (two runtimes: a row each, and which INT8 is
+fastest)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,14 @@ import os
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
-    QGroupBox,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -29,6 +32,21 @@ if TYPE_CHECKING:
 
 PROMPT_MAX_CHARS = 10_000_000
 """The prompt box's limit (Qt's default is 32,767); a huge prompt is cut from the left later, with a note."""
+CAPTION_CHARS = 40
+"""The caption quotes a longer prompt by its start and end (the whole of it is in the tooltip)."""
+TOOLTIP_CHARS = 2_000
+CARDS_MAX_HEIGHT = 480
+"""The cards take at most this many pixels of height from the history below them (with a large font, they
+scroll instead)."""
+NO_RESULT = "Run a prompt to see the next token of both models."
+
+
+def quoted(prompt: str, chars: int = CAPTION_CHARS) -> str:
+    """*prompt* on one line in quotes, its middle left out when it is longer than *chars*."""
+    line = prompt.replace("\n", "↵")
+    if len(line) > chars:
+        line = f"{line[: chars // 2]}…{line[-(chars - chars // 2 - 1) :]}"
+    return f"“{line}”"
 
 
 def _spin(low: int, high: int, tip: str) -> QSpinBox:
@@ -38,13 +56,13 @@ def _spin(low: int, high: int, tip: str) -> QSpinBox:
     return box
 
 
-class ComparePanel(QGroupBox):
+class ComparePanel(QWidget):
     """Type a prompt, press Enter: both models' next token side by side."""
 
     run_requested = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__("Compare FP32 and INT8", parent)
+        super().__init__(parent)
         self.prompt = QLineEdit()
         self.prompt.setPlaceholderText("Type a prompt and press Enter")
         self.prompt.setClearButtonEnabled(True)
@@ -67,24 +85,40 @@ class ComparePanel(QGroupBox):
             settings.addWidget(box)
         settings.addStretch(1)
 
-        self.results = {runtime: RuntimeResult(runtime) for runtime in RUNTIME_NAMES}
+        self.caption = QLabel()
+        """Which prompt the cards show, or that one is running."""
         self.fastest = QLabel()
         self.fastest.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        cards = QVBoxLayout()
-        cards.addWidget(self.fastest)
-        for result in self.results.values():
-            cards.addWidget(result, 1)
-        self._runtimes: tuple[str, ...] = ()
-        self.set_runtimes((TORCH,))
+        caption_row = QHBoxLayout()
+        caption_row.addWidget(self.caption, 1)
+        caption_row.addWidget(self.fastest)
+        self._waiting = False
+        """A compare started and has shown no result yet."""
+
+        self.results = {runtime: RuntimeResult(runtime) for runtime in RUNTIME_NAMES}
         self.note = QLabel()
         self.note.setWordWrap(True)
         self.note.hide()
+        cards = QWidget()
+        column = QVBoxLayout(cards)
+        column.setContentsMargins(0, 0, 0, 0)
+        for result in self.results.values():
+            column.addWidget(result)
+        column.addWidget(self.note)
+        column.addStretch(1)
+        self.cards_area = QScrollArea()
+        """Scrolls only when the window's font is too large for the cards to fit."""
+        self.cards_area.setWidget(cards)
+        self.cards_area.setWidgetResizable(True)
+        self.cards_area.setFrameShape(QFrame.Shape.NoFrame)
+        self._runtimes: tuple[str, ...] = ()
+        self.set_runtimes((TORCH,))
 
         layout = QVBoxLayout(self)
         layout.addLayout(prompt_row)
         layout.addLayout(settings)
-        layout.addLayout(cards, 1)
-        layout.addWidget(self.note)
+        layout.addLayout(caption_row)
+        layout.addWidget(self.cards_area, 1)
 
         self.prompt.returnPressed.connect(self._request_run)
         self.run_button.clicked.connect(self._request_run)
@@ -124,8 +158,26 @@ class ComparePanel(QGroupBox):
             result.clear()
             result.set_compact(len(runtimes) > 1)
             result.setVisible(runtime in runtimes)
+        self._fit_cards()
         self.fastest.clear()
         self.fastest.setVisible(len(runtimes) > 1)
+        self._set_caption(NO_RESULT, "")
+
+    def show_running(self, prompts: Sequence[str]) -> None:
+        """A compare of *prompts* started: the previous results go, the caption says what runs."""
+        for result in self.results.values():
+            result.clear()
+        self.fastest.clear()
+        self._show_note("")
+        what = quoted(prompts[0]) if len(prompts) == 1 else f"a list of {len(prompts):,} prompts"
+        self._set_caption(f"Running {what}…", prompts[0] if len(prompts) == 1 else "")
+        self._waiting = True
+
+    def show_stopped(self) -> None:
+        """No job is under way any more: a compare that showed no result says so."""
+        if self._waiting:
+            self._set_caption("The last run stopped before a result.", "")
+        self._waiting = False
 
     def show_rows(self, rows: Sequence[ComparisonRow]) -> None:
         """A prompt's rows, one per runtime it ran on."""
@@ -135,8 +187,29 @@ class ComparePanel(QGroupBox):
         fastest = fastest_int8(rows)
         self.fastest.setText(f"<b>{fastest[:1].upper()}{fastest[1:]}</b>" if fastest else "")
         self._show_note("\n".join(filter(None, [rows[0].note, noise_line(rows)])))
+        self._set_caption(f"Prompt {quoted(rows[0].prompt)}", rows[0].prompt)
+        self._waiting = False
+
+    def _set_caption(self, text: str, prompt: str) -> None:
+        self.caption.setText(text)
+        self.caption.setToolTip(prompt[:TOOLTIP_CHARS])
 
     def _show_note(self, text: str) -> None:
         """A line under the cards, shown only when there is something to say."""
         self.note.setText(text)
         self.note.setVisible(bool(text))
+        self._fit_cards()
+
+    def _fit_cards(self) -> None:
+        """Ask for the height the cards and the note need (the window gives it, up to a limit, before the
+        history gets any)."""
+        spacing = self.cards_area.widget().layout().spacing()
+        shown = [result for runtime, result in self.results.items() if runtime in self._runtimes]
+        least = sum(result.minimumSizeHint().height() + spacing for result in shown)
+        if self.note.text():
+            least += self.note.heightForWidth(self.cards_area.viewport().width()) + spacing
+        self.cards_area.setMinimumHeight(min(least, CARDS_MAX_HEIGHT))
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit_cards()  # the note's lines depend on the width

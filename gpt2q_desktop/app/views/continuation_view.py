@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 DIVERGENCE_COLOR = "#ffd966"
 PROMPT_COLOR = "#808080"
+CONTINUING = "Both models are continuing the prompt…"
 
 
 def shown_token(token: str) -> str:
@@ -167,8 +168,13 @@ class ContinuationBox(QGroupBox):
             latency.setText("– ms per token" if ms is None else f"median {ms:.2f} ms per token{was}")
         self.divergence.setText(divergence_text(pair))
 
-    def clear(self) -> None:
+    def clear(self, verdict: str = "–") -> None:
+        """Empty texts, no speeds; *verdict* where the verdict goes."""
         for text, latency in ((self.fp32_text, self.fp32_latency), (self.int8_text, self.int8_latency)):
             text.clear()
             latency.setText("– ms per token")
-        self.divergence.setText("–")
+        self.divergence.setText(verdict)
+
+    def show_running(self) -> None:
+        """Both models are continuing the prompt: the previous continuations go."""
+        self.clear(CONTINUING)

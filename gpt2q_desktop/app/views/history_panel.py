@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QRegularExpression, QSortFilterProxyModel, Qt, Signal, SignalInstance
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QKeySequence, QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -16,14 +16,51 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..models.history_model import CHECKPOINT_ROLE, SORT_ROLE, HistoryModel
+from ...core.options import RUNTIME_NAMES
+from ..models.history_model import CHECKPOINT_ROLE, HEADERS, SORT_ROLE, HistoryModel
 from .colors import SIDES, side_color, side_name
 from .latency_chart import LatencyChart
 
 ALL_CHECKPOINTS = "All checkpoints"
 UNNAMED = "(no name)"
 CHECKPOINT_CHARS = 18
-"""The checkpoint filter is this many characters wide (its list shows whole names)."""
+"""The checkpoint filter and column are this many characters wide (the list and the tooltip show whole names)."""
+PROMPT_CHARS = 28
+"""The prompt column is at least this many characters wide (a longer prompt keeps its start and end)."""
+SAMPLE = "12345.67"
+"""A typical value: the number columns are at least this wide."""
+SORT_ARROW_PX = 24
+"""Room for the sort arrow and the padding beside a column's title."""
+
+
+class HistoryTable(QTableView):
+    """The history's table: every column as wide as its title and a typical value, the prompt column given the
+    rest of the width but never fewer than :data:`PROMPT_CHARS` characters (the table scrolls instead)."""
+
+    def fit_columns(self) -> None:
+        """Size the columns to their titles (call once the model is set)."""
+        header, metrics = self.horizontalHeader(), self.fontMetrics()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(False)
+        samples = {
+            HEADERS.index("Checkpoint"): "x" * CHECKPOINT_CHARS,
+            HEADERS.index("Runtime"): max(RUNTIME_NAMES.values(), key=len),
+        }
+        for column in range(1, self.model().columnCount()):
+            title = str(self.model().headerData(column, Qt.Orientation.Horizontal))
+            width = max(metrics.horizontalAdvance(title), metrics.horizontalAdvance(samples.get(column, SAMPLE)))
+            header.resizeSection(column, width + SORT_ARROW_PX)
+        self._fit_prompt()
+
+    def _fit_prompt(self) -> None:
+        header = self.horizontalHeader()
+        others = sum(header.sectionSize(c) for c in range(1, header.count()))
+        least = self.fontMetrics().horizontalAdvance("x" * PROMPT_CHARS)
+        header.resizeSection(0, max(least, self.viewport().width() - others))
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit_prompt()
 
 
 class HistoryPanel(QWidget):
@@ -44,30 +81,30 @@ class HistoryPanel(QWidget):
         self.proxy.setSourceModel(model)
         self.proxy.setSortRole(SORT_ROLE)
         self.proxy.setFilterRole(CHECKPOINT_ROLE)
-        self.table = QTableView()
+        self.table = HistoryTable()
         self.table.setModel(self.proxy)
         self.table.setSortingEnabled(True)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setAlternatingRowColors(True)
         self.table.setWordWrap(False)
         self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # a long prompt keeps its start and end
-        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.table.fit_columns()
         self.table.verticalHeader().hide()  # a row-number header re-measures its labels on every insert: O(n²)
         self.table.sortByColumn(-1, Qt.SortOrder.AscendingOrder)
         self._table_action("Copy rows", QKeySequence.StandardKey.Copy, self.copy_requested)
         self._table_action("Delete rows", QKeySequence.StandardKey.Delete, self.delete_requested)
 
         self.chart = LatencyChart([(side_name(*side), side_color(*side)) for side in SIDES])
-        split = QSplitter(Qt.Orientation.Horizontal)
-        split.addWidget(self.table)
-        split.addWidget(self.chart)
-        split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 1)
+        self.split = QSplitter(Qt.Orientation.Horizontal)
+        self.split.addWidget(self.table)
+        self.split.addWidget(self.chart)
+        self.split.setStretchFactor(0, 3)
+        self.split.setStretchFactor(1, 1)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(self._bar())
-        layout.addWidget(split, 1)
+        layout.addWidget(self.split, 1)
 
         self.export_button.clicked.connect(self.export_clicked)
         self.prompt_list_button.clicked.connect(self.prompt_list_clicked)

@@ -8,6 +8,10 @@ from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QPainter, QPaintEvent
 from PySide6.QtWidgets import QWidget
 
+EMPTY = "The KL histogram appears here"
+EVALUATING = "Evaluating the text…"
+X_TITLE = "KL(FP32‖INT8) per token, nats"
+
 
 def _edge(value: float) -> str:
     """A bin edge in short scientific notation: ``1e-7``, ``1e0``, ``1e1``."""
@@ -24,13 +28,14 @@ def bin_labels(edges: list[float]) -> list[str]:
 
 
 class KlHistogram(QWidget):
-    """Vertical bars, one per KL bin (nats), with the token count above each bar."""
+    """Vertical bars, one per KL bin (nats), with the token count above each bar; the axes named."""
 
     def __init__(self, color: QColor, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._color = color
         self._bars: list[tuple[str, int]] = []
-        self.setMinimumSize(260, 150)
+        self._note = EMPTY
+        self.setMinimumSize(260, 170)
         self.setToolTip("Tokens per KL(FP32‖INT8) range, in nats")
 
     @property
@@ -40,20 +45,28 @@ class KlHistogram(QWidget):
     def set_histogram(self, counts: list[int], edges: list[float]) -> None:
         """*counts* has one entry more than *edges* (``CorpusEval.kl_histogram`` and ``kl_bins``)."""
         self._bars = list(zip(bin_labels(edges), counts, strict=True))
+        self._note = EMPTY
         self.update()
 
-    def clear(self) -> None:
+    def clear(self, note: str = EMPTY) -> None:
+        """No bars; *note* says why."""
         self._bars = []
+        self._note = note
         self.update()
+
+    @property
+    def note(self) -> str:
+        """What the chart says while it has no bars."""
+        return self._note
 
     def sizeHint(self) -> QSize:
-        return QSize(360, 180)
+        return QSize(360, 200)
 
     def paintEvent(self, event: QPaintEvent) -> None:
         p = QPainter(self)
         p.setPen(self.palette().windowText().color())
         if not self._bars:
-            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "The KL histogram appears here")
+            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self._note)
             p.end()
             return
         font = p.font()
@@ -62,7 +75,11 @@ class KlHistogram(QWidget):
         else:  # a font sized in pixels
             font.setPixelSize(max(6, round(font.pixelSize() * 0.8)))
         p.setFont(font)
-        plot = QRectF(44, 16, max(self.width() - 52, 10), max(self.height() - 56, 10))
+        line = p.fontMetrics().height()
+        plot = QRectF(44, 2 * line + 4, max(self.width() - 52, 10), max(self.height() - 2 * line - 50 - line, 10))
+        p.drawText(QRectF(0, 0, self.width(), line), Qt.AlignmentFlag.AlignLeft, "Tokens")
+        bottom = QRectF(0, self.height() - line, self.width(), line)
+        p.drawText(bottom, Qt.AlignmentFlag.AlignHCenter, X_TITLE)
         top = max(count for _, count in self._bars) or 1
         group = plot.width() / len(self._bars)
         p.drawLine(plot.bottomLeft(), plot.bottomRight())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QByteArray, QSize, Qt, Signal
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -34,7 +34,11 @@ from .quantize_panel import QuantizePanel
 
 APP_TITLE = "gpt2q desktop"
 STATUS_TIMEOUT_MS = 10_000
-LEFT_WIDTH = 400
+MINIMUM_SIZE = QSize(1024, 640)
+"""The window is never smaller; every panel fits at this size (the log pane aside)."""
+DEFAULT_SIZE = QSize(1280, 800)
+EDGE = 6
+"""Pixels between the window's edge and the panels."""
 MESSAGE_CHARS = 400
 MESSAGE_LINES = 8
 """A message longer than this (characters or lines) shows its start; the rest is in the box's details."""
@@ -89,26 +93,33 @@ class MainWindow(QMainWindow):
         scroll.setWidget(left)
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setMinimumWidth(LEFT_WIDTH)
-        top = QSplitter(Qt.Orientation.Horizontal)
-        top.addWidget(scroll)
+        scroll.setMinimumWidth(left.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width())
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.compare_panel, "Compare")
         self.tabs.addTab(self.quality_panel, "Quality lab")
         self.tabs.setTabToolTip(1, "Continuations side by side, a corpus evaluation, per-layer sensitivity")
+        top = QSplitter(Qt.Orientation.Horizontal)
+        top.addWidget(scroll)
         top.addWidget(self.tabs)
         top.setStretchFactor(1, 1)
         main = QSplitter(Qt.Orientation.Vertical)
         main.addWidget(top)
         main.addWidget(self.history_panel)
-        main.setStretchFactor(0, 3)
-        main.setStretchFactor(1, 2)
-        self.setCentralWidget(main)
+        main.setStretchFactor(0, 1)
+        main.setStretchFactor(1, 1)
+        self._splitters = (main, top, self.history_panel.split)
+        """Their positions are remembered (see :meth:`splitter_states`)."""
+        central = QWidget()
+        edge = QVBoxLayout(central)
+        edge.setContentsMargins(EDGE, EDGE, EDGE, 0)  # no title sits against the window's edge
+        edge.addWidget(main)
+        self.setCentralWidget(central)
+        self.setMinimumSize(MINIMUM_SIZE)
         self._activity = (self.quantize_panel.job, self.quality_panel.job)
         self.tabs.currentChanged.connect(self._on_tab_changed)
         self._build_actions()
-        self.resize(1180, 820)
+        self.resize(DEFAULT_SIZE)
         self.set_checkpoint_title(None)
 
     def _action(self, text: str, *keys: QKeySequence | QKeySequence.StandardKey | str) -> QAction:
@@ -174,7 +185,8 @@ class MainWindow(QMainWindow):
         self.quality_panel.set_job_state(ready and free, busy)
 
     def show_job_started(self, text: str) -> None:
-        """A job began: *text* and a busy bar, in the quantize panel and in the Quality lab."""
+        """A job began: *text* and a busy bar in both activity lines (one worker runs every job, so either tab
+        shows why its buttons wait)."""
         for job in self._activity:
             job.set_busy(text)
 
@@ -182,14 +194,29 @@ class MainWindow(QMainWindow):
         for job in self._activity:
             job.set_progress(done, total, message)
 
-    def show_job_idle(self, text: str) -> None:
-        """No job under way; *text* says how the last one ended."""
-        for job in self._activity:
-            job.set_idle(text)
+    def show_job_ended(self, text: str, done: bool, lab_job: bool) -> None:
+        """The job ended: the panel it belongs to (the Quality lab for a *lab_job*, else the quantize panel) shows
+        *text* over a full bar if it is *done*, an empty one otherwise; the other panel is ready again."""
+        quantize, lab = self._activity
+        own, other = (lab, quantize) if lab_job else (quantize, lab)
+        if done:
+            own.set_done(text)
+        else:
+            own.set_idle(text)
+        other.set_idle()
 
     def show_cancelling(self) -> None:
         for job in self._activity:
-            job.step.setText("Cancelling…")
+            job.set_cancelling()
+
+    def splitter_states(self) -> list[QByteArray]:
+        """Where the splitters' handles are (panels | tabs, top | history, table | chart)."""
+        return [splitter.saveState() for splitter in self._splitters]
+
+    def restore_splitters(self, states: list[QByteArray]) -> None:
+        """Put the handles back where :meth:`splitter_states` found them (a missing or bad state is skipped)."""
+        for splitter, state in zip(self._splitters, states):
+            splitter.restoreState(state)
 
     def quality_lab_shown(self) -> bool:
         return self.tabs.currentWidget() is self.quality_panel

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
+    QBoxLayout,
     QFrame,
-    QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -16,6 +17,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QScrollArea,
     QSpinBox,
+    QStyle,
     QVBoxLayout,
     QWidget,
 )
@@ -24,13 +26,16 @@ from ...core.options import EVAL_TOKENS, RANK_TOKENS
 from .colors import FP32_COLOR, INT8_COLOR
 from .continuation_view import ContinuationBox
 from .job_progress import JobProgress
-from .kl_histogram import KlHistogram
+from .kl_histogram import EVALUATING, KlHistogram
 from .quality_results import figures_form, ranking_item, show_figures
-from .sensitivity_chart import SensitivityChart
+from .sensitivity_chart import RANKING, SensitivityChart
 
 if TYPE_CHECKING:
     from ...core.options import ContinuationSettings
     from ...core.quality import ContinuationPair, CorpusEval, LayerScore
+
+Tool = Literal["continuation", "evaluation", "ranking"]
+"""The lab's three tools, each of which shows when its job runs."""
 
 
 def _spin(low: int, high: int, value: int, tip: str, step: int = 1) -> QSpinBox:
@@ -65,7 +70,7 @@ class QualityPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        content = QWidget()
+        self._content = content = QWidget()
         column = QVBoxLayout(content)
         self.runtime_note = QLabel()
         self.runtime_note.setWordWrap(True)
@@ -73,15 +78,18 @@ class QualityPanel(QWidget):
         column.addWidget(self.runtime_note)
         column.addWidget(self.continuation)
         column.addLayout(self._text_row())
-        tools = QHBoxLayout()
-        tools.addWidget(self._corpus_box(), 1)
-        tools.addWidget(self._sensitivity_box(), 1)
-        column.addLayout(tools)
+        self._tools = QBoxLayout(QBoxLayout.Direction.LeftToRight)
+        """The corpus evaluation and the sensitivity ranking: side by side, or one under the other when narrow."""
+        self._tools.addWidget(self._corpus_box(), 1)
+        self._tools.addWidget(self._sensitivity_box(), 1)
+        column.addLayout(self._tools)
         self.recipe = QLabel("INT8 model: not quantized yet.")
         self.recipe.setWordWrap(True)
         self.recipe.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         column.addWidget(self.recipe)
         column.addStretch(1)
+        self._running: set[Tool] = set()
+        """The tools whose job started and has shown no result yet."""
         scroll = QScrollArea()
         scroll.setWidget(content)
         scroll.setWidgetResizable(True)
@@ -97,7 +105,7 @@ class QualityPanel(QWidget):
         activity.addWidget(self.cancel_button)
 
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setContentsMargins(0, 0, 0, layout.contentsMargins().bottom())
         layout.addWidget(scroll, 1)
         layout.addLayout(activity)
         self.continuation.requested.connect(self.continuation_requested)
@@ -117,6 +125,21 @@ class QualityPanel(QWidget):
         self.choose_text_button.clicked.connect(self.choose_text_clicked)
         return row
 
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._arrange_tools()
+
+    def _arrange_tools(self) -> None:
+        """The two tools side by side when both fit at their least width (with the scroll bar), else stacked."""
+        boxes = [self._tools.itemAt(i).widget() for i in range(self._tools.count())]
+        margins = self._content.layout().contentsMargins()
+        scrollbar = self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
+        need = sum(box.minimumSizeHint().width() for box in boxes) + self._tools.spacing() + scrollbar
+        wide = self.width() >= need + margins.left() + margins.right()
+        direction = QBoxLayout.Direction.LeftToRight if wide else QBoxLayout.Direction.TopToBottom
+        if self._tools.direction() != direction:
+            self._tools.setDirection(direction)
+
     def _corpus_box(self) -> QGroupBox:
         box = QGroupBox("Corpus evaluation")
         self.eval_tokens = _spin(2, 10_000_000, EVAL_TOKENS, "Tokens of the text to evaluate, from its start", 1_000)
@@ -128,7 +151,6 @@ class QualityPanel(QWidget):
         layout = QVBoxLayout(box)
         layout.addLayout(row)
         layout.addLayout(form)
-        layout.addWidget(QLabel("Per-token KL (nats)"))
         layout.addWidget(self.histogram, 1)
         self.evaluate_button.clicked.connect(self.evaluation_requested)
         return box
@@ -143,16 +165,21 @@ class QualityPanel(QWidget):
         self.blocks = QListWidget()
         self.blocks.setToolTip("Check the blocks to keep in FP32")
         self.blocks.setMinimumHeight(80)
+        self.blocks.setWordWrap(True)  # a row longer than the list is wide wraps, never cut
+        self.blocks.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.exclude_button = QPushButton("Exclude checked blocks and re-quantize")
         self.exclude_button.setToolTip(
             "Keep the checked blocks in FP32 (the quantize panel's FP32 blocks), quantize, then evaluate the text again"
         )
         self.exclude_button.setEnabled(False)
-        layout = QGridLayout(box)
-        layout.addLayout(row, 0, 0)
-        layout.addWidget(self.chart, 1, 0)
-        layout.addWidget(self.blocks, 2, 0)
-        layout.addWidget(self.exclude_button, 3, 0)
+        caption = QLabel("Mean KL each part adds when it alone is INT8, in nats")
+        caption.setWordWrap(True)
+        layout = QVBoxLayout(box)
+        layout.addLayout(row)
+        layout.addWidget(caption)
+        layout.addWidget(self.chart)
+        layout.addWidget(self.blocks, 1)
+        layout.addWidget(self.exclude_button)
         self.rank_button.clicked.connect(self.sensitivity_requested)
         self.exclude_button.clicked.connect(self.exclude_requested)
         return box
@@ -205,34 +232,65 @@ class QualityPanel(QWidget):
         """Where the lab's tools run, in words."""
         self.runtime_note.setText(text)
 
+    def show_running(self, tool: Tool) -> None:
+        """A job of *tool* started: what it showed before goes, and it says that it runs."""
+        self._running.add(tool)
+        if tool == "continuation":
+            self.continuation.show_running()
+        elif tool == "evaluation":
+            self._clear_figures()
+            self.histogram.clear(EVALUATING)
+        else:
+            self.chart.clear(RANKING)
+            self.blocks.clear()
+
+    def show_stopped(self) -> None:
+        """No job is under way any more: a tool still marked running (its job failed or was cancelled) is
+        cleared."""
+        if "continuation" in self._running:
+            self.continuation.clear()
+        if "evaluation" in self._running:
+            self.histogram.clear()
+        if "ranking" in self._running:
+            self.chart.clear()
+        self._running.clear()
+
     def show_continuation(
         self, pair: ContinuationPair, runtime_name: str, fp32_ms: float | None, int8_ms: float | None,
         int8_before: float | None = None,
     ) -> None:  # fmt: skip
         """Both continuations, titled with the runtime they ran on (see ``ContinuationBox.show_pair``)."""
+        self._running.discard("continuation")
         self.continuation.set_runtime_name(runtime_name)
         self.continuation.show_pair(pair, fp32_ms, int8_ms, int8_before)
 
     def show_evaluation(self, result: CorpusEval, runtime_name: str, before: CorpusEval | None = None) -> None:
         """The core's figures and the runtime they are from; with *before* (the same text and runtime under the
         previous recipe), what they were."""
+        self._running.discard("evaluation")
         show_figures(self.figures, result, runtime_name, before)
         self.histogram.set_histogram(result.kl_histogram, result.kl_bins)
+        self._arrange_tools()  # the figures may have widened the corpus box
 
     def show_ranking(self, scores: list[LayerScore], excluded: list[int]) -> None:
         """The ranking as bars and as a list; block rows are checkable, those in *excluded* checked."""
+        self._running.discard("ranking")
         self.chart.set_rows([(s.layer, s.kl_mean) for s in scores])
         self.blocks.clear()
         for score in scores:
             self.blocks.addItem(ranking_item(score, excluded))
+        self._arrange_tools()
 
     def clear_results(self) -> None:
         """Forget what was shown for the previous checkpoint."""
         self.continuation.clear()
-        for label in self.figures.values():
-            label.setText("–")
+        self._clear_figures()
         self.histogram.clear()
         self.show_ranking([], [])
+
+    def _clear_figures(self) -> None:
+        for label in self.figures.values():
+            label.setText("–")
 
     def show_recipe(self, text: str) -> None:
         self.recipe.setText(text)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QMargins, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QPainter, QPaintEvent
-from PySide6.QtWidgets import QBoxLayout, QFrame, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QBoxLayout, QFrame, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from ...core.text import visible_token
 from ..display import prob_text
@@ -16,19 +16,26 @@ if TYPE_CHECKING:
     from ...core.compare import SideResult
 
 
+MAX_TOKEN_W = 140
+"""The token column of the bars is at most this many pixels wide."""
+
+
 class TopBars(QWidget):
-    """Horizontal probability bars, one per top token, drawn with QPainter; the top token's bar is full width."""
+    """Horizontal probability bars, one per top token, drawn with QPainter on an absolute scale: a full bar is
+    probability 1, so a flat distribution shows as five slivers."""
 
     ROW = 22
     COMPACT_ROW = 14
+    MIN_BAR = 60
+    """The bars' track is never narrower than this many pixels."""
 
     def __init__(self, color: QColor, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._color = color
         self._row = self.ROW
         self._items: list[tuple[str, float]] = []
-        self.setMinimumHeight(self._row * 5)
-        self.setToolTip("Top tokens; bar lengths are relative to the most likely token, the numbers are probabilities")
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self._fit()
 
     @property
     def items(self) -> list[tuple[str, float]]:
@@ -36,6 +43,8 @@ class TopBars(QWidget):
 
     def set_items(self, items: list[tuple[str, float]]) -> None:
         self._items = list(items)
+        lines = [f"{token}  p {prob_text(prob)}" for token, prob in self._items]
+        self.setToolTip("\n".join(["Top tokens; a full bar is probability 1", *lines]))
         self._fit()
 
     def set_compact(self, compact: bool) -> None:
@@ -43,29 +52,53 @@ class TopBars(QWidget):
         self._fit()
 
     def _fit(self) -> None:
-        self.setMinimumHeight(self._row * max(5, len(self._items)))
+        self.setFixedHeight(self._height())
         self.updateGeometry()
         self.update()
 
+    def _columns(self) -> tuple[float, float]:
+        """The widths of the token column (a longer token is elided, whole in the tooltip) and of the
+        probability column, in pixels."""
+        metrics = self.fontMetrics()
+        widest = max((metrics.horizontalAdvance(token) for token, _ in self._items), default=0)
+        token_w = min(max(widest, metrics.horizontalAdvance("xxxxx")) + 6, MAX_TOKEN_W)
+        return float(token_w), float(metrics.horizontalAdvance("8.8e-88") + 8)
+
+    def bar_widths(self) -> list[float]:
+        """The filled length of each bar, in pixels (the track is ``bar_width()`` long)."""
+        return [self.bar_width() * max(0.0, min(prob, 1.0)) for _, prob in self._items]
+
+    def bar_width(self) -> float:
+        label_w, value_w = self._columns()
+        return max(self.width() - label_w - value_w - 4, 10.0)
+
+    def _height(self) -> int:
+        return self._row * max(5, len(self._items))
+
+    def minimumSizeHint(self) -> QSize:
+        label_w, value_w = self._columns()
+        return QSize(int(label_w + value_w) + self.MIN_BAR + 4, self._height())
+
     def sizeHint(self) -> QSize:
-        return QSize(260, self._row * max(5, len(self._items)))
+        return QSize(max(260, self.minimumSizeHint().width()), self._height())
 
     def paintEvent(self, event: QPaintEvent) -> None:
         p = QPainter(self)
-        p.setRenderHint(QPainter.RenderHint.Antialiasing)
-        label_w = min(110.0, self.width() * 0.4)
-        bar_w = max(self.width() - label_w - 60.0, 10.0)
+        label_w, _ = self._columns()
+        bar_w = self.bar_width()
         text = self.palette().windowText().color()
-        scale = max((prob for _, prob in self._items), default=0.0) or 1.0
         row, gap = self._row, self._row // 5
-        for i, (token, prob) in enumerate(self._items):
+        right = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+        metrics = p.fontMetrics()
+        for i, ((token, prob), filled) in enumerate(zip(self._items, self.bar_widths())):
             y = i * row
             p.setPen(text)
-            right = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
-            p.drawText(QRectF(0, y, label_w - 6, row), right, token)
+            shown = metrics.elidedText(token, Qt.TextElideMode.ElideMiddle, int(label_w - 6))
+            p.drawText(QRectF(0, y, label_w - 6, row), right, shown)
             p.fillRect(QRectF(label_w, y + gap, bar_w, row - 2 * gap), self.palette().alternateBase())
-            p.fillRect(QRectF(label_w, y + gap, bar_w * max(0.0, min(prob / scale, 1.0)), row - 2 * gap), self._color)
-            p.drawText(QRectF(label_w + bar_w + 4, y, 56, row), Qt.AlignmentFlag.AlignVCenter, prob_text(prob))
+            p.fillRect(QRectF(label_w, y + gap, max(filled, 1.0), row - 2 * gap), self._color)
+            value = QRectF(label_w + bar_w + 4, y, self.width() - label_w - bar_w - 4, row)
+            p.drawText(value, Qt.AlignmentFlag.AlignVCenter, prob_text(prob))
         p.end()
 
 
@@ -79,6 +112,7 @@ class ResultCard(QFrame):
     def __init__(self, title: str, color: QColor, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)  # as tall as its content
         self.title = QLabel(f"<b>{title}</b>")
         self.token = QLabel()
         self.token.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -86,7 +120,7 @@ class ResultCard(QFrame):
         self.bars = TopBars(color)
         self.latency = QLabel()
         self._answer = QBoxLayout(QBoxLayout.Direction.TopToBottom)
-        """The token, and its id and probability: under it, or beside it when compact."""
+        """The token, and its id and probability: under it, or beside it after the title when compact."""
         self._answer.setContentsMargins(0, 0, 0, 0)
         self._answer.addWidget(self.token)
         self._answer.addWidget(self.detail)
@@ -99,14 +133,23 @@ class ResultCard(QFrame):
         self.clear()
 
     def set_compact(self, compact: bool) -> None:
-        """Shorter bars, a smaller token with its id and probability beside it, tighter spacing (four cards in
-        the panel); or the full size."""
+        """Shorter bars, the title, a smaller token and its id and probability in one line, tighter spacing (four
+        cards in the panel); or the full size."""
         font = self.font()
         font.setPointSizeF(font.pointSizeF() * (COMPACT_TOKEN_SCALE if compact else TOKEN_SCALE))
         self.token.setFont(font)
         self.bars.set_compact(compact)
+        self._layout.removeWidget(self.title)
+        self._answer.removeWidget(self.title)
+        if compact:
+            self._answer.insertWidget(0, self.title)
+        else:
+            self._layout.insertWidget(0, self.title)
+        side = Qt.AlignmentFlag.AlignRight if compact else Qt.AlignmentFlag.AlignLeft
+        self.detail.setAlignment(side | Qt.AlignmentFlag.AlignVCenter)
         direction = QBoxLayout.Direction.LeftToRight if compact else QBoxLayout.Direction.TopToBottom
         self._answer.setDirection(direction)
+        self._answer.setStretchFactor(self.detail, 1 if compact else 0)  # the token right after the title
         self._answer.setSpacing(8 if compact else -1)
         self._layout.setSpacing(2 if compact else -1)
         style_margins = QMargins(-1, -1, -1, -1)  # -1: the style's own

@@ -1,11 +1,11 @@
-"""One runtime's answer to a prompt: its FP32 card, the figures that compare the two, its INT8 card."""
+"""One runtime's answer to a prompt: its FP32 and INT8 cards side by side, the figures that compare them under
+both."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QWidget
+from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QWidget
 
 from .colors import FP32, INT8, side_color, side_name
 from .result_card import ResultCard
@@ -13,9 +13,13 @@ from .result_card import ResultCard
 if TYPE_CHECKING:
     from ...core.compare import ComparisonRow
 
+FIGURE_GAP = 18
+"""Pixels between two figures of the strip."""
+
 
 class RuntimeResult(QWidget):
-    """FP32 | agreement, KL, top-5 overlap, speedup | INT8, all of one runtime; empty until :meth:`show_row`."""
+    """FP32 | INT8 of one runtime, with agreement, KL, top-5 overlap and speedup in a line under them; empty
+    until :meth:`show_row`."""
 
     def __init__(self, runtime: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -25,18 +29,25 @@ class RuntimeResult(QWidget):
         self.kl = QLabel()
         self.overlap = QLabel()
         self.speedup = QLabel()
-        self._figures = figures = QFormLayout()
-        figures.addRow("Agreement:", self.agreement)
-        figures.addRow("KL:", self.kl)
-        figures.addRow("Top-5 overlap:", self.overlap)
-        figures.addRow("Speedup:", self.speedup)
-        middle = QWidget()
-        middle.setLayout(figures)
-        layout = QHBoxLayout(self)
+        figures = QHBoxLayout()
+        figures.setSpacing(FIGURE_GAP // 3)
+        figures.addStretch(1)
+        for name, label in (
+            ("Agreement:", self.agreement), ("KL:", self.kl), ("Top-5 overlap:", self.overlap),
+            ("Speedup:", self.speedup),
+        ):  # fmt: skip
+            if figures.count() > 1:
+                figures.addSpacing(FIGURE_GAP - figures.spacing())
+            figures.addWidget(QLabel(name))
+            figures.addWidget(label)
+        figures.addStretch(1)
+        layout = QGridLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.fp32_card, 1)
-        layout.addWidget(middle, 0, Qt.AlignmentFlag.AlignVCenter)
-        layout.addWidget(self.int8_card, 1)
+        layout.addWidget(self.fp32_card, 0, 0)
+        layout.addWidget(self.int8_card, 0, 1)
+        layout.addLayout(figures, 1, 0, 1, 2)
+        layout.setColumnStretch(0, 1)
+        layout.setColumnStretch(1, 1)
         self.clear()
 
     def show_row(self, row: ComparisonRow) -> None:
@@ -55,9 +66,7 @@ class RuntimeResult(QWidget):
             label.setText("–")
 
     def set_compact(self, compact: bool) -> None:
-        """Compact cards, each figure under its name (narrower: the cards get the width); or the full size."""
+        """Compact cards (four share the panel); or the full size."""
         self.fp32_card.set_compact(compact)
         self.int8_card.set_compact(compact)
-        wrap = QFormLayout.RowWrapPolicy.WrapAllRows if compact else QFormLayout.RowWrapPolicy.DontWrapRows
-        self._figures.setRowWrapPolicy(wrap)
-        self._figures.setVerticalSpacing(2 if compact else -1)
+        self.layout().setVerticalSpacing(2 if compact else -1)
