@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from ..core.options import TORCH, ContinuationSettings, RecipeOptions, RunSettings
 from ..core.text import counted
@@ -20,6 +20,10 @@ from ..core.text import counted
 if TYPE_CHECKING:
     from ..core.recipe import CancelFn, ProgressFn
     from ..core.session import Session
+
+
+LabTool = Literal["continuation", "evaluation", "ranking"]
+"""The Quality lab's tools: each shows its own results and how its job ended."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,8 @@ class Job:
     """The job in words, for an unexpected error: "Unexpected error while <doing>"."""
     did: ClassVar[str] = "finished"
     """What the job made, in words: the activity line says "Done: <did>." once it has run to its end."""
+    lab_tool: ClassVar[LabTool | None] = None
+    """The Quality lab tool the job belongs to (its activity line shows how the job ends), or None."""
 
     def run(self, session: Session, context: JobContext) -> None:
         raise NotImplementedError
@@ -118,6 +124,7 @@ class ContinueJob(Job):
     starting: ClassVar[str] = "Generating…"
     doing: ClassVar[str] = "generating the continuations"
     did: ClassVar[str] = "continuations generated"
+    lab_tool: ClassVar[LabTool | None] = "continuation"
 
     def run(self, session: Session, context: JobContext) -> None:
         s = self.settings
@@ -145,6 +152,7 @@ class EvaluateJob(TextJob):
     starting: ClassVar[str] = "Evaluating the text…"
     doing: ClassVar[str] = "evaluating the text"
     did: ClassVar[str] = "text evaluated"
+    lab_tool: ClassVar[LabTool | None] = "evaluation"
 
     def run(self, session: Session, context: JobContext) -> None:
         path, tokens, options = Path(self.path), self.max_tokens, self.options
@@ -158,6 +166,7 @@ class RankJob(TextJob):
     starting: ClassVar[str] = "Measuring layer sensitivity…"
     doing: ClassVar[str] = "measuring layer sensitivity"
     did: ClassVar[str] = "layers ranked"
+    lab_tool: ClassVar[LabTool | None] = "ranking"
 
     def run(self, session: Session, context: JobContext) -> None:
         context.emit(session.rank_layers(Path(self.path), self.max_tokens, self.options, **context.callbacks))

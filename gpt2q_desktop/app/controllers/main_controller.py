@@ -17,7 +17,7 @@ from ...core.logs import LOGGER, log_file
 from ...core.paths import demo_student_dir
 from ...core.text import read_prompts
 from ..display import reports_text, rows_status
-from ..jobs import CompareJob, ContinueJob, EvaluateJob, Job, OpenJob, QuantizeJob, RankJob
+from ..jobs import CompareJob, Job, OpenJob, QuantizeJob
 from ..log_bridge import QtLogHandler
 from ..models.history_model import HistoryModel
 from ..settings import AppSettings
@@ -38,8 +38,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(LOGGER)
 SHOW_ROWS_EVERY_MS = 250
 """A prompt list's rows go to the history at once, to the cards and the status bar at most this often."""
-LAB_JOBS = (ContinueJob, EvaluateJob, RankJob)
-"""The Quality lab's jobs: its activity line shows how they end (the quantize panel's shows the others')."""
 FAILED_CHARS = 120
 """A failure's message, shortened to this in the activity line (the status bar and the log have it whole)."""
 
@@ -243,17 +241,17 @@ class MainController(QObject):
         self.window.show_status(rows_status(rows))
 
     def _on_succeeded(self, job: Job) -> None:
-        self.window.show_job_ended(job.done(), True, isinstance(job, LAB_JOBS))
+        self.window.show_job_ended(job.done(), True, job.lab_tool is not None)
 
     def _on_failed(self, job: Job, text: str) -> None:
         self._latest_rows.flush()  # its status line first, so that the failure is what stays in view
         short = textwrap.shorten(text, FAILED_CHARS, placeholder=" …")
-        self.window.show_job_ended(f"Failed: {short}", False, isinstance(job, LAB_JOBS))
+        self.window.show_job_ended(f"Failed: {short}", False, job.lab_tool is not None)
         self.window.notify_error(text)
 
     def _on_cancelled(self, job: Job, text: str) -> None:
         self._latest_rows.flush()
-        self.window.show_job_ended(f"Cancelled: {text}", False, isinstance(job, LAB_JOBS))
+        self.window.show_job_ended(f"Cancelled: {text}", False, job.lab_tool is not None)
         self.window.show_status(text)
 
     # -- the rest -------------------------------------------------------------------------------

@@ -17,12 +17,9 @@ from ..jobs import ContinueJob, EvaluateJob, Job, OpenJob, RankJob
 if TYPE_CHECKING:
     from ...core.quality import ContinuationPair, CorpusEval, LayerScore
     from ...core.quantize import QuantizeReport
-    from ..views.quality_panel import Tool
     from .main_controller import MainController
 
 NOT_QUANTIZED = "INT8 model: not quantized yet."
-LAB_TOOLS: dict[type[Job], Tool] = {ContinueJob: "continuation", EvaluateJob: "evaluation", RankJob: "ranking"}
-"""The lab's jobs and the tool each belongs to."""
 
 
 class QualityController(QObject):
@@ -140,8 +137,8 @@ class QualityController(QObject):
             self._last = self._last_continuation = None
             self._reports.clear()
             self.panel.clear_results()
-        elif isinstance(job, (ContinueJob, EvaluateJob, RankJob)):
-            self.panel.show_running(LAB_TOOLS[type(job)])
+        elif job.lab_tool is not None:
+            self.panel.show_running(job.lab_tool)
 
     def _on_produced(self, job: Job, result: Any) -> None:
         if isinstance(job, OpenJob):

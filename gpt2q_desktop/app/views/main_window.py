@@ -37,6 +37,8 @@ STATUS_TIMEOUT_MS = 10_000
 MINIMUM_SIZE = QSize(1024, 640)
 """The window is never smaller; every panel fits at this size (the log pane aside)."""
 DEFAULT_SIZE = QSize(1280, 800)
+TOP_SHARE = 70
+"""Percent of the height the panels and tabs get over the history until the user moves the splitter."""
 EDGE = 6
 """Pixels between the window's edge and the panels."""
 MESSAGE_CHARS = 400
@@ -108,6 +110,7 @@ class MainWindow(QMainWindow):
         main.addWidget(self.history_panel)
         main.setStretchFactor(0, 1)
         main.setStretchFactor(1, 1)
+        main.setSizes([TOP_SHARE * DEFAULT_SIZE.height() // 100, (100 - TOP_SHARE) * DEFAULT_SIZE.height() // 100])
         self._splitters = (main, top, self.history_panel.split)
         """Their positions are remembered (see :meth:`splitter_states`)."""
         central = QWidget()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QResizeEvent
@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...core.options import EVAL_TOKENS, RANK_TOKENS
+from ..jobs import LabTool
 from .colors import FP32_COLOR, INT8_COLOR
 from .continuation_view import ContinuationBox
 from .job_progress import JobProgress
@@ -33,9 +34,6 @@ from .sensitivity_chart import RANKING, SensitivityChart
 if TYPE_CHECKING:
     from ...core.options import ContinuationSettings
     from ...core.quality import ContinuationPair, CorpusEval, LayerScore
-
-Tool = Literal["continuation", "evaluation", "ranking"]
-"""The lab's three tools, each of which shows when its job runs."""
 
 
 def _spin(low: int, high: int, value: int, tip: str, step: int = 1) -> QSpinBox:
@@ -88,7 +86,7 @@ class QualityPanel(QWidget):
         self.recipe.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         column.addWidget(self.recipe)
         column.addStretch(1)
-        self._running: set[Tool] = set()
+        self._running: set[LabTool] = set()
         """The tools whose job started and has shown no result yet."""
         scroll = QScrollArea()
         scroll.setWidget(content)
@@ -232,7 +230,7 @@ class QualityPanel(QWidget):
         """Where the lab's tools run, in words."""
         self.runtime_note.setText(text)
 
-    def show_running(self, tool: Tool) -> None:
+    def show_running(self, tool: LabTool) -> None:
         """A job of *tool* started: what it showed before goes, and it says that it runs."""
         self._running.add(tool)
         if tool == "continuation":
