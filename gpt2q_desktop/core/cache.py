@@ -266,6 +266,15 @@ class QuantCache:
         except OSError as exc:
             raise CacheError(f"The cache entry could not be deleted ({reason_of(exc)}).") from exc  # callers name it
 
+    def discard(self, key: str, what: str, reason: str, notes: list[str]) -> None:
+        """Delete the unusable entry *key* (*what* it held, *reason* it is unusable) and say so in *notes*; a failed
+        deletion is noted too (the caller rebuilds either way)."""
+        notes.append(f"The cached {what} {key} was unusable ({reason}); it was deleted and rebuilt.")
+        try:
+            self.delete(key)
+        except CacheError as exc:
+            notes.append(str(exc))
+
     def clear(self) -> int:
         """Delete every entry (and any leftover temporary folder); returns how many entries went."""
         entries = self.entries()

@@ -46,11 +46,7 @@ def _cached(cache: QuantCache, key: str, notes: list[str]) -> tuple[dict[str, An
     try:
         return cache.payload(key)
     except CorruptEntry as exc:
-        notes.append(f"The cached ONNX model {key} was unusable ({exc.reason}); it was deleted and rebuilt.")
-        try:
-            cache.delete(key)
-        except CacheError as delete_error:
-            notes.append(str(delete_error))
+        cache.discard(key, "ONNX model", exc.reason, notes)
         return None
 
 

@@ -98,11 +98,7 @@ def _from_cache(
     except _UNUSABLE as exc:
         rebuild = f"the model cannot be rebuilt from it: {type(exc).__name__} {reason_of(exc)}"
         reason = exc.reason if isinstance(exc, CorruptEntry) else rebuild
-        notes.append(f"The cached INT8 model {key} was unusable ({reason}); it was deleted and rebuilt.")
-        try:
-            cache.delete(key)
-        except CacheError as delete_error:
-            notes.append(str(delete_error))
+        cache.discard(key, "INT8 model", reason, notes)
         return None
     return qmodel, _report(
         qmodel, config.n_layer, recipe, options,
