@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,11 +34,12 @@ from .tokenizer import TOKENIZER_FILES, has_tokenizer, load_tokenizer, unusable_
 from .weights import (
     PYTORCH_BIN,
     SAFETENSORS,
+    estimated_float_type,
+    float_type,
     model_from_state,
     normalise_keys,
     read_state_dict,
-    safetensors_shapes,
-    stored_dtype,
+    safetensors_layout,
 )
 
 if TYPE_CHECKING:
@@ -66,6 +66,8 @@ class CheckpointInfo:
     weight_format: str
     tokenizer_dir: Path | None
     tokenizer_source: str
+    stored_dtype: str = "unknown"
+    """``FP16``, ``FP32``, … as the files store the weights (``≈`` when estimated, for a ``.bin``)."""
 
     @property
     def name(self) -> str:
@@ -95,11 +97,6 @@ class CheckpointInfo:
     def file_bytes(self) -> int:
         """The weight files' size on disk (in :attr:`stored_dtype`)."""
         return sum(f.stat().st_size for f in self.weight_files)
-
-    @cached_property
-    def stored_dtype(self) -> str:
-        """``FP16``, ``FP32``, … as the files store the weights (``≈`` when estimated, for a ``.bin``)."""
-        return stored_dtype(self.weight_files, self.weight_format, self.file_bytes, self.n_params)
 
     @property
     def fp32_bytes(self) -> int:
@@ -207,7 +204,11 @@ def inspect_checkpoint(
     config = read_config(folder)
     weights, fmt = _find_weights(folder)
     if fmt == SAFETENSORS:  # the headers declare every shape and dtype: check them now (.bin: after loading)
-        check_weights_fit(config, safetensors_shapes(weights))
+        shapes, dtypes = safetensors_layout(weights)
+        check_weights_fit(config, shapes)
+        stored = float_type(dtypes)
+    else:
+        stored = estimated_float_type(sum(f.stat().st_size for f in weights), param_count(config))
 
     if tokenizer is not None:
         tok_dir, source = Path(tokenizer).expanduser(), "separate folder"
@@ -220,7 +221,7 @@ def inspect_checkpoint(
     else:
         problem = unusable_tokenizer(folder) or f"{folder} has no tokenizer files {TOKENIZER_FILES}."
         raise TokenizerError(f"{problem} Choose a tokenizer folder (CLI: --tokenizer DIR).")
-    return CheckpointInfo(folder, config, weights, fmt, tok_dir, source)
+    return CheckpointInfo(folder, config, weights, fmt, tok_dir, source, stored)
 
 
 def gpt2_config(info: CheckpointInfo) -> Any:

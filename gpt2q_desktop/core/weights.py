@@ -26,49 +26,53 @@ _MAX_HEADER = 100_000_000  # the safetensors library's own limit
 _LEGACY_BUFFER = re.compile(r"^(transformer\.)?h\.\d+\.attn\.(bias|masked_bias)$")
 
 
-def safetensors_shapes(paths: tuple[Path, ...]) -> dict[str, tuple[int, ...]]:
-    """The tensor shapes ``.safetensors`` files declare (keys normalised), read from their headers alone.
+def safetensors_layout(paths: tuple[Path, ...]) -> tuple[dict[str, tuple[int, ...]], set[str]]:
+    """The tensor shapes ``.safetensors`` files declare (keys normalised) and the float types their weights are
+    stored in, read from their headers alone.
 
     Refuses a corrupt header, data that does not fit in the file, and weights that are not F32, F16 or BF16.
     """
     shapes: dict[str, tuple[int, ...]] = {}
+    dtypes: set[str] = set()
     for path in paths:
-        shapes.update(_file_shapes(path))
-    return normalise_keys(shapes)
+        file_shapes, file_dtypes = _file_layout(path)
+        shapes.update(file_shapes)
+        dtypes |= file_dtypes
+    return normalise_keys(shapes), dtypes
 
 
 _DTYPE_WORDS = {"F32": "FP32", "F16": "FP16", "BF16": "BF16"}
 
 
-def stored_dtype(paths: tuple[Path, ...], weight_format: str, file_bytes: int, n_params: int) -> str:
-    """The float type the weights are stored in (``FP16``, ``FP32``, ``BF16``, ``mixed FP16/FP32``): from the
-    safetensors headers, or for a ``.bin`` (no header to read) from its bytes per parameter, marked ``≈``."""
-    if weight_format == SAFETENSORS:
-        found = set()
-        for path in paths:
-            header, _ = _safetensors_header(path)
-            found |= {e.get("dtype") for k, e in header.items() if k != "__metadata__" and isinstance(e, dict)}
-        words = sorted(_DTYPE_WORDS[d] for d in found & set(_DTYPE_WORDS))
-        return words[0] if len(words) == 1 else "mixed " + "/".join(words) if words else "unknown"
+def float_type(dtypes: set[str]) -> str:
+    """``FP16``, ``FP32``, ``BF16`` or ``mixed FP16/FP32`` for the safetensors float *dtypes* found."""
+    words = sorted(_DTYPE_WORDS[d] for d in dtypes & set(_DTYPE_WORDS))
+    return words[0] if len(words) == 1 else "mixed " + "/".join(words) if words else "unknown"
+
+
+def estimated_float_type(file_bytes: int, n_params: int) -> str:
+    """The float type of a ``.bin`` (no header to read), from its bytes per parameter, marked ``≈``."""
     per_param = file_bytes / max(n_params, 1)
     return "≈FP32" if per_param > 3.5 else "≈FP16" if 1.8 < per_param < 2.5 else "mixed"
 
 
-def _file_shapes(path: Path) -> dict[str, tuple[int, ...]]:
-    """The shapes one safetensors file declares, its dtypes and data offsets checked."""
+def _file_layout(path: Path) -> tuple[dict[str, tuple[int, ...]], set[str]]:
+    """The shapes one safetensors file declares and its weights' float types, dtypes and data offsets checked."""
     header, data_len = _safetensors_header(path)
-    shapes = {}
+    shapes, dtypes = {}, set()
     for key, entry in header.items():
         if key == "__metadata__":
             continue
         dtype, shape = _tensor_entry(path, key, entry, data_len)
-        if dtype not in FLOAT_DTYPES and not _LEGACY_BUFFER.match(key):
+        if dtype in FLOAT_DTYPES:
+            dtypes.add(dtype)
+        elif not _LEGACY_BUFFER.match(key):
             raise ArchitectureError(
                 f"{path.name}: tensor {key} is stored as {dtype}, not as floats (F32, F16 or BF16); "
                 "gpt2q quantizes float GPT-2 weights only."
             )
         shapes[key] = shape
-    return shapes
+    return shapes, dtypes
 
 
 def _safetensors_header(path: Path) -> tuple[dict[str, Any], int]:
