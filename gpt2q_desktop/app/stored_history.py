@@ -32,11 +32,6 @@ class StoredHistory:
         else:
             self._messages.extend(self._store.notes)
 
-    @property
-    def persistent(self) -> bool:
-        """True while rows go to the database."""
-        return self._store is not None
-
     def take_messages(self) -> list[str]:
         """The messages not yet shown (each is handed out once)."""
         messages, self._messages = self._messages, []
