@@ -62,14 +62,29 @@ class HistoryStore:
         self.path = path if path is not None else data_dir() / FILE_NAME
         self.notes: list[str] = []
         try:
-            self._db = self._open()
+            self._db = self._open_waiting()
         except sqlite3.OperationalError as exc:  # locked, read-only, disk I/O: the file itself is not at fault
             if _is_busy(exc):
                 raise HistoryError(f"The history database {self.path} is locked by another program ({exc}).") from exc
             raise HistoryError(f"Cannot use the history database {self.path} ({exc}).") from exc
         except sqlite3.DatabaseError as exc:  # not a database, malformed, failed check: set it aside
             self._set_aside(exc)
-            self._db = self._open()
+            self._db = self._open_waiting()
+
+    def _open_waiting(self) -> sqlite3.Connection:
+        """:meth:`_open`, tried again for up to :data:`BUSY_TIMEOUT_S` while the database is locked.
+
+        SQLite's own busy timeout is not enough: where waiting could deadlock (two processes opening a new
+        database at once, both switching it to WAL) it reports "database is locked" at once instead of waiting.
+        """
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        while True:
+            try:
+                return self._open()
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc) or time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.05)
 
     def _open(self) -> sqlite3.Connection:
         try:

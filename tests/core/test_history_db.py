@@ -61,6 +61,28 @@ def test_two_processes_adding_at_once_lose_no_row(data_dir: Path) -> None:
     assert prompts == {f"{n}-{i}" for n in "ab" for i in range(40)}
 
 
+class _FirstSwitchToWalIsRefused(sqlite3.Connection):
+    """What SQLite does when two processes switch a new database to WAL at once: "locked", without waiting."""
+
+    refusals = 1
+
+    def execute(self, sql: str, *args: object) -> sqlite3.Cursor:
+        if sql == "PRAGMA journal_mode=WAL" and _FirstSwitchToWalIsRefused.refusals:
+            _FirstSwitchToWalIsRefused.refusals -= 1
+            raise sqlite3.OperationalError("database is locked")
+        return super().execute(sql, *args)
+
+
+def test_a_lock_refused_without_waiting_while_opening_is_waited_out(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_FirstSwitchToWalIsRefused, "refusals", 1)
+    connect = sqlite3.connect
+    monkeypatch.setattr(sqlite3, "connect", lambda *a, **kw: connect(*a, factory=_FirstSwitchToWalIsRefused, **kw))
+    store = HistoryStore()
+    assert _FirstSwitchToWalIsRefused.refusals == 0 and store.notes == []
+    store.add([_row("kept")])
+    assert [s.row.prompt for s in HistoryStore().load()] == ["kept"]
+
+
 def test_a_schema_created_by_another_process_while_waiting_is_not_taken_for_corruption(data_dir: Path) -> None:
     """The other process holds the write lock while this one opens; this one waits, then finds the schema made."""
     data_dir.mkdir(parents=True)
