@@ -165,7 +165,7 @@ def cmd_bench(args: argparse.Namespace, out: TextIO) -> int:
         print(json.dumps([r.as_dict() for r in rows], indent=2), file=out)
     else:
         print(f"gpt2q bench: {counted(threads, 'thread')}, {counted(args.repeats, 'repeat')}, read bandwidth ≈ {bandwidth:.1f} GB/s", file=out)
-        print(render_bench(rows, bandwidth), end="", file=out)
+        print(render_bench(rows, bandwidth, threads), end="", file=out)
     return 0
 
 

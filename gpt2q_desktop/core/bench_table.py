@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .bench_ort import ORT_VARIANTS, ort_notes
-from .noise import FIX
+from .noise import fix
 
 
 @dataclass
@@ -34,8 +34,9 @@ class BenchRow:
         return {**asdict(self), "noisy": self.noisy}
 
 
-def render_bench(rows: list[BenchRow], bandwidth_gbs: float) -> str:
-    """A plain-text table with ratios beside the times, and the bandwidth floor for decode steps."""
+def render_bench(rows: list[BenchRow], bandwidth_gbs: float, threads: int) -> str:
+    """A plain-text table with ratios beside the times, and the bandwidth floor for decode steps (timed on
+    *threads* threads)."""
     head = f"{'model':<14}{'tokens':>7}  {'variant':<22}{'median ms':>10}{'p90 ms':>9}{'vs full':>9}{'vs last':>9}{'MB':>9}{'of FP32':>8}  notes"
     out = [head, "-" * len(head)]
     fp32_bytes = {r.model: r.bytes for r in rows if r.variant == "fp32_full"}
@@ -46,7 +47,7 @@ def render_bench(rows: list[BenchRow], bandwidth_gbs: float) -> str:
             f"{r.bytes / fp32_bytes[r.model]:>8.0%}  {'; '.join(_notes(r, bandwidth_gbs))}"
         )
     if any(r.noisy for r in rows):
-        out.append(f"NOISY rows: timing unreliable: {FIX} (or --retries N to measure them again)")
+        out.append(f"NOISY rows: timing unreliable: {fix(threads)} (or --retries N to measure them again)")
     return "\n".join(out) + "\n"
 
 

@@ -23,7 +23,12 @@ MAX_OTHER_CORES = 0.3
 """Cores' worth of CPU that other programs may take beyond the cores the timing left free (``spare_cores``)
 before the timing counts as disturbed."""
 MIN_SAMPLES_FOR_SPREAD = 5
-FIX = "another program is using the CPU: close it, or lower Threads (--threads)"
+
+
+def fix(threads: int) -> str:
+    """What to do about a noisy timing taken with *threads* threads (lowering them is no fix at 1)."""
+    close = "another program is using the CPU: close it"
+    return f"{close}, or lower Threads (--threads)" if threads > 1 else close
 
 
 @dataclass(frozen=True)
@@ -36,9 +41,9 @@ class Verdict:
     def noisy(self) -> bool:
         return bool(self.reasons)
 
-    def explain(self) -> str:
-        """One line: what was seen, and the fix; "" when clean."""
-        return f"timing unreliable ({'; '.join(self.reasons)}): {FIX}" if self.noisy else ""
+    def explain(self, threads: int) -> str:
+        """One line: what was seen, and the fix for a timing with *threads* threads; "" when clean."""
+        return f"timing unreliable ({'; '.join(self.reasons)}): {fix(threads)}" if self.noisy else ""
 
 
 def sample_problems(name: str, samples: Sequence[float]) -> list[str]:

@@ -98,7 +98,7 @@ class ComparisonRow:
 
     def noise_text(self) -> str:
         """One line: what made the timing unreliable and the fix; "" when clean."""
-        return Verdict(self.noise).explain()
+        return Verdict(self.noise).explain(self.threads)
 
     @property
     def agree(self) -> bool:

@@ -35,7 +35,7 @@ def test_bench_model_rows(tiny_rows: list[BenchRow]) -> None:
     assert by["int8"].extra["cache_load_s"] > 0 and by["int8"].extra["quantize_s"] > 0
     assert 0 < by["int8"].extra["model_rss_mb"] < by["int8"].extra["peak_rss_mb"]
     assert all(r.median_ms > 0 and r.p90_ms >= r.median_ms for r in rows)
-    table = render_bench(rows, bandwidth_gbs=10.0)
+    table = render_bench(rows, bandwidth_gbs=10.0, threads=2)
     assert table.count("\n") == len(VARIANTS) + 2 and "floor" in table
 
 
@@ -53,7 +53,7 @@ def test_bench_ort_rows(tiny_rows: list[BenchRow]) -> None:
         assert by[variant].bytes <= 0.3 * by["ort_fp32"].bytes
     assert by["ort_int8"].extra["cache_load_s"] > 0 and by["ort_int8"].extra["quantize_s"] > 0
     assert by["ort_fp32_decode"].bytes == pytest.approx(by["ort_fp32"].bytes, rel=0.05)
-    table = render_bench(tiny_rows, bandwidth_gbs=10.0)
+    table = render_bench(tiny_rows, bandwidth_gbs=10.0, threads=2)
     assert "top-1 = torch FP32 on 8/8 prompts" in table and "9/9 weight MatMuls INT8" in table
 
 
@@ -129,5 +129,5 @@ def test_a_noisy_timing_run_is_measured_again_then_marked(monkeypatch, tiny_chec
     assert len(calls) == 3
     row = BenchRow("m", 1, 8, "int8", 10.0, 90.0, 100, noise="int8 p90 is 9.0× its median")
     assert row.as_dict()["noisy"] is True
-    table = render_bench([BenchRow("m", 1, 8, "fp32_full", 10.0, 11.0, 400), row], 10.0)
+    table = render_bench([BenchRow("m", 1, 8, "fp32_full", 10.0, 11.0, 400), row], 10.0, 2)
     assert "NOISY (int8 p90 is 9.0× its median)" in table and "--retries N" in table

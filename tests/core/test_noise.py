@@ -14,7 +14,7 @@ def _steady(median: float, n: int = 20, jitter: float = 0.03, seed: int = 0) -> 
 
 def test_steady_samples_are_clean() -> None:
     result = verdict({"FP32": _steady(20.0), "INT8": _steady(5.0, seed=1)}, other_cores=0.05)
-    assert not result.noisy and result.explain() == ""
+    assert not result.noisy and result.explain(threads=2) == ""
 
 
 def test_a_wide_spread_is_noisy_and_says_which_model() -> None:
@@ -23,7 +23,8 @@ def test_a_wide_spread_is_noisy_and_says_which_model() -> None:
         spiky[i] = 60.0
     result = verdict({"FP32": _steady(20.0), "INT8": spiky})
     assert result.noisy and any(r.startswith("INT8 p90 is") for r in result.reasons)
-    assert "close it, or lower Threads" in result.explain()
+    assert result.explain(threads=2).endswith("close it, or lower Threads (--threads)")
+    assert result.explain(threads=1).endswith("close it")  # one thread cannot be lowered
 
 
 def test_a_drift_between_the_halves_is_noisy() -> None:
