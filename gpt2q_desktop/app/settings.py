@@ -88,9 +88,6 @@ class AppSettings:
             self._s.setValue(key, value)
             self._seen[key] = value
 
-    def file_name(self) -> str:
-        return self._s.fileName()
-
     def sync(self) -> None:
         self._s.sync()
 
