@@ -19,6 +19,10 @@ from .errors import Cancelled, Gpt2qError
 from .options import RecipeOptions
 from .recipe import CancelFn, ProgressFn
 
+EXIT_GRACE_S = 10.0
+"""How long a child that has reported may take to exit by itself; killed, it leaves its semaphores to the
+resource tracker, which warns of them at the app's exit."""
+
 
 @dataclass(frozen=True)
 class BuildJob:
@@ -96,10 +100,15 @@ def run_build(job: BuildJob, progress: ProgressFn | None = None, cancelled: Canc
                     f"The ONNX export process stopped (exit code {code}) after {time.monotonic() - started:.0f} s;"
                     " it may have run out of memory."
                 )
+    except BaseException as exc:
+        if isinstance(exc, Cancelled) or not isinstance(exc, Gpt2qError):  # else the child reported and is ending
+            proc.kill()
+        raise
     finally:
+        proc.join(EXIT_GRACE_S)
         if proc.is_alive():
             proc.kill()
-        proc.join(5)
+            proc.join(5)
         parent.close()
 
 
