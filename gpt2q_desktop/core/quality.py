@@ -1,7 +1,6 @@
-"""Quality lab: where INT8 diverges from FP32, by how much, and which layers to blame.
+"""Quality lab: how far INT8 is from FP32 over a text, and which layers to blame (the continuation side by
+side is :mod:`continuation`).
 
-* :func:`continuation_pair` — greedy (or seeded sampling) continuations of both models with a KV cache,
-  the first diverging token and per-token latency;
 * :func:`evaluate_text` — perplexity of each model, KL(FP32‖INT8) mean / median / p99 and histogram,
   Δp percentiles of the reference token, top-1 agreement, over a text streamed in bounded chunks;
 * :func:`layer_sensitivity` — the KL each block adds when it alone is INT8, ranked.
@@ -11,7 +10,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -24,84 +22,9 @@ from .files import NotARegularFile, file_problem, open_regular
 from .metrics import percentile
 from .options import EVAL_TOKENS, RecipeOptions
 from .recipe import CancelFn, DynamicInt8Recipe, ProgressFn, QuantizationRecipe
-from .runner import cached_step, encode_prompt, new_kv_cache
 
 KL_BINS = tuple(10.0**e for e in range(-7, 2))  # histogram edges: 1e-7 … 10 nats
 CHUNK_CHARS = 200_000
-
-
-# -- continuation --------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Continuation:
-    """Tokens one model generated after a prompt, and how long each step took."""
-
-    token_ids: tuple[int, ...]
-    tokens: tuple[str, ...]
-    step_ms: tuple[float, ...]
-
-    @property
-    def text(self) -> str:
-        return "".join(self.tokens)
-
-    @property
-    def median_ms(self) -> float | None:
-        """Median milliseconds per generated token (None when nothing was generated)."""
-        return percentile(list(self.step_ms), 50) if self.step_ms else None
-
-
-@dataclass(frozen=True)
-class ContinuationPair:
-    prompt: str
-    fp32: Continuation
-    int8: Continuation
-    first_divergence: int | None
-    """Index of the first token where the two continuations differ, or None if they never do."""
-    note: str = ""
-    """Set when the prompt was cut from the left to leave room for the continuation."""
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def generate(
-    model: torch.nn.Module, tokenizer: Any, ids: torch.Tensor, n_tokens: int, n_positions: int,
-    temperature: float = 0.0, seed: int = 0, cancelled: CancelFn | None = None,
-) -> Continuation:  # fmt: skip
-    """Greedy (``temperature`` 0) or seeded sampling continuation with a KV cache, up to the context's end."""
-    gen = torch.Generator().manual_seed(seed)
-    out_ids: list[int] = []
-    times: list[float] = []
-    kv_cache = new_kv_cache(model)
-    step = ids
-    with torch.inference_mode():
-        for _ in range(max(0, min(n_tokens, n_positions - ids.shape[1]))):
-            if cancelled is not None and cancelled():
-                raise Cancelled("Generation cancelled.")
-            start = time.perf_counter()
-            logits = cached_step(model, step, kv_cache).float()
-            if temperature > 0:
-                probs = torch.softmax(logits / temperature, dim=-1)
-                next_id = int(torch.multinomial(probs, 1, generator=gen))
-            else:
-                next_id = int(logits.argmax())
-            times.append((time.perf_counter() - start) * 1000.0)
-            step = torch.tensor([[next_id]])
-            out_ids.append(next_id)
-    return Continuation(tuple(out_ids), tuple(tokenizer.decode([i]) for i in out_ids), tuple(times))
-
-
-def continuation_pair(
-    fp32: torch.nn.Module, int8: torch.nn.Module, tokenizer: Any, prompt: str, n_tokens: int, n_positions: int,
-    temperature: float = 0.0, seed: int = 0, cancelled: CancelFn | None = None,
-) -> ContinuationPair:  # fmt: skip
-    """Both models continue *prompt* by *n_tokens* (a long prompt is cut from the left to make room);
-    the first position where they part is marked."""
-    n_tokens = max(1, min(n_tokens, n_positions - 1))
-    encoded = encode_prompt(tokenizer, prompt, n_positions - n_tokens)
-    a = generate(fp32, tokenizer, encoded.ids, n_tokens, n_positions, temperature, seed, cancelled)
-    b = generate(int8, tokenizer, encoded.ids, n_tokens, n_positions, temperature, seed, cancelled)
-    diverge = next((i for i, (x, y) in enumerate(zip(a.token_ids, b.token_ids)) if x != y), None)
-    return ContinuationPair(prompt, a, b, diverge, encoded.note())
 
 
 # -- corpus evaluation ---------------------------------------------------------------------------

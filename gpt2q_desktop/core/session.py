@@ -27,8 +27,9 @@ if TYPE_CHECKING:
     from .cache import QuantCache
     from .checkpoint import LoadedCheckpoint
     from .compare import ComparisonRow
+    from .continuation import ContinuationPair
     from .ort_model import OrtCausalLM
-    from .quality import ContinuationPair, CorpusEval, LayerScore
+    from .quality import CorpusEval, LayerScore
     from .quantize import QuantizeReport
     from .recipe import CancelFn, ProgressFn, QuantizationRecipe
     from .runner import EncodedPrompt
@@ -246,18 +247,21 @@ class Session:
 
     def continue_prompt(
         self, prompt: str, n_tokens: int, temperature: float, seed: int, options: RecipeOptions,
-        progress: ProgressFn | None = None, cancelled: CancelFn | None = None, runtime: str = TORCH,
+        threads: int = AUTO_THREADS, progress: ProgressFn | None = None, cancelled: CancelFn | None = None,
+        runtime: str = TORCH,
     ) -> ContinuationPair:  # fmt: skip
-        """Both models of *runtime* continue *prompt* (greedy when *temperature* is 0)."""
-        from .quality import continuation_pair
+        """Both models of *runtime* continue *prompt* (greedy when *temperature* is 0), timed on *threads*."""
+        from .continuation import continuation_pair
+        from .runner import default_threads
 
         self.encode([prompt])
         fp32, int8 = self.pair(runtime, options, progress, cancelled)
         if progress is not None:
             progress(0, 1, "Generating with both models")
         pair = continuation_pair(
-            fp32, int8, self.tokenizer, prompt, n_tokens, self.n_positions, temperature, seed, cancelled
-        )
+            fp32, int8, self.tokenizer, prompt, n_tokens, self.n_positions, threads or default_threads(),
+            temperature, seed, cancelled,
+        )  # fmt: skip
         log.info("Continued a prompt with FP32 and INT8 on %s (%s)", RUNTIME_NAMES[runtime], counted(n_tokens, "token"))
         if progress is not None:
             progress(1, 1, "Done")

@@ -49,7 +49,7 @@ def _core(checkpoint: Path, options: RecipeOptions):
 @pytest.mark.parametrize("sample", [False, True])
 def test_continuations_are_shown_as_the_core_generates_them(lab, run, qtbot, trained_checkpoint, sample):
     from gpt2q_desktop.app.views.continuation_view import shown_token
-    from gpt2q_desktop.core.quality import continuation_pair
+    from gpt2q_desktop.core.continuation import continuation_pair
 
     panel = lab.window.quality_panel
     qtbot.keyClicks(panel.continuation.prompt, "The cat sat on the")
@@ -72,6 +72,7 @@ def test_continuations_are_shown_as_the_core_generates_them(lab, run, qtbot, tra
         "The cat sat on the",
         20,
         session.n_positions,
+        1,
         temperature,
         7 if sample else 0,
     )
@@ -84,7 +85,8 @@ def test_continuations_are_shown_as_the_core_generates_them(lab, run, qtbot, tra
         assert f"token {pair.first_divergence + 1}" in panel.continuation.divergence.text()
         assert "background-color" in panel.continuation.fp32_text.toHtml()
     for label in (panel.continuation.fp32_latency, panel.continuation.int8_latency):
-        assert label.text().startswith("median") and label.text().endswith("ms per token")
+        assert label.text().startswith("median") and " · p90 " in label.text() and "ms per token" in label.text()
+        assert label.toolTip().startswith("Prompt read and first token: ") and "19 tokens timed" in label.toolTip()
 
 
 def test_whitespace_tokens_are_made_visible_and_the_divergence_highlighted():
@@ -93,6 +95,28 @@ def test_whitespace_tokens_are_made_visible_and_the_divergence_highlighted():
     html = continuation_html("Hi", (" there", "\n", "!"), 1)
     assert " there" in html and "↵" in html
     assert f'<span style="background-color:{DIVERGENCE_COLOR}">↵</span>' in html
+
+
+def test_an_unreliable_continuation_timing_says_so_and_why(qtbot):
+    from dataclasses import replace
+
+    from gpt2q_desktop.app.views.continuation_view import ContinuationBox
+    from gpt2q_desktop.core.continuation import Continuation, ContinuationPair
+
+    side = Continuation((1, 2, 3), (" a", " b", " c"), 5.0, (2.0, 4.0))
+    pair = ContinuationPair("Hi", side, side, None, threads=1, noise=("other programs used 1.5 cores meanwhile",))
+    box = ContinuationBox()
+    qtbot.addWidget(box)
+    box.show_pair(pair, int8_before=3.0)
+    assert box.fp32_latency.text() == "median 3.00 ms · p90 3.80 ms per token (unreliable)"
+    assert box.int8_latency.text() == "median 3.00 ms · p90 3.80 ms per token (was 3.00) (unreliable)"
+    assert box.divergence.text() == (
+        "The two continuations agree on all 3 tokens. Timing unreliable (other programs used 1.5 cores meanwhile):"
+        " another program is using the CPU: close it."
+    )
+    assert box.int8_latency.toolTip().startswith("Prompt read and first token: 5.00 ms; then 2 tokens timed")
+    box.show_pair(replace(pair, noise=()))
+    assert "unreliable" not in box.int8_latency.text() + box.divergence.text()
 
 
 def test_corpus_figures_are_the_cores(lab, run, qtbot, trained_checkpoint, corpus):

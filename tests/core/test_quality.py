@@ -1,4 +1,4 @@
-"""Quality lab: continuations, corpus figures, per-layer sensitivity, and their CLI."""
+"""Quality lab: corpus figures, per-layer sensitivity, and their CLI."""
 
 from __future__ import annotations
 
@@ -15,14 +15,11 @@ from gpt2q_desktop.core.errors import Cancelled, Gpt2qError
 from gpt2q_desktop.core.options import RecipeOptions
 from gpt2q_desktop.core.quality import (
     KL_BINS,
-    continuation_pair,
     evaluate_text,
-    generate,
     layer_sensitivity,
     read_text,
 )
 from gpt2q_desktop.core.recipe import DynamicInt8Recipe
-from gpt2q_desktop.core.runner import encode_prompt, last_logits
 from tests.conftest import TRAIN_TEXT
 
 
@@ -30,50 +27,6 @@ from tests.conftest import TRAIN_TEXT
 def pair(trained_checkpoint):
     loaded = load_checkpoint(trained_checkpoint)
     return loaded, DynamicInt8Recipe().quantize(loaded.model, RecipeOptions(per_channel=True))
-
-
-def test_greedy_generation_matches_step_by_step_argmax(pair) -> None:
-    loaded, _ = pair
-    ids = encode_prompt(loaded.tokenizer, "The cat sat", 64).ids
-    cont = generate(loaded.model, loaded.tokenizer, ids, 5, 64)
-    manual = ids
-    for expected in cont.token_ids:
-        nxt = int(last_logits(loaded.model, manual).argmax())
-        assert nxt == expected
-        manual = torch.cat([manual, torch.tensor([[nxt]])], dim=1)
-    assert len(cont.step_ms) == 5 and cont.text.startswith(" on")
-
-
-def test_generation_stops_at_the_context_limit(pair) -> None:
-    loaded, _ = pair
-    ids = encode_prompt(loaded.tokenizer, "word " * 100, 64).ids
-    assert generate(loaded.model, loaded.tokenizer, ids, 10, 64).token_ids == ()
-
-
-def test_a_long_prompt_is_cut_to_leave_room_for_the_continuation(pair) -> None:
-    loaded, int8 = pair
-    long = continuation_pair(loaded.model, int8, loaded.tokenizer, "word " * 100, 10, 64)
-    assert len(long.fp32.token_ids) == len(long.int8.token_ids) == 10
-    assert "truncated from the left" in long.note and "last 54 kept" in long.note
-
-
-def test_generation_can_be_cancelled(pair) -> None:
-    loaded, int8 = pair
-    with pytest.raises(Cancelled):
-        continuation_pair(loaded.model, int8, loaded.tokenizer, "The dog", 6, 64, cancelled=lambda: True)
-
-
-def test_continuation_pair_marks_first_divergence(pair) -> None:
-    loaded, int8 = pair
-    same = continuation_pair(loaded.model, loaded.model, loaded.tokenizer, "The dog", 6, 64)
-    assert same.first_divergence is None and same.fp32.token_ids == same.int8.token_ids
-    sampled = continuation_pair(loaded.model, int8, loaded.tokenizer, "Once upon", 8, 64, temperature=1.0, seed=3)
-    again = continuation_pair(loaded.model, int8, loaded.tokenizer, "Once upon", 8, 64, temperature=1.0, seed=3)
-    assert sampled.fp32.token_ids == again.fp32.token_ids, "seeded sampling is reproducible"
-    if sampled.first_divergence is not None:
-        i = sampled.first_divergence
-        assert sampled.fp32.token_ids[:i] == sampled.int8.token_ids[:i]
-        assert sampled.fp32.token_ids[i] != sampled.int8.token_ids[i]
 
 
 def test_corpus_figures_against_a_direct_computation(pair) -> None:

@@ -15,7 +15,8 @@ from ...core.paths import demo_heldout_text
 from ..jobs import ContinueJob, EvaluateJob, Job, OpenJob, RankJob
 
 if TYPE_CHECKING:
-    from ...core.quality import ContinuationPair, CorpusEval, LayerScore
+    from ...core.continuation import ContinuationPair
+    from ...core.quality import CorpusEval, LayerScore
     from ...core.quantize import QuantizeReport
     from .main_controller import MainController
 
@@ -162,14 +163,13 @@ class QualityController(QObject):
 
     def _on_continued(self, job: ContinueJob, pair: ContinuationPair) -> None:
         """Show *pair*; beside INT8's speed, what it was when the same prompt ran last on the same runtime."""
-        fp32_ms, int8_ms = pair.fp32.median_ms, pair.int8.median_ms
         before = None
         if self._last_continuation is not None:
             asked, previous_ms = self._last_continuation
             if (asked.prompt, asked.runtime) == (job.prompt, job.runtime):
                 before = previous_ms
-        self.panel.show_continuation(pair, RUNTIME_NAMES[job.runtime], fp32_ms, int8_ms, before)
-        self._last_continuation = (job, int8_ms)
+        self.panel.show_continuation(pair, RUNTIME_NAMES[job.runtime], before)
+        self._last_continuation = (job, pair.int8.median_ms)
 
     def _on_evaluated(self, job: EvaluateJob, result: CorpusEval) -> None:
         """Show *result*; beside it what the same text on the same runtime gave under the previous recipe, if that

@@ -23,10 +23,10 @@ from PySide6.QtWidgets import (
 )
 
 from ...core.options import RUNTIME_NAMES, TORCH, ContinuationSettings
-from ...core.text import visible_token
+from ...core.text import counted, visible_token
 
 if TYPE_CHECKING:
-    from ...core.quality import ContinuationPair
+    from ...core.continuation import Continuation, ContinuationPair
 
 DIVERGENCE_COLOR = "#ffd966"
 PROMPT_COLOR = "#808080"
@@ -56,7 +56,30 @@ def divergence_text(pair: ContinuationPair) -> str:
         fp32 = shown_token(pair.fp32.tokens[i]) if i < len(pair.fp32.tokens) else "–"
         int8 = shown_token(pair.int8.tokens[i]) if i < len(pair.int8.tokens) else "–"
         verdict = f"They part at token {i + 1}: FP32 “{fp32}”, INT8 “{int8}”."
-    return f"{verdict} Note: {pair.note}." if pair.note else verdict
+    if pair.note:
+        verdict += f" Note: {pair.note}."
+    noise = pair.noise_text()
+    return f"{verdict} {noise[:1].upper()}{noise[1:]}." if noise else verdict
+
+
+def latency_text(side: Continuation, int8_before: float | None, noisy: bool) -> str:
+    """Median and p90 milliseconds per token after the first, and the median before (*int8_before*)."""
+    if side.median_ms is None or side.p90_ms is None:
+        return "– ms per token"
+    was = "" if int8_before is None else f" (was {int8_before:.2f})"
+    flag = " (unreliable)" if noisy else ""
+    return f"median {side.median_ms:.2f} ms · p90 {side.p90_ms:.2f} ms per token{was}{flag}"
+
+
+def latency_tip(side: Continuation, threads: int) -> str:
+    """How the latency was taken: the prompt's step apart, then the later tokens in turn with the other model."""
+    if side.prompt_ms is None:
+        return ""
+    later = f"then {counted(len(side.step_ms), 'token')} timed" if side.step_ms else "no later token to time"
+    return (
+        f"Prompt read and first token: {side.prompt_ms:.2f} ms; {later}, one step of each model in turn, "
+        f"on {counted(threads, 'thread')}, after an untimed warm-up"
+    )
 
 
 def reading_box() -> tuple[QWidget, QLabel, QTextEdit, QLabel]:
@@ -154,18 +177,16 @@ class ContinuationBox(QGroupBox):
         self.fp32_title.setText(f"<b>{name} FP32</b>")
         self.int8_title.setText(f"<b>{name} INT8</b>")
 
-    def show_pair(
-        self, pair: ContinuationPair, fp32_ms: float | None, int8_ms: float | None, int8_before: float | None = None
-    ) -> None:
-        """Both continuations, the first diverging token highlighted, the median milliseconds per token (and
-        INT8's under the previous recipe, *int8_before*, when the same prompt ran before)."""
-        for text, side, latency, ms, before in (
-            (self.fp32_text, pair.fp32, self.fp32_latency, fp32_ms, None),
-            (self.int8_text, pair.int8, self.int8_latency, int8_ms, int8_before),
+    def show_pair(self, pair: ContinuationPair, int8_before: float | None = None) -> None:
+        """Both continuations, the first diverging token highlighted, the milliseconds per token (and INT8's
+        median under the previous recipe, *int8_before*, when the same prompt ran before)."""
+        for text, side, latency, before in (
+            (self.fp32_text, pair.fp32, self.fp32_latency, None),
+            (self.int8_text, pair.int8, self.int8_latency, int8_before),
         ):
             text.setHtml(continuation_html(pair.prompt, side.tokens, pair.first_divergence))
-            was = "" if before is None else f" (was {before:.2f})"
-            latency.setText("– ms per token" if ms is None else f"median {ms:.2f} ms per token{was}")
+            latency.setText(latency_text(side, before, pair.noisy))
+            latency.setToolTip(latency_tip(side, pair.threads))
         self.divergence.setText(divergence_text(pair))
 
     def clear(self, verdict: str = "–") -> None:

@@ -32,8 +32,9 @@ from .quality_results import figures_form, ranking_item, show_figures
 from .sensitivity_chart import RANKING, SensitivityChart
 
 if TYPE_CHECKING:
+    from ...core.continuation import ContinuationPair
     from ...core.options import ContinuationSettings
-    from ...core.quality import ContinuationPair, CorpusEval, LayerScore
+    from ...core.quality import CorpusEval, LayerScore
 
 
 def _spin(low: int, high: int, value: int, tip: str, step: int = 1) -> QSpinBox:
@@ -253,14 +254,11 @@ class QualityPanel(QWidget):
             self.chart.clear()
         self._running.clear()
 
-    def show_continuation(
-        self, pair: ContinuationPair, runtime_name: str, fp32_ms: float | None, int8_ms: float | None,
-        int8_before: float | None = None,
-    ) -> None:  # fmt: skip
+    def show_continuation(self, pair: ContinuationPair, runtime_name: str, int8_before: float | None = None) -> None:
         """Both continuations, titled with the runtime they ran on (see ``ContinuationBox.show_pair``)."""
         self._running.discard("continuation")
         self.continuation.set_runtime_name(runtime_name)
-        self.continuation.show_pair(pair, fp32_ms, int8_ms, int8_before)
+        self.continuation.show_pair(pair, int8_before)
 
     def show_evaluation(self, result: CorpusEval, runtime_name: str, before: CorpusEval | None = None) -> None:
         """The core's figures and the runtime they are from; with *before* (the same text and runtime under the
