@@ -10,7 +10,7 @@ step), so their spread is not taken for noise.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -65,11 +65,9 @@ class ContinuationPair:
         return bool(self.noise)
 
     def noise_text(self) -> str:
-        """One line: what made the timing unreliable and the fix; "" when clean."""
-        return Verdict(self.noise).explain(self.threads)
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """One line: what made the timing unreliable and the fix; "" when clean. The lab has no Threads setting
+        to lower, so the fix is to close the other program."""
+        return Verdict(self.noise).explain(threads=1)
 
 
 class _Stepper:
@@ -112,7 +110,10 @@ def continuation_pair(
     steppers = [_Stepper(model, encoded.ids, temperature, seed) for model in (fp32, int8)]
     with torch_threads(threads), torch.inference_mode():
         for model in (fp32, int8):
+            if cancelled is not None and cancelled():
+                raise Cancelled("Generation cancelled.")
             cached_step(model, encoded.ids, new_kv_cache(model))  # warm-up, untimed
+            time.sleep(getattr(model, "settle_s", 0.0))
         watch = LoadWatch().start()
         for _ in range(n_tokens):
             for stepper in steppers:

@@ -50,6 +50,7 @@ def _core(checkpoint: Path, options: RecipeOptions):
 def test_continuations_are_shown_as_the_core_generates_them(lab, run, qtbot, trained_checkpoint, sample):
     from gpt2q_desktop.app.views.continuation_view import shown_token
     from gpt2q_desktop.core.continuation import continuation_pair
+    from gpt2q_desktop.core.runner import default_threads
 
     panel = lab.window.quality_panel
     qtbot.keyClicks(panel.continuation.prompt, "The cat sat on the")
@@ -72,7 +73,7 @@ def test_continuations_are_shown_as_the_core_generates_them(lab, run, qtbot, tra
         "The cat sat on the",
         20,
         session.n_positions,
-        1,
+        default_threads(),  # as the window's: a near-tie may fall the other way on another thread count
         temperature,
         7 if sample else 0,
     )
@@ -117,6 +118,10 @@ def test_an_unreliable_continuation_timing_says_so_and_why(qtbot):
     assert box.int8_latency.toolTip().startswith("Prompt read and first token: 5.00 ms; then 2 tokens timed")
     box.show_pair(replace(pair, noise=()))
     assert "unreliable" not in box.int8_latency.text() + box.divergence.text()
+    one = Continuation((1,), (" a",), 5.0, ())  # a single token: only the prompt's step was timed
+    box.show_pair(replace(pair, fp32=one, int8=one, noise=()))
+    assert box.int8_latency.text() == "first token 5.00 ms"
+    assert box.int8_latency.toolTip() == "Prompt read and first token: 5.00 ms, on 1 thread, after an untimed warm-up"
 
 
 def test_corpus_figures_are_the_cores(lab, run, qtbot, trained_checkpoint, corpus):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from gpt2q_desktop.core.noise import LoadWatch, sample_problems, verdict
+from gpt2q_desktop.core.noise import LoadWatch, fix, sample_problems, verdict
 
 
 def _steady(median: float, n: int = 20, jitter: float = 0.03, seed: int = 0) -> list[float]:
@@ -89,4 +89,4 @@ def test_compare_under_a_cpu_hog_on_every_timed_core_marks_its_rows_noisy(traine
         return
     assert all(r.noisy and r.as_dict()["noisy"] is True for r in rows)
     assert all(r.speedup_text().startswith("unreliable") for r in rows)
-    assert "NOISY" in render(rows, "table") and "lower Threads" in rows[0].noise_text()
+    assert "NOISY" in render(rows, "table") and rows[0].noise_text().endswith(fix(settings.threads))

@@ -62,12 +62,13 @@ def divergence_text(pair: ContinuationPair) -> str:
     return f"{verdict} {noise[:1].upper()}{noise[1:]}." if noise else verdict
 
 
-def latency_text(side: Continuation, int8_before: float | None, noisy: bool) -> str:
-    """Median and p90 milliseconds per token after the first, and the median before (*int8_before*)."""
-    if side.median_ms is None or side.p90_ms is None:
-        return "– ms per token"
-    was = "" if int8_before is None else f" (was {int8_before:.2f})"
+def latency_text(side: Continuation, before: float | None, noisy: bool) -> str:
+    """Median and p90 milliseconds per token after the first (the first token's alone when it is the only
+    one), and the median the same prompt had before (*before*)."""
     flag = " (unreliable)" if noisy else ""
+    if side.median_ms is None or side.p90_ms is None:
+        return "– ms per token" if side.prompt_ms is None else f"first token {side.prompt_ms:.2f} ms{flag}"
+    was = "" if before is None else f" (was {before:.2f})"
     return f"median {side.median_ms:.2f} ms · p90 {side.p90_ms:.2f} ms per token{was}{flag}"
 
 
@@ -75,11 +76,10 @@ def latency_tip(side: Continuation, threads: int) -> str:
     """How the latency was taken: the prompt's step apart, then the later tokens in turn with the other model."""
     if side.prompt_ms is None:
         return ""
-    later = f"then {counted(len(side.step_ms), 'token')} timed" if side.step_ms else "no later token to time"
-    return (
-        f"Prompt read and first token: {side.prompt_ms:.2f} ms; {later}, one step of each model in turn, "
-        f"on {counted(threads, 'thread')}, after an untimed warm-up"
-    )
+    tip = f"Prompt read and first token: {side.prompt_ms:.2f} ms"
+    if side.step_ms:
+        tip += f"; then {counted(len(side.step_ms), 'token')} timed, one step of each model in turn"
+    return f"{tip}, on {counted(threads, 'thread')}, after an untimed warm-up"
 
 
 def reading_box() -> tuple[QWidget, QLabel, QTextEdit, QLabel]:
