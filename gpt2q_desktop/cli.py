@@ -15,15 +15,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from .core.errors import Gpt2qError
-from .core.sizes import mb
-from .core.text import counted, printable
+from gpt2q_desktop.core.errors import Gpt2qError
+from gpt2q_desktop.core.sizes import mb
+from gpt2q_desktop.core.text import counted, printable
 
 if TYPE_CHECKING:
-    from .core.cache_manifest import CacheEntry
-    from .core.compare import ComparisonRow
-    from .core.options import RecipeOptions
-    from .core.session import Session
+    from gpt2q_desktop.core.options import RecipeOptions
+    from gpt2q_desktop.core.results import ComparisonRow
+    from gpt2q_desktop.core.session import Session
 
 log = logging.getLogger("gpt2q")
 
@@ -67,7 +66,7 @@ def _err(text: str) -> None:
 
 
 def _recipe(args: argparse.Namespace) -> RecipeOptions:
-    from .core.options import RecipeOptions
+    from gpt2q_desktop.core.options import RecipeOptions
 
     return RecipeOptions(
         per_channel=args.per_channel,
@@ -79,8 +78,8 @@ def _recipe(args: argparse.Namespace) -> RecipeOptions:
 
 def _session(args: argparse.Namespace, require_tokenizer: bool = True, announce_int8: bool = True) -> Session:
     """A session on the checkpoint the arguments name (checked, not loaded yet); its INT8 reports go to stderr."""
-    from .core.paths import demo_student_dir
-    from .core.session import Session
+    from gpt2q_desktop.core.paths import demo_student_dir
+    from gpt2q_desktop.core.session import Session
 
     session = Session()
     path = Path(args.checkpoint) if args.checkpoint else demo_student_dir()
@@ -99,7 +98,7 @@ def _notes(notes: list[str], first: str = "") -> None:
 
 
 def cmd_quantize(args: argparse.Namespace, out: TextIO) -> int:
-    from .core.options import runtimes_of
+    from gpt2q_desktop.core.runtimes import runtimes_of
 
     session = _session(args, require_tokenizer=False, announce_int8=False)
     reports = [session.quantize(_recipe(args), StderrProgress(), None, rt) for rt in runtimes_of(args.runtime)]
@@ -116,10 +115,11 @@ def cmd_quantize(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
-    from .core.options import RunSettings, runtimes_of
-    from .core.report import render, summary
-    from .core.runner import resolved
-    from .core.text import read_prompts
+    from gpt2q_desktop.core.measure.inference import resolved
+    from gpt2q_desktop.core.measure.render import render, summary
+    from gpt2q_desktop.core.options import RunSettings
+    from gpt2q_desktop.core.runtimes import runtimes_of
+    from gpt2q_desktop.core.text import read_prompts
 
     prompts = args.prompt if args.prompt else read_prompts(args.prompts_file)
     settings = resolved(RunSettings(repeats=args.repeats, warmup=args.warmup, threads=args.threads, top_k=args.top_k))
@@ -148,10 +148,10 @@ def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_bench(args: argparse.Namespace, out: TextIO) -> int:
-    from .core.bench import read_bandwidth_gbs, run_bench
-    from .core.bench_table import render_bench
-    from .core.paths import demo_student_dir
-    from .core.runner import default_threads
+    from gpt2q_desktop.core.bench.run import read_bandwidth_gbs, run_bench
+    from gpt2q_desktop.core.bench.table import render_bench
+    from gpt2q_desktop.core.measure.inference import default_threads
+    from gpt2q_desktop.core.paths import demo_student_dir
 
     threads = args.threads or default_threads()
     demo = None if args.no_demo or not demo_student_dir().is_dir() else demo_student_dir()
@@ -170,13 +170,13 @@ def cmd_bench(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _text_path(args: argparse.Namespace) -> Path:
-    from .core.paths import demo_heldout_text
+    from gpt2q_desktop.core.paths import demo_heldout_text
 
     return args.text if args.text else demo_heldout_text()
 
 
 def cmd_eval(args: argparse.Namespace, out: TextIO) -> int:
-    from .core.options import RUNTIME_NAMES, runtimes_of
+    from gpt2q_desktop.core.runtimes import runtime_label, runtimes_of
 
     text = _text_path(args)
     session = _session(args)
@@ -189,7 +189,7 @@ def cmd_eval(args: argparse.Namespace, out: TextIO) -> int:
         print(json.dumps(dicts[0] if len(dicts) == 1 else dicts, indent=2), file=out)
         return 0
     for rt, result in zip(runtimes, results):
-        where = f"{RUNTIME_NAMES[rt]}: " if len(runtimes) > 1 else ""
+        where = f"{runtime_label(rt)}: " if len(runtimes) > 1 else ""
         print(where + result.summary(), file=out)
         edges = ["<1e-7"] + [f"≥{b:.0e}" for b in result.kl_bins]
         print("KL histogram: " + ", ".join(f"{e} {c}" for e, c in zip(edges, result.kl_histogram)), file=out)
@@ -197,7 +197,7 @@ def cmd_eval(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_sensitivity(args: argparse.Namespace, out: TextIO) -> int:
-    from .core.options import RecipeOptions
+    from gpt2q_desktop.core.options import RecipeOptions
 
     session = _session(args, announce_int8=False)
     options = RecipeOptions(per_channel=args.per_channel)
@@ -212,8 +212,8 @@ def cmd_sensitivity(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_history(args: argparse.Namespace, out: TextIO) -> int:
-    from .core.history_db import HistoryStore
-    from .core.report import render
+    from gpt2q_desktop.core.measure.render import render
+    from gpt2q_desktop.core.store.history import HistoryStore
 
     store = HistoryStore()
     _notes(store.notes)
@@ -237,7 +237,7 @@ def cmd_history(args: argparse.Namespace, out: TextIO) -> int:
 
 def _save_history(rows: list[ComparisonRow]) -> None:
     """Add *rows* to the history database; a database that cannot take them is a note, not a failure."""
-    from .core.history_db import HistoryError, HistoryStore
+    from gpt2q_desktop.core.store.history import HistoryError, HistoryStore
 
     try:
         store = HistoryStore()
@@ -249,7 +249,7 @@ def _save_history(rows: list[ComparisonRow]) -> None:
 
 
 def cmd_cache(args: argparse.Namespace, out: TextIO) -> int:
-    from .core.cache import QuantCache
+    from gpt2q_desktop.core.store.model_cache import QuantCache
 
     cache = QuantCache()
     if args.action == "clear":
@@ -262,22 +262,8 @@ def cmd_cache(args: argparse.Namespace, out: TextIO) -> int:
         return 0
     print(f"{cache.root}: {counted(len(entries), 'entry', 'entries')}, {mb(sum(e.bytes for e in entries))} on disk", file=out)
     for e in entries:
-        print(f"  {e.key}  {mb(e.bytes):>10} on disk  {e.source_name}  {_entry_words(e)}", file=out)
+        print(f"  {e.key}  {mb(e.bytes):>10} on disk  {e.source_name}  {e.describe()}", file=out)
     return 0
-
-
-def _entry_words(entry: CacheEntry) -> str:
-    """What an entry holds, in words: its runtime and recipe (or the problem that makes it unusable)."""
-    from .core.options import RecipeOptions
-
-    if entry.problem:
-        return f"unusable: {entry.problem}"
-    m = entry.manifest
-    if m.get("runtime") == "onnxruntime":
-        if m.get("graph") == "fp32":
-            return "ONNX Runtime FP32 graph"
-        return f"ONNX Runtime INT8: {RecipeOptions.from_dict(m['options']).describe()}"
-    return f"PyTorch INT8: {RecipeOptions.from_dict(m['options']).describe()}"
 
 
 COMMANDS = {
@@ -296,7 +282,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     from .cli_parser import build_parser
 
     args = build_parser().parse_args(argv)
-    from .core.logs import setup_logging
+    from gpt2q_desktop.core.logs import setup_logging
 
     setup_logging(args.verbose)
     try:

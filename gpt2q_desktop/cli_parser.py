@@ -6,7 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from .core.options import EVAL_TOKENS, RANK_TOKENS, RUNTIME_CHOICES, TORCH, RunSettings
+from gpt2q_desktop.core.options import EVAL_TOKENS, RANK_TOKENS, RunSettings
+from gpt2q_desktop.core.runtimes import RUNTIME_CHOICES, Runtime
 
 RUN = RunSettings()
 """The defaults of every timing flag."""
@@ -50,7 +51,7 @@ def _add_recipe_args(p: argparse.ArgumentParser) -> None:
 
 def _add_runtime_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--runtime", choices=tuple(RUNTIME_CHOICES), default=TORCH,
+        "--runtime", choices=tuple(RUNTIME_CHOICES), default=Runtime.TORCH,
         help="where FP32 and INT8 run: torch (default), onnxruntime (exported ONNX graphs), or both",
     )  # fmt: skip
 
@@ -95,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("checkpoint", nargs="?", help="checkpoint folder (default: the bundled demo student)")
     x.add_argument("out", type=Path, help="folder to write (model.onnx, config.json, tokenizer.json, README.md)")
     x.add_argument("--tokenizer", metavar="DIR", help="tokenizer folder, if not in the checkpoint folder")
-    x.add_argument("--runtime", choices=("onnxruntime",), default="onnxruntime", help="the runtime to export for")
+    x.add_argument("--runtime", choices=(Runtime.ONNXRUNTIME.value,), default=Runtime.ONNXRUNTIME.value, help="the runtime to export for")
     x.add_argument("--force", action="store_true", help="write into a folder that is not empty")
     _add_recipe_args(x)
 

@@ -27,7 +27,7 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def _tiny_model(n_layer: int = 2, seed: int = 0):
-    from gpt2q_desktop.core.synthetic import make_gpt2
+    from gpt2q_desktop.core.checkpoints.synthetic import make_gpt2
 
     return make_gpt2(n_layer=n_layer, n_embd=64, n_head=2, n_positions=64, seed=seed)
 
@@ -36,7 +36,7 @@ def _train(model, steps: int = 40):
     """A few optimizer steps on a short text: peaked, stable next-token distributions."""
     import torch
 
-    from gpt2q_desktop.core.checkpoint import load_tokenizer
+    from gpt2q_desktop.core.checkpoints.checkpoint import load_tokenizer
     from gpt2q_desktop.core.paths import bundled_tokenizer_dir
 
     tok = load_tokenizer(bundled_tokenizer_dir())
@@ -61,7 +61,7 @@ def tiny_model():
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory, tiny_model) -> Path:
     """A Hugging Face folder (safetensors + GPT-2 tokenizer files) of :func:`tiny_model`."""
-    from gpt2q_desktop.core.synthetic import save_checkpoint
+    from gpt2q_desktop.core.checkpoints.synthetic import save_checkpoint
 
     return save_checkpoint(tiny_model, tmp_path_factory.mktemp("tiny") / "tiny-gpt2")
 
@@ -69,7 +69,7 @@ def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory, tiny_model) -> Pat
 @pytest.fixture(scope="session")
 def trained_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny GPT-2 trained briefly on a short English text, so its predictions are peaked."""
-    from gpt2q_desktop.core.synthetic import save_checkpoint
+    from gpt2q_desktop.core.checkpoints.synthetic import save_checkpoint
 
     return save_checkpoint(_train(_tiny_model(seed=1)), tmp_path_factory.mktemp("trained") / "trained-gpt2")
 

@@ -58,7 +58,7 @@ def test_fails_on_a_checkpoint_that_is_not_gpt2(trained_checkpoint: Path, tmp_pa
 
 
 def test_fails_when_a_block_is_left_in_fp32(trained_checkpoint: Path, monkeypatch, capsys) -> None:
-    from gpt2q_desktop.core import recipe
+    from gpt2q_desktop.core.torch_int8 import recipe
 
     monkeypatch.setattr(recipe, "BLOCK_LINEARS", ("attn.c_attn", "attn.c_proj", "mlp.c_fc"))
     assert selftest.run(["--checkpoint", str(trained_checkpoint), "--no-qt", *PROMPTS]) == 1
@@ -69,7 +69,7 @@ def test_fails_below_the_agreement_floor(trained_checkpoint: Path, monkeypatch, 
     """An INT8 model that answers something else on every prompt must fail the self-test."""
     import torch
 
-    from gpt2q_desktop.core import compare
+    from gpt2q_desktop.core.measure import compare
 
     class Contrary(torch.nn.Module):
         def __init__(self, inner: torch.nn.Module) -> None:

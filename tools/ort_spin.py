@@ -25,11 +25,12 @@ from typing import Any
 import onnxruntime
 import torch
 
-from gpt2q_desktop.core.cache import QuantCache
-from gpt2q_desktop.core.metrics import percentile
-from gpt2q_desktop.core.options import ONNXRUNTIME, RecipeOptions
+from gpt2q_desktop.core.checkpoints.synthetic import make_gpt2, save_checkpoint
+from gpt2q_desktop.core.measure.metrics import percentile
+from gpt2q_desktop.core.options import RecipeOptions
+from gpt2q_desktop.core.runtimes import Runtime
 from gpt2q_desktop.core.session import Session
-from gpt2q_desktop.core.synthetic import make_gpt2, save_checkpoint
+from gpt2q_desktop.core.store.model_cache import QuantCache
 
 WINDOW_S = 0.005
 IDLE_WINDOWS = 40
@@ -126,7 +127,7 @@ def models(layers: int, work: Path) -> tuple[Any, Any]:
     session = Session(QuantCache(work / "data"))
     session.open(folder)
     print(f"building (or loading) the {layers}-layer ONNX Runtime and torch INT8 models in {work}")
-    _, ort_int8 = session.pair(ONNXRUNTIME, RecipeOptions())
+    _, ort_int8 = session.pair(Runtime.ONNXRUNTIME, RecipeOptions())
     return ort_int8, session.int8(RecipeOptions(per_channel=True))
 
 

@@ -39,7 +39,7 @@ def _threads(candidate: str) -> int:
 
 def measure(folder: Path, threads: int, repeats: int, runtimes: tuple[str, ...]) -> dict[str, dict[str, float]]:
     """In this process: median and p90 (ms) of FP32 and INT8 per runtime on an 8-token prompt."""
-    from gpt2q_desktop.core.metrics import percentile
+    from gpt2q_desktop.core.measure.metrics import percentile
     from gpt2q_desktop.core.options import RecipeOptions, RunSettings
     from gpt2q_desktop.core.session import Session
 
@@ -84,7 +84,7 @@ def main() -> None:
     if args.child:
         print(json.dumps(measure(args.child, args.threads, args.repeats, runtimes)))
         return
-    from gpt2q_desktop.core.synthetic import make_gpt2, save_checkpoint
+    from gpt2q_desktop.core.checkpoints.synthetic import make_gpt2, save_checkpoint
 
     with tempfile.TemporaryDirectory(prefix="gpt2q-threads-") as tmp:
         folder = save_checkpoint(make_gpt2(args.layers), Path(tmp) / f"gpt2-{args.layers}l")

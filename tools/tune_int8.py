@@ -16,13 +16,13 @@ from typing import Any
 
 import torch
 
-from gpt2q_desktop.core.bench import time_interleaved_calls
-from gpt2q_desktop.core.metrics import percentile
+from gpt2q_desktop.core.bench.run import time_interleaved_calls
+from gpt2q_desktop.core.checkpoints.synthetic import make_gpt2
+from gpt2q_desktop.core.measure.inference import torch_threads
+from gpt2q_desktop.core.measure.metrics import percentile
 from gpt2q_desktop.core.options import RecipeOptions
 from gpt2q_desktop.core.quiet import quiet_torch
-from gpt2q_desktop.core.recipe import DynamicInt8Recipe, use_int8_kernels
-from gpt2q_desktop.core.runner import torch_threads
-from gpt2q_desktop.core.synthetic import make_gpt2
+from gpt2q_desktop.core.torch_int8.recipe import DynamicInt8Recipe, use_int8_kernels
 
 ENGINES = ("x86", "fbgemm", "onednn", "qnnpack")
 

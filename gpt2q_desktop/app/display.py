@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from ..core.options import RUNTIME_NAMES, TORCH
-from ..core.text import visible_token
+from gpt2q_desktop.core.runtimes import Runtime, runtime_label
+from gpt2q_desktop.core.text import visible_token
 
 if TYPE_CHECKING:
-    from ..core.compare import ComparisonRow
-    from ..core.quantize import QuantizeReport
+    from gpt2q_desktop.core.results import ComparisonRow, QuantizeReport
 
 
 def prob_text(p: float) -> str:
@@ -22,8 +21,8 @@ def reports_text(reports: Sequence[QuantizeReport]) -> str:
     """Each INT8 report's summary and notes; PyTorch's named too when ONNX Runtime's is beside it."""
     lines = []
     for report in reports:
-        named = len(reports) > 1 and report.runtime == TORCH
-        lines.append(f"{RUNTIME_NAMES[TORCH]}: {report.summary()}" if named else report.summary())
+        named = len(reports) > 1 and report.runtime == Runtime.TORCH
+        lines.append(f"{runtime_label(Runtime.TORCH)}: {report.summary()}" if named else report.summary())
         lines += [f"Note: {note}" for note in report.notes]
     return "\n".join(lines) if lines else "Not quantized yet."
 
@@ -33,7 +32,7 @@ def rows_status(rows: Sequence[ComparisonRow]) -> str:
     parts = []
     for row in rows:
         verdict = "same token" if row.agree else "different tokens"
-        runtime = f"{RUNTIME_NAMES[row.runtime]}: " if len(rows) > 1 else ""
+        runtime = f"{runtime_label(row.runtime)}: " if len(rows) > 1 else ""
         fp32, int8 = visible_token(row.fp32.token), visible_token(row.int8.token)
         parts.append(f"{runtime}FP32 {fp32} | INT8 {int8}: {verdict}, speedup {row.speedup_text()}")
     return "; ".join(parts)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtGui import QIcon
 
-from ..core.paths import resources_dir
+from gpt2q_desktop.core.paths import resources_dir
 
 ICON_NAME = "gpt2q-desktop"
 SIZES = (16, 32, 48, 64, 128, 256)

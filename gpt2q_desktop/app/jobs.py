@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from ..core.options import TORCH, ContinuationSettings, RecipeOptions, RunSettings
-from ..core.text import counted
+from gpt2q_desktop.core.options import ContinuationSettings, RecipeOptions, RunSettings
+from gpt2q_desktop.core.runtimes import Runtime
+from gpt2q_desktop.core.text import counted
 
 if TYPE_CHECKING:
-    from ..core.recipe import CancelFn, ProgressFn
-    from ..core.session import Session
+    from gpt2q_desktop.core.progress import CancelFn, ProgressFn
+    from gpt2q_desktop.core.session import Session
 
 
 LabTool = Literal["continuation", "evaluation", "ranking"]
@@ -82,7 +83,7 @@ class QuantizeJob(Job):
     the worker's ``quantized``."""
 
     options: RecipeOptions
-    runtimes: tuple[str, ...] = (TORCH,)
+    runtimes: tuple[str, ...] = (Runtime.TORCH,)
     starting: ClassVar[str] = "Quantizing…"
     doing: ClassVar[str] = "quantizing"
     did: ClassVar[str] = "INT8 model ready"
@@ -100,7 +101,7 @@ class CompareJob(Job):
     prompts: tuple[str, ...]
     settings: RunSettings
     options: RecipeOptions
-    runtimes: tuple[str, ...] = (TORCH,)
+    runtimes: tuple[str, ...] = (Runtime.TORCH,)
     starting: ClassVar[str] = "Running…"
     doing: ClassVar[str] = "running the prompt"
 
@@ -120,7 +121,7 @@ class ContinueJob(Job):
     prompt: str
     settings: ContinuationSettings
     options: RecipeOptions
-    runtime: str = TORCH
+    runtime: str = Runtime.TORCH
     starting: ClassVar[str] = "Generating…"
     doing: ClassVar[str] = "generating the continuations"
     did: ClassVar[str] = "continuations generated"
@@ -148,7 +149,7 @@ class TextJob(Job):
 class EvaluateJob(TextJob):
     """FP32 versus INT8 of *runtime* over a text file; emits a ``CorpusEval``."""
 
-    runtime: str = TORCH
+    runtime: str = Runtime.TORCH
     starting: ClassVar[str] = "Evaluating the text…"
     doing: ClassVar[str] = "evaluating the text"
     did: ClassVar[str] = "text evaluated"

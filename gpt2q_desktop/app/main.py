@@ -13,7 +13,8 @@ from PySide6.QtCore import QTimer
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication
 
-from ..core.logs import LOGGER, setup_logging
+from gpt2q_desktop.core.logs import LOGGER, setup_logging
+
 from ..version import __version__
 from .controllers.main_controller import MainController
 from .gc_guard import MainThreadCollector

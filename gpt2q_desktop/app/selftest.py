@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ..core.options import RecipeOptions
-    from ..core.session import Session
+    from gpt2q_desktop.core.options import RecipeOptions
+    from gpt2q_desktop.core.session import Session
 
 DEFAULT_PROMPTS = (
     "It is a truth universally acknowledged, that a single man in possession of a good fortune, must be in want of a",
@@ -109,10 +109,10 @@ def _finite_answer(side: Any) -> bool:
 
 def check_core(checkpoint: Path, prompts: Sequence[str], min_agreement: float, outcome: Outcome) -> None:
     """Load, quantize into a temporary data dir, reload from the cache, compare the prompts."""
-    from ..core.cache import QuantCache
-    from ..core.options import RecipeOptions
-    from ..core.paths import ENV_DATA_DIR
-    from ..core.session import Session
+    from gpt2q_desktop.core.options import RecipeOptions
+    from gpt2q_desktop.core.paths import ENV_DATA_DIR
+    from gpt2q_desktop.core.session import Session
+    from gpt2q_desktop.core.store.model_cache import QuantCache
 
     if not (checkpoint / "config.json").is_file():
         raise SelfTestFailure(f"no checkpoint at {checkpoint} (config.json missing)")
@@ -129,7 +129,7 @@ def check_core(checkpoint: Path, prompts: Sequence[str], min_agreement: float, o
 
 def _check_cache_round_trip(session: Session, options: RecipeOptions, prompt: str, outcome: Outcome) -> None:
     """Every eligible layer INT8, written to the cache, found again, and the same model once reloaded."""
-    from ..core.runner import last_logits
+    from gpt2q_desktop.core.measure.inference import last_logits
 
     report = session.quantize(options)
     int8 = session.int8_model
@@ -157,8 +157,8 @@ def _check_cache_round_trip(session: Session, options: RecipeOptions, prompt: st
 
 def _check_answers(session: Session, options: RecipeOptions, prompts: Sequence[str], min_agreement: float, outcome: Outcome) -> None:
     """Both models answer every prompt with a finite distribution, in measurable time, and agree enough."""
-    from ..core.metrics import percentile
-    from ..core.options import RunSettings
+    from gpt2q_desktop.core.measure.metrics import percentile
+    from gpt2q_desktop.core.options import RunSettings
 
     settings = RunSettings(repeats=3, warmup=1, threads=1, top_k=5)
     rows = []
@@ -185,14 +185,15 @@ def _check_answers(session: Session, options: RecipeOptions, prompts: Sequence[s
 def _check_onnxruntime(session: Session, options: RecipeOptions, prompt: str) -> None:
     """The ONNX Runtime path: export and quantize in a child process, every eligible layer INT8, one comparison
     whose FP32 answer is torch FP32's."""
-    from ..core.options import RunSettings
+    from gpt2q_desktop.core.options import RunSettings
+    from gpt2q_desktop.core.runtimes import Runtime
 
-    report = session.quantize(options, None, None, "onnxruntime")
+    report = session.quantize(options, None, None, Runtime.ONNXRUNTIME)
     say(f"INT8: {report.summary()}")
     if report.layers_quantized != report.layers_eligible:
         raise SelfTestFailure(f"ONNX Runtime: only {report.layers_quantized}/{report.layers_eligible} layers INT8")
     settings = RunSettings(repeats=3, warmup=1, threads=1, top_k=5)
-    torch_row, ort_row = session.compare([prompt], options, settings, runtimes=("torch", "onnxruntime"))
+    torch_row, ort_row = session.compare([prompt], options, settings, runtimes=tuple(Runtime))
     if not (_finite_answer(ort_row.fp32) and _finite_answer(ort_row.int8)):
         raise SelfTestFailure("ONNX Runtime gave no valid answer")
     if ort_row.fp32.token_id != torch_row.fp32.token_id:
@@ -211,7 +212,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     if not 0.0 <= args.min_agreement <= 1.0:
         _out("self-test FAILED: --min-agreement must be between 0 and 1")
         return 1
-    from ..core.paths import demo_student_dir
+    from gpt2q_desktop.core.paths import demo_student_dir
 
     checkpoint = Path(args.checkpoint).expanduser() if args.checkpoint else demo_student_dir()
     prompts = [p for p in (args.prompt or DEFAULT_PROMPTS) if p.strip()]

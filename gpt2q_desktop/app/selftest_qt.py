@@ -65,7 +65,7 @@ def _bundled_icon() -> tuple[Any, Any]:
     from PySide6.QtCore import QSize
     from PySide6.QtGui import QIcon, QImage, QImageReader
 
-    from ..core.paths import resources_dir
+    from gpt2q_desktop.core.paths import resources_dir
 
     icons = resources_dir() / "icons"
     svg, png = icons / f"{ICON_NAME}.svg", icons / f"{ICON_NAME}-256.png"

@@ -13,9 +13,10 @@ from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings
 
-from ..core.errors import Gpt2qError
-from ..core.logs import LOGGER
-from ..core.options import RUNTIME_CHOICES, TORCH, RecipeOptions, RunSettings
+from gpt2q_desktop.core.errors import Gpt2qError
+from gpt2q_desktop.core.logs import LOGGER
+from gpt2q_desktop.core.options import RecipeOptions, RunSettings
+from gpt2q_desktop.core.runtimes import RUNTIME_CHOICES, Runtime
 
 log = logging.getLogger(LOGGER)
 ENV_SETTINGS_FILE = "GPT2Q_SETTINGS_FILE"
@@ -45,7 +46,7 @@ def _as_blocks(value: Any) -> list[int]:
 
 def settings_file() -> str | None:
     """The INI file the environment asks for (see the module's docstring), or None: the platform's location."""
-    from ..core.paths import ENV_DATA_DIR
+    from gpt2q_desktop.core.paths import ENV_DATA_DIR
 
     if os.environ.get(ENV_SETTINGS_FILE):
         return os.environ[ENV_SETTINGS_FILE]
@@ -169,8 +170,8 @@ class AppSettings:
     @property
     def runtime(self) -> str:
         """The remembered Runtime choice (a key of ``RUNTIME_CHOICES``; PyTorch when missing or unknown)."""
-        value = str(self._read("run/runtime", TORCH))
-        return value if value in RUNTIME_CHOICES else TORCH
+        value = str(self._read("run/runtime", Runtime.TORCH))
+        return value if value in RUNTIME_CHOICES else Runtime.TORCH
 
     @runtime.setter
     def runtime(self, choice: str) -> None:

@@ -8,7 +8,7 @@ import threading
 
 from PySide6.QtCore import QObject, Signal
 
-from ..core.sources import find_hf_gpt2
+from gpt2q_desktop.core.checkpoints.sources import find_hf_gpt2
 
 log = logging.getLogger("gpt2q")
 SCAN_SECONDS = 5.0

@@ -6,11 +6,11 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from ..core.history_db import HistoryError, HistoryStore
-from ..core.logs import LOGGER
+from gpt2q_desktop.core.logs import LOGGER
+from gpt2q_desktop.core.store.history import HistoryError, HistoryStore
 
 if TYPE_CHECKING:
-    from ..core.compare import ComparisonRow
+    from gpt2q_desktop.core.results import ComparisonRow
 
 log = logging.getLogger(LOGGER)
 MEMORY_ONLY = "Until the window closes, the history is kept in memory only."

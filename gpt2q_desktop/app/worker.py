@@ -14,8 +14,9 @@ import threading
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from ..core.errors import Cancelled, Gpt2qError
-from ..core.session import Session
+from gpt2q_desktop.core.errors import Cancelled, Gpt2qError
+from gpt2q_desktop.core.session import Session
+
 from .gc_guard import freeze_libraries
 from .jobs import Job, JobContext, OpenJob
 
@@ -27,15 +28,15 @@ def _warm_up() -> None:
     (onnx, onnxruntime) and build the bundled GPT-2 tokenizer (work that holds the GIL for long stretches, so it
     is done once, with the start-up), then exempt all that from later garbage collections
     (:func:`~.gc_guard.freeze_libraries`; unfrozen, onnx's objects alone make each full collection a 40 ms stall)."""
-    from ..core.paths import bundled_tokenizer_dir
-    from ..core.tokenizer import load_tokenizer
+    from gpt2q_desktop.core.checkpoints.tokenizer import load_tokenizer
+    from gpt2q_desktop.core.paths import bundled_tokenizer_dir
 
     try:
         load_tokenizer(bundled_tokenizer_dir())
     except Gpt2qError as exc:  # a checkpoint brings its own; say why the shared one is missing
         log.warning("the bundled GPT-2 tokenizer is unusable: %s", exc)
     try:
-        from ..core import onnx_pipeline
+        from gpt2q_desktop.core.ort import pipeline as onnx_pipeline
 
         onnx_pipeline.versions()  # imports onnx and onnxruntime
     except ImportError as exc:  # PyTorch still works; an ONNX Runtime job will say what is missing

@@ -6,6 +6,8 @@ Every failure a user can cause is raised as a subclass of :class:`Gpt2qError`; t
 
 from __future__ import annotations
 
+import errno
+
 
 class Gpt2qError(Exception):
     """Base class of every user-facing error."""
@@ -40,3 +42,11 @@ class Cancelled(Gpt2qError):
 
     def __init__(self, message: str = "Cancelled.") -> None:
         super().__init__(message)
+
+
+def reason_of(exc: BaseException) -> str:
+    """What went wrong, on one line; "the disk is full" also when a library only says so in its message."""
+    if getattr(exc, "errno", None) == errno.ENOSPC or "No space left on device" in str(exc):
+        return "the disk is full"
+    text = (exc.strerror if isinstance(exc, OSError) else None) or str(exc) or type(exc).__name__
+    return " ".join(text.split())

@@ -10,7 +10,7 @@ import logging
 import logging.handlers
 from pathlib import Path
 
-from .paths import data_dir
+from gpt2q_desktop.core.paths import data_dir
 
 LOGGER = "gpt2q"
 MAX_BYTES = 2_000_000

@@ -7,21 +7,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .errors import PromptError
-
-TORCH, ONNXRUNTIME = "torch", "onnxruntime"
-RUNTIME_CHOICES: dict[str, tuple[str, ...]] = {TORCH: (TORCH,), ONNXRUNTIME: (ONNXRUNTIME,), "both": (TORCH, ONNXRUNTIME)}
-"""What ``--runtime`` (and the window's Runtime choice) accepts, and the runtimes each runs; torch is the default."""
-RUNTIME_NAMES = {TORCH: "PyTorch", ONNXRUNTIME: "ONNX Runtime"}
-
-
-def runtimes_of(choice: str) -> tuple[str, ...]:
-    """The runtimes of a Runtime choice (``torch``, ``onnxruntime`` or ``both``)."""
-    try:
-        return RUNTIME_CHOICES[choice]
-    except KeyError:
-        raise PromptError(f"Unknown runtime {choice!r}: choose one of {', '.join(RUNTIME_CHOICES)}.") from None
-
+from gpt2q_desktop.core.errors import PromptError
 
 EVAL_TOKENS = 20_000
 """Tokens of a text a corpus evaluation reads by default (window and CLI alike)."""
@@ -29,7 +15,7 @@ RANK_TOKENS = 512
 """Tokens of a text the layer-sensitivity ranking reads by default."""
 
 AUTO_THREADS = 0
-"""``RunSettings.threads`` value meaning the core's default thread count (``runner.default_threads``)."""
+"""``RunSettings.threads`` value meaning the core's default thread count (``inference.default_threads``)."""
 
 
 @dataclass(frozen=True)

@@ -16,23 +16,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .checkpoint import CheckpointInfo, inspect_checkpoint, load_inspected
-from .errors import Cancelled, CheckpointError, TokenizerError
-from .options import AUTO_THREADS, ONNXRUNTIME, RUNTIME_NAMES, TORCH, RecipeOptions, RunSettings
-from .text import counted
+from gpt2q_desktop.core.checkpoints.checkpoint import CheckpointInfo, inspect_checkpoint, load_inspected
+from gpt2q_desktop.core.errors import Cancelled, CheckpointError, TokenizerError
+from gpt2q_desktop.core.options import AUTO_THREADS, RecipeOptions, RunSettings
+from gpt2q_desktop.core.runtimes import Runtime, runtime_label
+from gpt2q_desktop.core.text import counted
 
 if TYPE_CHECKING:
     from torch import nn
 
-    from .cache import QuantCache
-    from .checkpoint import LoadedCheckpoint
-    from .compare import ComparisonRow
-    from .continuation import ContinuationPair
-    from .ort_model import OrtCausalLM
-    from .quality import CorpusEval, LayerScore
-    from .quantize import QuantizeReport
-    from .recipe import CancelFn, ProgressFn, QuantizationRecipe
-    from .runner import EncodedPrompt
+    from gpt2q_desktop.core.checkpoints.checkpoint import LoadedCheckpoint
+    from gpt2q_desktop.core.measure.continuation import ContinuationPair
+    from gpt2q_desktop.core.measure.inference import EncodedPrompt
+    from gpt2q_desktop.core.measure.quality import CorpusEval, LayerScore
+    from gpt2q_desktop.core.ort.model import OrtCausalLM
+    from gpt2q_desktop.core.progress import CancelFn, ProgressFn
+    from gpt2q_desktop.core.results import ComparisonRow, QuantizeReport
+    from gpt2q_desktop.core.store.model_cache import QuantCache
+    from gpt2q_desktop.core.torch_int8.recipe import QuantizationRecipe
 
 log = logging.getLogger("gpt2q")
 
@@ -118,22 +119,22 @@ class Session:
     # -- INT8 -----------------------------------------------------------------------------------
     def quantize(
         self, options: RecipeOptions, progress: ProgressFn | None = None, cancelled: CancelFn | None = None,
-        runtime: str = TORCH,
+        runtime: str = Runtime.TORCH,
     ) -> QuantizeReport:  # fmt: skip
         """The INT8 model of *options* on *runtime*, from the cache or freshly made (and stored); it becomes
         current. On ONNX Runtime the FP32 graph is made (or found) too."""
-        from .cache import QuantCache
+        from gpt2q_desktop.core.store.model_cache import QuantCache
 
         info = self._require_info()
         cache = self._cache or QuantCache()
-        log.info("Quantizing %s for %s: %s", info.name, RUNTIME_NAMES[runtime], options.describe())
-        if runtime == ONNXRUNTIME:
-            from .onnx_pipeline import onnx_models
+        log.info("Quantizing %s for %s: %s", info.name, runtime_label(runtime), options.describe())
+        if runtime == Runtime.ONNXRUNTIME:
+            from gpt2q_desktop.core.ort.pipeline import onnx_models
 
             fp32, int8, report = onnx_models(info, options, cache, progress, cancelled)
             self._onnx = (options, fp32, int8)
         else:
-            from .quantize import DEFAULT_RECIPE, quantize_checkpoint
+            from gpt2q_desktop.core.torch_int8.pipeline import DEFAULT_RECIPE, quantize_checkpoint
 
             model, report = quantize_checkpoint(
                 info, options, lambda: self.fp32, cache, self._recipe or DEFAULT_RECIPE, progress, cancelled
@@ -150,9 +151,9 @@ class Session:
         self, runtime: str, options: RecipeOptions, progress: ProgressFn | None = None, cancelled: CancelFn | None = None
     ) -> tuple[Any, Any]:
         """The FP32 and INT8 models of *options* on *runtime* (made or loaded when missing or stale)."""
-        if runtime == ONNXRUNTIME:
+        if runtime == Runtime.ONNXRUNTIME:
             if self._onnx is None or self._onnx[0] != options:
-                self.quantize(options, progress, cancelled, ONNXRUNTIME)
+                self.quantize(options, progress, cancelled, Runtime.ONNXRUNTIME)
             assert self._onnx is not None
             return self._onnx[1], self._onnx[2]
         return self.fp32, self.int8(options, progress, cancelled)
@@ -164,12 +165,12 @@ class Session:
         """Write the ONNX Runtime INT8 model of *options* to the folder *out*, ready to run without gpt2q
         (a non-empty *out* is refused unless *overwrite*, before any work); returns *out*. The report goes to
         :attr:`on_quantized` as for any quantization."""
-        from .takeaway import check_destination, write_takeaway
+        from gpt2q_desktop.core.ort.takeaway import check_destination, write_takeaway
 
         out = Path(out)
         check_destination(out, overwrite)
         tokenizer = self.tokenizer
-        report = self.quantize(options, progress, cancelled, ONNXRUNTIME)
+        report = self.quantize(options, progress, cancelled, Runtime.ONNXRUNTIME)
         assert self._onnx is not None
         info = self._require_info()
         written = write_takeaway(out, self._onnx[2].path, info.config, tokenizer, info.name, report)
@@ -194,28 +195,28 @@ class Session:
     # -- verbs ----------------------------------------------------------------------------------
     def encode(self, prompts: Sequence[str]) -> list[EncodedPrompt]:
         """Every prompt tokenized; an empty or untokenizable one is refused before any long work."""
-        from .runner import encode_prompt
+        from gpt2q_desktop.core.measure.inference import encode_prompt
 
         tokenizer, n_positions = self.tokenizer, self.n_positions
         return [encode_prompt(tokenizer, text, n_positions) for text in prompts]
 
     def compare(
         self, prompts: Sequence[str], options: RecipeOptions, settings: RunSettings,
-        progress: ProgressFn | None = None, cancelled: CancelFn | None = None, runtimes: Sequence[str] = (TORCH,),
+        progress: ProgressFn | None = None, cancelled: CancelFn | None = None, runtimes: Sequence[str] = (Runtime.TORCH,),
     ) -> Iterator[ComparisonRow]:  # fmt: skip
         """FP32 versus INT8 on each prompt, one row per prompt and runtime (prompts checked and every INT8
         model ready first; with several runtimes all models are timed interleaved)."""
         encoded = self.encode(prompts)
         pairs = [self.pair(runtime, options, progress, cancelled) for runtime in runtimes]
         context = {"checkpoint": self._require_info().name, "checkpoint_key": self.content_key(), "recipe": options.describe()}
-        names = " and ".join(RUNTIME_NAMES[runtime] for runtime in runtimes)
+        names = " and ".join(runtime_label(runtime) for runtime in runtimes)
         return self._rows(encoded, pairs, settings, context, names, progress, cancelled)
 
     def content_key(self) -> str:
         """The checkpoint's identity by content: its config and weight files' bytes, hashed (cached by stamp)."""
         import hashlib
 
-        from .cache import QuantCache
+        from gpt2q_desktop.core.store.model_cache import QuantCache
 
         files = (self._cache or QuantCache()).file_digests(self._require_info())
         return hashlib.sha256(repr(files).encode()).hexdigest()[:16]
@@ -228,8 +229,8 @@ class Session:
         an ETA once a few prompts have been timed. Once all are given, the log says so (*runtimes* in words)."""
         from dataclasses import replace
 
-        from .compare import compare_encoded
-        from .text import time_left
+        from gpt2q_desktop.core.measure.compare import compare_encoded
+        from gpt2q_desktop.core.text import time_left
 
         timed_before_eta = 3
         total, start = len(encoded), time.monotonic()
@@ -248,11 +249,11 @@ class Session:
     def continue_prompt(
         self, prompt: str, n_tokens: int, temperature: float, seed: int, options: RecipeOptions,
         threads: int = AUTO_THREADS, progress: ProgressFn | None = None, cancelled: CancelFn | None = None,
-        runtime: str = TORCH,
+        runtime: str = Runtime.TORCH,
     ) -> ContinuationPair:  # fmt: skip
         """Both models of *runtime* continue *prompt* (greedy when *temperature* is 0), timed on *threads*."""
-        from .continuation import continuation_pair
-        from .runner import default_threads
+        from gpt2q_desktop.core.measure.continuation import continuation_pair
+        from gpt2q_desktop.core.measure.inference import default_threads
 
         self.encode([prompt])
         fp32, int8 = self.pair(runtime, options, progress, cancelled)
@@ -262,18 +263,18 @@ class Session:
             fp32, int8, self.tokenizer, prompt, n_tokens, self.n_positions, threads or default_threads(),
             temperature, seed, cancelled,
         )  # fmt: skip
-        log.info("Continued a prompt with FP32 and INT8 on %s (%s)", RUNTIME_NAMES[runtime], counted(n_tokens, "token"))
+        log.info("Continued a prompt with FP32 and INT8 on %s (%s)", runtime_label(runtime), counted(n_tokens, "token"))
         if progress is not None:
             progress(1, 1, "Done")
         return pair
 
     def evaluate(
         self, text: Path, max_tokens: int, options: RecipeOptions, threads: int = AUTO_THREADS,
-        progress: ProgressFn | None = None, cancelled: CancelFn | None = None, runtime: str = TORCH,
+        progress: ProgressFn | None = None, cancelled: CancelFn | None = None, runtime: str = Runtime.TORCH,
     ) -> CorpusEval:  # fmt: skip
         """FP32 versus INT8 of *runtime* over the text file *text* (its first *max_tokens* tokens)."""
-        from .quality import checked_chunks, evaluate_text
-        from .runner import default_threads, torch_threads
+        from gpt2q_desktop.core.measure.inference import default_threads, torch_threads
+        from gpt2q_desktop.core.measure.quality import checked_chunks, evaluate_text
 
         chunks = checked_chunks(text)
         tokenizer = self.tokenizer
@@ -282,7 +283,7 @@ class Session:
             result = evaluate_text(
                 fp32, int8, tokenizer, chunks, self.n_positions, max_tokens, progress=progress, cancelled=cancelled
             )
-        log.info("Evaluated %s on %s (%s): %s", text.name, RUNTIME_NAMES[runtime], options.describe(), result.summary())
+        log.info("Evaluated %s on %s (%s): %s", text.name, runtime_label(runtime), options.describe(), result.summary())
         return result
 
     def rank_layers(
@@ -291,8 +292,8 @@ class Session:
     ) -> list[LayerScore]:  # fmt: skip
         """Blocks (and lm_head with the embeddings) ranked by the KL each adds when it alone is INT8, on the
         start of the text file *text*; only the recipe's granularity (per channel or not) matters."""
-        from .quality import checked_chunks, head_text, layer_sensitivity
-        from .runner import default_threads, torch_threads
+        from gpt2q_desktop.core.measure.inference import default_threads, torch_threads
+        from gpt2q_desktop.core.measure.quality import checked_chunks, head_text, layer_sensitivity
 
         chunks = checked_chunks(text)
         tokenizer = self.tokenizer

@@ -6,8 +6,8 @@ import re
 import unicodedata
 from pathlib import Path
 
-from .errors import Gpt2qError
-from .files import NotARegularFile, file_problem, open_regular
+from gpt2q_desktop.core.errors import Gpt2qError
+from gpt2q_desktop.core.files import NotARegularFile, file_problem, open_regular
 
 _VISIBLE = {" ": "␣", "\n": "↵", "\t": "→", "\r": "␍"}
 _BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")

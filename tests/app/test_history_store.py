@@ -15,9 +15,9 @@ from PySide6.QtGui import QGuiApplication
 from gpt2q_desktop.app import stored_history
 from gpt2q_desktop.app.models.history_model import HEADERS
 from gpt2q_desktop.app.views.history_panel import ALL_CHECKPOINTS
-from gpt2q_desktop.core.compare import ComparisonRow, SideResult
-from gpt2q_desktop.core.history_db import HistoryError, HistoryStore
-from gpt2q_desktop.core.runner import Timing, TopToken
+from gpt2q_desktop.core.measure.inference import Timing, TopToken
+from gpt2q_desktop.core.results import ComparisonRow, SideResult
+from gpt2q_desktop.core.store.history import HistoryError, HistoryStore
 
 
 def fake_row(prompt: str, checkpoint: str, ms: float = 2.0) -> ComparisonRow:

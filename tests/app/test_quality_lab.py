@@ -8,8 +8,8 @@ import pytest
 from PySide6.QtCore import Qt
 
 from gpt2q_desktop.app.jobs import EvaluateJob, RankJob
-from gpt2q_desktop.core.cache import QuantCache
 from gpt2q_desktop.core.options import RecipeOptions
+from gpt2q_desktop.core.store.model_cache import QuantCache
 from tests.app.conftest import of_job
 from tests.conftest import TRAIN_TEXT
 
@@ -49,8 +49,8 @@ def _core(checkpoint: Path, options: RecipeOptions):
 @pytest.mark.parametrize("sample", [False, True])
 def test_continuations_are_shown_as_the_core_generates_them(lab, run, qtbot, trained_checkpoint, sample):
     from gpt2q_desktop.app.views.continuation_view import shown_token
-    from gpt2q_desktop.core.continuation import continuation_pair
-    from gpt2q_desktop.core.runner import default_threads
+    from gpt2q_desktop.core.measure.continuation import continuation_pair
+    from gpt2q_desktop.core.measure.inference import default_threads
 
     panel = lab.window.quality_panel
     qtbot.keyClicks(panel.continuation.prompt, "The cat sat on the")
@@ -102,7 +102,7 @@ def test_an_unreliable_continuation_timing_says_so_and_why(qtbot):
     from dataclasses import replace
 
     from gpt2q_desktop.app.views.continuation_view import ContinuationBox
-    from gpt2q_desktop.core.continuation import Continuation, ContinuationPair
+    from gpt2q_desktop.core.measure.continuation import Continuation, ContinuationPair
 
     side = Continuation((1, 2, 3), (" a", " b", " c"), 5.0, (2.0, 4.0))
     pair = ContinuationPair("Hi", side, side, None, threads=1, noise=("other programs used 1.5 cores meanwhile",))
@@ -125,7 +125,7 @@ def test_an_unreliable_continuation_timing_says_so_and_why(qtbot):
 
 
 def test_corpus_figures_are_the_cores(lab, run, qtbot, trained_checkpoint, corpus):
-    from gpt2q_desktop.core.quality import evaluate_text, read_text
+    from gpt2q_desktop.core.measure.quality import evaluate_text, read_text
 
     panel = lab.window.quality_panel
     with qtbot.waitSignal(lab.runner.worker.produced, timeout=120_000, check_params_cb=of_job(EvaluateJob)) as shown:
@@ -282,7 +282,7 @@ def test_opening_another_checkpoint_clears_the_previous_figures(lab, run, qtbot,
 
 
 def test_excluding_blocks_without_a_text_changes_nothing(lab, boxes):
-    from gpt2q_desktop.core.quality import LayerScore
+    from gpt2q_desktop.core.measure.quality import LayerScore
 
     panel, quantize_panel = lab.window.quality_panel, lab.window.quantize_panel
     panel.show_ranking([LayerScore("block 1", 1, 0.1, 0.9)], [])

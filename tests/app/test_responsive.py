@@ -40,7 +40,7 @@ def stall_watch() -> Iterator[Callable[[], tuple[float, float]]]:
 @pytest.fixture(scope="module")
 def medium(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 12-layer GPT-2 that takes more than a second to quantize here."""
-    from gpt2q_desktop.core.synthetic import make_gpt2, save_checkpoint
+    from gpt2q_desktop.core.checkpoints.synthetic import make_gpt2, save_checkpoint
 
     model = make_gpt2(n_layer=12, n_embd=512, n_head=8, n_positions=128)
     return save_checkpoint(model, tmp_path_factory.mktemp("medium") / "medium")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 
-from gpt2q_desktop.core.cache import QuantCache
+from gpt2q_desktop.core.store.model_cache import QuantCache
 from tests.app.test_responsive import MAX_STALL_S, stall_watch
 
 CANCEL_AFTER_S = 3.0
@@ -22,7 +22,7 @@ EXPORTING, QUANTIZING = "Exporting the FP32 model to ONNX", "Quantizing the ONNX
 @pytest.fixture(scope="module")
 def gpt2_12(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A GPT-2 of the real small size (12 layers, 768 wide), with its tokenizer."""
-    from gpt2q_desktop.core.synthetic import make_gpt2, save_checkpoint
+    from gpt2q_desktop.core.checkpoints.synthetic import make_gpt2, save_checkpoint
 
     return save_checkpoint(make_gpt2(12), tmp_path_factory.mktemp("gpt2-12") / "gpt2-12", tokenizer=True)
 

@@ -13,9 +13,9 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
 from gpt2q_desktop.app.views.about import versions
-from gpt2q_desktop.core.cache import QuantCache
+from gpt2q_desktop.core.checkpoints.sources import find_hf_gpt2
 from gpt2q_desktop.core.options import RecipeOptions
-from gpt2q_desktop.core.sources import find_hf_gpt2
+from gpt2q_desktop.core.store.model_cache import QuantCache
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 
-from gpt2q_desktop.core.cache import QuantCache
-from gpt2q_desktop.core.checkpoint import inspect_checkpoint
+from gpt2q_desktop.core.checkpoints.checkpoint import inspect_checkpoint
 from gpt2q_desktop.core.options import RecipeOptions, RunSettings
+from gpt2q_desktop.core.store.model_cache import QuantCache
 
 
 def _core_row(checkpoint: Path, prompt: str, options: RecipeOptions, top_k: int = 5):
@@ -160,7 +160,7 @@ def test_weights_that_do_not_fit_are_refused_in_plain_words(make_app, run, boxes
 def test_an_unexpected_error_in_the_worker_is_shown_and_the_app_keeps_working(
     make_app, run, boxes, monkeypatch, tiny_checkpoint
 ):
-    import gpt2q_desktop.core.compare as compare
+    import gpt2q_desktop.core.measure.compare as compare
 
     app = make_app(tiny_checkpoint)
     real = compare.compare_encoded
@@ -177,7 +177,7 @@ def test_an_unexpected_error_in_the_worker_is_shown_and_the_app_keeps_working(
 
 
 def test_a_folder_without_tokenizer_offers_the_bundled_one(make_app, run, tmp_path, tiny_model):
-    from gpt2q_desktop.core.synthetic import save_checkpoint
+    from gpt2q_desktop.core.checkpoints.synthetic import save_checkpoint
 
     folder = save_checkpoint(tiny_model, tmp_path / "no-tokenizer", tokenizer=False)
     app = make_app(folder)

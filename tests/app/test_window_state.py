@@ -11,8 +11,9 @@ import threading
 from pathlib import Path
 
 from gpt2q_desktop.app.views.main_window import APP_TITLE, message_box
-from gpt2q_desktop.core.options import ONNXRUNTIME, RecipeOptions
-from gpt2q_desktop.core.sources import find_hf_gpt2
+from gpt2q_desktop.core.checkpoints.sources import find_hf_gpt2
+from gpt2q_desktop.core.options import RecipeOptions
+from gpt2q_desktop.core.runtimes import Runtime
 
 
 def test_a_folder_refused_at_once_leaves_the_open_checkpoint_in_place(make_app, run, boxes, tmp_path, tiny_checkpoint):
@@ -155,14 +156,14 @@ def test_settings_follow_the_config_or_data_dir_override(monkeypatch, tmp_path) 
 def test_two_windows_keep_each_others_changes(make_app, tiny_checkpoint, caplog):
     first, second = make_app(tiny_checkpoint), make_app(tiny_checkpoint)
     first.window.quantize_panel.set_options(RecipeOptions(exclude_layers=(1,)))
-    first.window.quantize_panel.set_runtime_choice(ONNXRUNTIME)
+    first.window.quantize_panel.set_runtime_choice(Runtime.ONNXRUNTIME)
     second.window.quantize_panel.per_channel.setChecked(True)
     with caplog.at_level(logging.INFO, logger="gpt2q"):
         second.window.close()  # saves per-channel: the first window's blocks and runtime are not its business
         first.window.close()  # saves the blocks and the runtime, and leaves the second's per-channel alone
     third = make_app(restore=True)
     assert third.window.quantize_panel.options() == RecipeOptions(per_channel=True, exclude_layers=(1,))
-    assert third.settings.runtime == ONNXRUNTIME
+    assert third.settings.runtime == Runtime.ONNXRUNTIME
     assert not [r for r in caplog.records if "another window" in r.getMessage()]
     fourth = make_app(restore=True)
     third.window.quantize_panel.set_options(RecipeOptions(exclude_layers=(0,)))

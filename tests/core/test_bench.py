@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from gpt2q_desktop.cli import main
-from gpt2q_desktop.core.bench import VARIANTS, bench_model, streamed_bytes_per_token
-from gpt2q_desktop.core.bench_ort import ORT_VARIANTS, TORCH_TWIN
-from gpt2q_desktop.core.bench_table import BenchRow, render_bench
+from gpt2q_desktop.core.bench.ort_variants import ORT_VARIANTS, TORCH_TWIN
+from gpt2q_desktop.core.bench.run import VARIANTS, bench_model, streamed_bytes_per_token
+from gpt2q_desktop.core.bench.table import BenchRow, render_bench
 
 
 @pytest.fixture(scope="module")
@@ -61,9 +61,9 @@ def test_decode_graph_matches_torch(tmp_path: Path) -> None:
     import torch
     from transformers import DynamicCache
 
-    from gpt2q_desktop.core.onnx_decode import OrtDecodeStep, build_decode_graphs, stacked_past
-    from gpt2q_desktop.core.runner import cached_step
-    from gpt2q_desktop.core.synthetic import make_gpt2
+    from gpt2q_desktop.core.checkpoints.synthetic import make_gpt2
+    from gpt2q_desktop.core.measure.inference import cached_step
+    from gpt2q_desktop.core.ort.decode import OrtDecodeStep, build_decode_graphs, stacked_past
 
     model = make_gpt2(2, n_embd=64, n_head=4, vocab_size=1000, n_positions=64)
     fp32_path, int8_path, counts, _ = build_decode_graphs(model, tmp_path)
@@ -87,15 +87,15 @@ def test_decode_graph_matches_torch(tmp_path: Path) -> None:
 
 def test_streamed_bytes_shrink_fourfold(tiny_model) -> None:
     from gpt2q_desktop.core.options import RecipeOptions
-    from gpt2q_desktop.core.recipe import DynamicInt8Recipe
+    from gpt2q_desktop.core.torch_int8.recipe import DynamicInt8Recipe
 
     int8 = DynamicInt8Recipe().quantize(tiny_model, RecipeOptions())
     assert streamed_bytes_per_token(tiny_model) == 4 * streamed_bytes_per_token(int8)
 
 
 def test_bench_cli_json_keys(monkeypatch, capsys, tiny_rows: list[BenchRow]) -> None:
-    from gpt2q_desktop.core import bench
-    from gpt2q_desktop.core.synthetic import make_gpt2
+    from gpt2q_desktop.core.bench import run as bench
+    from gpt2q_desktop.core.checkpoints.synthetic import make_gpt2
 
     monkeypatch.setattr(bench, "make_gpt2", lambda n: make_gpt2(n, n_embd=64, n_head=2, n_positions=64))
     monkeypatch.setattr(bench, "bench_model", lambda *a, **k: tiny_rows)  # timed above; here the CLI's output
@@ -107,8 +107,8 @@ def test_bench_cli_json_keys(monkeypatch, capsys, tiny_rows: list[BenchRow]) -> 
 
 
 def test_a_noisy_timing_run_is_measured_again_then_marked(monkeypatch, tiny_checkpoint) -> None:
-    from gpt2q_desktop.core import bench
-    from gpt2q_desktop.core.bench_table import render_bench
+    from gpt2q_desktop.core.bench import run as bench
+    from gpt2q_desktop.core.bench.table import render_bench
 
     spiky, steady = [10.0] * 8 + [90.0] * 2, [10.0] * 10
     calls: list[int] = []

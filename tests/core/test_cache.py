@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from gpt2q_desktop.core.cache import QuantCache
-from gpt2q_desktop.core.checkpoint import inspect_checkpoint, load_checkpoint
+from gpt2q_desktop.core.checkpoints.checkpoint import inspect_checkpoint, load_checkpoint
 from gpt2q_desktop.core.errors import Cancelled
+from gpt2q_desktop.core.measure.inference import last_logits
 from gpt2q_desktop.core.options import RecipeOptions
 from gpt2q_desktop.core.paths import data_dir as cache_data_dir
-from gpt2q_desktop.core.quantize import quantize_checkpoint
-from gpt2q_desktop.core.runner import last_logits
+from gpt2q_desktop.core.store.model_cache import QuantCache
+from gpt2q_desktop.core.torch_int8.pipeline import quantize_checkpoint
 
 IDS = torch.tensor([[464, 3290, 318]])
 
@@ -152,7 +152,7 @@ def test_list_delete_and_clear(tiny_checkpoint: Path) -> None:
 
 
 def test_weight_digest_is_remembered(tiny_checkpoint: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import gpt2q_desktop.core.cache as cache_module
+    import gpt2q_desktop.core.store.model_cache as cache_module
 
     cache = QuantCache()
     info = inspect_checkpoint(tiny_checkpoint)

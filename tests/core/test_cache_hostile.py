@@ -13,12 +13,13 @@ import pytest
 import torch
 
 from gpt2q_desktop.cli import main
-from gpt2q_desktop.core.cache import QuantCache
-from gpt2q_desktop.core.checkpoint import inspect_checkpoint, load_checkpoint
+from gpt2q_desktop.core.checkpoints.checkpoint import inspect_checkpoint, load_checkpoint
 from gpt2q_desktop.core.errors import Cancelled
+from gpt2q_desktop.core.measure.inference import last_logits
 from gpt2q_desktop.core.options import RecipeOptions
-from gpt2q_desktop.core.quantize import QuantizeReport, quantize_checkpoint
-from gpt2q_desktop.core.runner import last_logits
+from gpt2q_desktop.core.results import QuantizeReport
+from gpt2q_desktop.core.store.model_cache import QuantCache
+from gpt2q_desktop.core.torch_int8.pipeline import quantize_checkpoint
 
 IDS = torch.tensor([[464, 3290, 318]])
 TIMEOUT = 240.0

@@ -10,21 +10,21 @@ from pathlib import Path
 import pytest
 import torch
 
-from gpt2q_desktop.core.checkpoint import (
+from gpt2q_desktop.core.checkpoints.checkpoint import (
     KIND_SEED_INT8,
     inspect_checkpoint,
     load_checkpoint,
     load_tokenizer,
 )
+from gpt2q_desktop.core.checkpoints.synthetic import save_checkpoint
 from gpt2q_desktop.core.errors import (
     ArchitectureError,
     CheckpointError,
     TokenizerError,
     UnsafeCheckpointError,
 )
+from gpt2q_desktop.core.measure.inference import last_logits
 from gpt2q_desktop.core.paths import bundled_tokenizer_dir
-from gpt2q_desktop.core.runner import last_logits
-from gpt2q_desktop.core.synthetic import save_checkpoint
 
 IDS = torch.tensor([[15496, 995, 11, 314]])
 
@@ -123,8 +123,8 @@ def test_seed_int8_folder_is_loaded_and_labelled(tmp_path: Path, tiny_model) -> 
     """The seed's quantize_model.py output: quantize_dynamic on the unconverted model, state_dict saved."""
     from torch.ao.quantization import quantize_dynamic
 
-    from gpt2q_desktop.core.int8_modules import count_quantized
     from gpt2q_desktop.core.quiet import quiet_torch
+    from gpt2q_desktop.core.torch_int8.modules import count_quantized
 
     folder = save_checkpoint(tiny_model, tmp_path / "seed-int8", weights="bin")
     with quiet_torch():

@@ -7,13 +7,13 @@ from typing import Any
 import pytest
 import torch
 
-from gpt2q_desktop.core import continuation
-from gpt2q_desktop.core.checkpoint import load_checkpoint
-from gpt2q_desktop.core.continuation import continuation_pair
+from gpt2q_desktop.core.checkpoints.checkpoint import load_checkpoint
 from gpt2q_desktop.core.errors import Cancelled
+from gpt2q_desktop.core.measure import continuation
+from gpt2q_desktop.core.measure.continuation import continuation_pair
+from gpt2q_desktop.core.measure.inference import encode_prompt, last_logits
 from gpt2q_desktop.core.options import RecipeOptions
-from gpt2q_desktop.core.recipe import DynamicInt8Recipe
-from gpt2q_desktop.core.runner import encode_prompt, last_logits
+from gpt2q_desktop.core.torch_int8.recipe import DynamicInt8Recipe
 
 
 @pytest.fixture(scope="module")

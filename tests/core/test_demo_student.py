@@ -8,11 +8,11 @@ import re
 import pytest
 import torch
 
-from gpt2q_desktop.core.checkpoint import load_checkpoint
+from gpt2q_desktop.core.checkpoints.checkpoint import load_checkpoint
+from gpt2q_desktop.core.measure.inference import encode_prompt, last_logits
 from gpt2q_desktop.core.options import RecipeOptions
 from gpt2q_desktop.core.paths import demo_heldout_text, demo_student_dir
-from gpt2q_desktop.core.recipe import DynamicInt8Recipe
-from gpt2q_desktop.core.runner import encode_prompt, last_logits
+from gpt2q_desktop.core.torch_int8.recipe import DynamicInt8Recipe
 
 DEMO = demo_student_dir()
 CONTEXTS, CONTEXT_TOKENS = 200, 48
@@ -72,7 +72,7 @@ def test_fp32_and_int8_agree_on_held_out_contexts(demo) -> None:
 
 
 def test_keeping_the_most_sensitive_block_in_fp32_lowers_kl(demo) -> None:
-    from gpt2q_desktop.core.quality import evaluate_text, layer_sensitivity
+    from gpt2q_desktop.core.measure.quality import evaluate_text, layer_sensitivity
 
     loaded, int8 = demo
     text = demo_heldout_text().read_text(encoding="utf-8")[:8000]

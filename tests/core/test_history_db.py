@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from gpt2q_desktop.core.compare import ComparisonRow, SideResult
-from gpt2q_desktop.core.history_db import _MIGRATIONS, SCHEMA_VERSION, HistoryError, HistoryStore
-from gpt2q_desktop.core.runner import Timing, TopToken
+from gpt2q_desktop.core.measure.inference import Timing, TopToken
+from gpt2q_desktop.core.results import ComparisonRow, SideResult
+from gpt2q_desktop.core.store.history import _MIGRATIONS, SCHEMA_VERSION, HistoryError, HistoryStore
 
 
 def _row(prompt: str = "The cat sat", checkpoint: str = "demo", **kw) -> ComparisonRow:
@@ -50,7 +50,7 @@ def test_rows_filter_by_checkpoint_and_delete(data_dir: Path) -> None:
 
 def test_two_processes_adding_at_once_lose_no_row(data_dir: Path) -> None:
     code = (
-        "import sys; from tests.core.test_history_db import _row; from gpt2q_desktop.core.history_db import HistoryStore\n"
+        "import sys; from tests.core.test_history_db import _row; from gpt2q_desktop.core.store.history import HistoryStore\n"
         "s = HistoryStore()\n"
         "for i in range(40): s.add([_row(f'{sys.argv[1]}-{i}')])\n"
     )
@@ -128,7 +128,7 @@ def test_a_newer_schema_is_left_alone(data_dir: Path) -> None:
 
 
 def test_a_locked_database_is_reported_not_lost(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import gpt2q_desktop.core.history_db as history_db
+    import gpt2q_desktop.core.store.history as history_db
 
     store = HistoryStore()
     store.add([_row("kept")])

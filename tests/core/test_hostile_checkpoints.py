@@ -18,8 +18,10 @@ import pytest
 import torch
 
 from gpt2q_desktop.cli import main
-from gpt2q_desktop.core.checkpoint import CheckpointInfo, inspect_checkpoint, load_checkpoint
-from gpt2q_desktop.core.config_check import expected_shapes, validated_config
+from gpt2q_desktop.core.checkpoints.checkpoint import CheckpointInfo, inspect_checkpoint, load_checkpoint
+from gpt2q_desktop.core.checkpoints.config import expected_shapes, validated_config
+from gpt2q_desktop.core.checkpoints.synthetic import save_checkpoint
+from gpt2q_desktop.core.checkpoints.weights import PYTORCH_BIN, SAFETENSORS, read_state_dict
 from gpt2q_desktop.core.errors import (
     ArchitectureError,
     CheckpointError,
@@ -27,8 +29,6 @@ from gpt2q_desktop.core.errors import (
     TokenizerError,
     UnsafeCheckpointError,
 )
-from gpt2q_desktop.core.synthetic import save_checkpoint
-from gpt2q_desktop.core.weights import PYTORCH_BIN, SAFETENSORS, read_state_dict
 
 _WTE_WITHOUT_DATA = b'{"transformer.wte.weight": {"dtype": "F32", "shape": [50257, 64], "data_offsets": [0, 12865792]}}'
 fifo_only = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
@@ -118,7 +118,7 @@ def test_absurd_or_wrong_config_fields_are_refused_at_once(
 def test_expected_shapes_match_the_model_transformers_builds() -> None:
     from transformers import GPT2Config
 
-    from gpt2q_desktop.core.weights import skeleton
+    from gpt2q_desktop.core.checkpoints.weights import skeleton
 
     for fields in ({"n_layer": 2, "n_embd": 64, "n_head": 2}, {"n_layer": 1, "n_embd": 48, "n_head": 3,
                    "n_inner": 100, "vocab_size": 99, "n_positions": 17, "add_cross_attention": True}):  # fmt: skip
@@ -148,7 +148,7 @@ def test_safetensors_header_that_disagrees_with_config_is_refused_before_loading
 def test_bin_weights_that_disagree_with_config_are_refused_before_any_model_is_built(
     tmp_path: Path, tiny_model, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from gpt2q_desktop.core import weights
+    from gpt2q_desktop.core.checkpoints import weights
 
     built = []
     monkeypatch.setattr(weights, "skeleton", lambda config: built.append(config))
@@ -208,8 +208,8 @@ def test_non_finite_weights_are_refused_before_anything_is_built(
 def test_seed_int8_head_with_nan_bias_is_refused(tmp_path: Path, tiny_model) -> None:
     from torch.ao.quantization import quantize_dynamic
 
+    from gpt2q_desktop.core.checkpoints.seed_int8 import SEED_LM_HEAD
     from gpt2q_desktop.core.quiet import quiet_torch
-    from gpt2q_desktop.core.seed_int8 import SEED_LM_HEAD
 
     folder = save_checkpoint(tiny_model, tmp_path / "seed", weights="bin")
     with quiet_torch():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from gpt2q_desktop.core.noise import LoadWatch, fix, sample_problems, verdict
+from gpt2q_desktop.core.measure.noise import LoadWatch, fix, sample_problems, verdict
 
 
 def _steady(median: float, n: int = 20, jitter: float = 0.03, seed: int = 0) -> list[float]:
@@ -70,9 +70,9 @@ def test_compare_under_a_cpu_hog_on_every_timed_core_marks_its_rows_noisy(traine
     import subprocess
     import sys
 
-    from gpt2q_desktop.core.noise import usable_cores
+    from gpt2q_desktop.core.measure.noise import usable_cores
+    from gpt2q_desktop.core.measure.render import render
     from gpt2q_desktop.core.options import RecipeOptions, RunSettings
-    from gpt2q_desktop.core.report import render
     from gpt2q_desktop.core.session import Session
 
     session = Session()

@@ -10,17 +10,17 @@ import numpy as np
 import pytest
 import torch
 
-from gpt2q_desktop.core.cache import QuantCache
 from gpt2q_desktop.core.errors import Cancelled, Gpt2qError
 from gpt2q_desktop.core.options import RecipeOptions, RunSettings
 from gpt2q_desktop.core.session import Session
+from gpt2q_desktop.core.store.model_cache import QuantCache
 
 FAST = RunSettings(repeats=2, warmup=0, threads=1)
 
 
 @pytest.fixture(scope="module")
 def fp32_graph(tmp_path_factory: pytest.TempPathFactory, tiny_model) -> Path:
-    from gpt2q_desktop.core.onnx_graph import export_fp32_graph
+    from gpt2q_desktop.core.ort.graph import export_fp32_graph
 
     path = tmp_path_factory.mktemp("onnx") / "fp32.onnx"
     assert export_fp32_graph(tiny_model, path) == {"tied_embeddings": True}
@@ -64,8 +64,8 @@ def test_the_fp32_graph_computes_torchs_logits_with_the_tied_matrix_stored_once(
     ],
 )
 def test_the_int8_graph_holds_what_its_counts_say(fp32_graph: Path, tmp_path: Path, tiny_model, options, quantized, embeddings) -> None:
-    from gpt2q_desktop.core.metrics import kl_divergence
-    from gpt2q_desktop.core.onnx_recipe import quantize_graph
+    from gpt2q_desktop.core.measure.metrics import kl_divergence
+    from gpt2q_desktop.core.ort.recipe import quantize_graph
 
     out = tmp_path / "int8.onnx"
     counts = quantize_graph(fp32_graph, out, options)
@@ -84,7 +84,7 @@ def test_the_int8_graph_holds_what_its_counts_say(fp32_graph: Path, tmp_path: Pa
 
 
 def test_a_block_that_does_not_exist_is_refused(fp32_graph: Path, tmp_path: Path) -> None:
-    from gpt2q_desktop.core.onnx_recipe import quantize_graph
+    from gpt2q_desktop.core.ort.recipe import quantize_graph
 
     with pytest.raises(Gpt2qError, match="Block 7 does not exist: the model has blocks 0 to 1"):
         quantize_graph(fp32_graph, tmp_path / "x.onnx", RecipeOptions(exclude_layers=(7,)))
@@ -148,7 +148,7 @@ def test_a_corrupt_onnx_entry_is_noted_deleted_and_rebuilt(tiny_checkpoint: Path
 
 
 def test_a_tampered_onnx_manifest_is_refused(tiny_checkpoint: Path) -> None:
-    from gpt2q_desktop.core.cache_manifest import manifest_problem
+    from gpt2q_desktop.core.store.manifest import manifest_problem
 
     cache = QuantCache()
     session = Session(cache)
@@ -176,7 +176,7 @@ def test_export_writes_a_folder_that_runs_without_gpt2q(trained_checkpoint: Path
     import subprocess
     import sys
 
-    from gpt2q_desktop.core.takeaway import SNIPPET, ExportError
+    from gpt2q_desktop.core.ort.takeaway import SNIPPET, ExportError
 
     session = Session(shared_cache)
     session.open(trained_checkpoint)
@@ -198,7 +198,7 @@ def test_the_cli_takes_runtime_both_and_exports_what_compare_predicts(trained_ch
     import sys
 
     from gpt2q_desktop.cli import main
-    from gpt2q_desktop.core.takeaway import SNIPPET
+    from gpt2q_desktop.core.ort.takeaway import SNIPPET
 
     ckpt = str(trained_checkpoint)
     assert main(["quantize", ckpt, "--runtime", "both", "--json"]) == 0

@@ -113,7 +113,7 @@ def test_a_prompts_file_or_text_that_is_not_a_regular_file_is_refused_without_bl
     import threading
 
     from gpt2q_desktop.core.errors import Gpt2qError
-    from gpt2q_desktop.core.quality import read_text
+    from gpt2q_desktop.core.measure.quality import read_text
 
     fifo = tmp_path / "prompts.txt"
     os.mkfifo(fifo)

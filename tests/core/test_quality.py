@@ -10,16 +10,16 @@ import pytest
 import torch
 
 from gpt2q_desktop.cli import main
-from gpt2q_desktop.core.checkpoint import load_checkpoint
+from gpt2q_desktop.core.checkpoints.checkpoint import load_checkpoint
 from gpt2q_desktop.core.errors import Cancelled, Gpt2qError
-from gpt2q_desktop.core.options import RecipeOptions
-from gpt2q_desktop.core.quality import (
+from gpt2q_desktop.core.measure.quality import (
     KL_BINS,
     evaluate_text,
     layer_sensitivity,
     read_text,
 )
-from gpt2q_desktop.core.recipe import DynamicInt8Recipe
+from gpt2q_desktop.core.options import RecipeOptions
+from gpt2q_desktop.core.torch_int8.recipe import DynamicInt8Recipe
 from tests.conftest import TRAIN_TEXT
 
 

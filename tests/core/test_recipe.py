@@ -8,7 +8,10 @@ from torch import nn
 from transformers.pytorch_utils import Conv1D
 
 from gpt2q_desktop.core.errors import Cancelled, Gpt2qError
-from gpt2q_desktop.core.int8_modules import (
+from gpt2q_desktop.core.measure.inference import last_logits
+from gpt2q_desktop.core.measure.metrics import kl_divergence
+from gpt2q_desktop.core.options import RecipeOptions
+from gpt2q_desktop.core.torch_int8.modules import (
     Int8Embedding,
     convert_all_conv1d,
     count_eligible,
@@ -16,10 +19,7 @@ from gpt2q_desktop.core.int8_modules import (
     count_quantized,
     unique_tensor_bytes,
 )
-from gpt2q_desktop.core.metrics import kl_divergence
-from gpt2q_desktop.core.options import RecipeOptions
-from gpt2q_desktop.core.recipe import DynamicInt8Recipe
-from gpt2q_desktop.core.runner import last_logits
+from gpt2q_desktop.core.torch_int8.recipe import DynamicInt8Recipe
 
 IDS = torch.tensor([[464, 3290, 318, 4171, 290]])
 RECIPE = DynamicInt8Recipe()
@@ -65,7 +65,7 @@ def test_every_block_and_lm_head_are_quantized(tiny_model, per_channel: bool) ->
 
 
 def test_int8_stays_close_to_fp32(trained_checkpoint) -> None:
-    from gpt2q_desktop.core.checkpoint import load_checkpoint
+    from gpt2q_desktop.core.checkpoints.checkpoint import load_checkpoint
 
     fp32 = load_checkpoint(trained_checkpoint).model
     q = RECIPE.quantize(fp32, RecipeOptions(per_channel=True))

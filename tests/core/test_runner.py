@@ -9,19 +9,19 @@ import json
 import pytest
 import torch
 
-from gpt2q_desktop.core.checkpoint import load_checkpoint
-from gpt2q_desktop.core.compare import compare_encoded
+from gpt2q_desktop.core.checkpoints.checkpoint import load_checkpoint
 from gpt2q_desktop.core.errors import PromptError
-from gpt2q_desktop.core.metrics import kl_divergence, percentile, speedup, topk_overlap
-from gpt2q_desktop.core.options import RecipeOptions, RunSettings
-from gpt2q_desktop.core.recipe import DynamicInt8Recipe
-from gpt2q_desktop.core.report import COLUMNS, FORMATS, render, summary
-from gpt2q_desktop.core.runner import (
+from gpt2q_desktop.core.measure.compare import compare_encoded
+from gpt2q_desktop.core.measure.inference import (
     encode_prompt,
     last_logits,
     time_interleaved,
 )
+from gpt2q_desktop.core.measure.metrics import kl_divergence, percentile, speedup, topk_overlap
+from gpt2q_desktop.core.measure.render import COLUMNS, FORMATS, render, summary
+from gpt2q_desktop.core.options import RecipeOptions, RunSettings
 from gpt2q_desktop.core.text import visible_token
+from gpt2q_desktop.core.torch_int8.recipe import DynamicInt8Recipe
 
 FAST = RunSettings(repeats=3, warmup=1, threads=1, top_k=5)
 

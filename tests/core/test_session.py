@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from gpt2q_desktop.core import session as session_module
-from gpt2q_desktop.core.cache import QuantCache
 from gpt2q_desktop.core.errors import Cancelled, CheckpointError, Gpt2qError, PromptError, UnsafeCheckpointError
 from gpt2q_desktop.core.options import RecipeOptions, RunSettings
 from gpt2q_desktop.core.session import Session
+from gpt2q_desktop.core.store.model_cache import QuantCache
 
 FAST = RunSettings(repeats=1, warmup=0, threads=1, top_k=3)
 

@@ -8,9 +8,10 @@ from PySide6.QtCore import QObject, QUrl
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QWidget
 
-from ...core.cache import QuantCache
-from ...core.errors import CacheError
-from ...core.paths import data_dir
+from gpt2q_desktop.core.errors import CacheError
+from gpt2q_desktop.core.paths import data_dir
+from gpt2q_desktop.core.store.model_cache import QuantCache
+
 from ..models.cache_model import CacheModel
 from ..views.cache_dialog import CacheDialog
 

@@ -10,16 +10,18 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QFileDialog
 
-from ...core.checkpoint import CheckpointInfo, inspect_checkpoint
-from ...core.errors import Gpt2qError
-from ...core.logs import LOGGER
-from ...core.paths import bundled_tokenizer_dir, demo_student_dir
+from gpt2q_desktop.core.checkpoints.checkpoint import CheckpointInfo, inspect_checkpoint
+from gpt2q_desktop.core.errors import Gpt2qError
+from gpt2q_desktop.core.logs import LOGGER
+from gpt2q_desktop.core.paths import bundled_tokenizer_dir, demo_student_dir
+
 from ..jobs import Job, OpenJob
 from ..source_scan import SourceScan
 
 if TYPE_CHECKING:
-    from ...core.session import Opened
-    from ...core.sources import FoundModel
+    from gpt2q_desktop.core.checkpoints.sources import FoundModel
+    from gpt2q_desktop.core.session import Opened
+
     from ..settings import AppSettings
     from ..views.main_window import MainWindow
     from ..worker import JobRunner

@@ -12,7 +12,8 @@ from PySide6.QtWidgets import QFileDialog
 from ..jobs import ExportJob, Job
 
 if TYPE_CHECKING:
-    from ...core.options import RecipeOptions
+    from gpt2q_desktop.core.options import RecipeOptions
+
     from .main_controller import MainController
 
 

@@ -12,8 +12,9 @@ from PySide6.QtCore import QObject
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QFileDialog
 
-from ...core.logs import LOGGER
-from ...core.report import render
+from gpt2q_desktop.core.logs import LOGGER
+from gpt2q_desktop.core.measure.render import render
+
 from ..models.history_model import HistoryModel
 from ..stored_history import StoredHistory
 from ..throttle import Throttle
@@ -21,7 +22,8 @@ from ..views.colors import FP32, INT8, SIDES
 from ..views.main_window import MainWindow
 
 if TYPE_CHECKING:
-    from ...core.compare import ComparisonRow
+    from gpt2q_desktop.core.results import ComparisonRow
+
     from ..views.latency_chart import Point
 
 log = logging.getLogger(LOGGER)

@@ -11,11 +11,12 @@ from PySide6.QtCore import QObject, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QFileDialog
 
-from ...core.checkpoint import CheckpointInfo
-from ...core.errors import Gpt2qError
-from ...core.logs import LOGGER, log_file
-from ...core.paths import demo_student_dir
-from ...core.text import read_prompts
+from gpt2q_desktop.core.checkpoints.checkpoint import CheckpointInfo
+from gpt2q_desktop.core.errors import Gpt2qError
+from gpt2q_desktop.core.logs import LOGGER, log_file
+from gpt2q_desktop.core.paths import demo_student_dir
+from gpt2q_desktop.core.text import read_prompts
+
 from ..display import reports_text, rows_status
 from ..jobs import CompareJob, Job, OpenJob, QuantizeJob
 from ..log_bridge import QtLogHandler
@@ -32,8 +33,7 @@ from .history_controller import HistoryController
 from .quality_controller import QualityController
 
 if TYPE_CHECKING:
-    from ...core.compare import ComparisonRow
-    from ...core.quantize import QuantizeReport
+    from gpt2q_desktop.core.results import ComparisonRow, QuantizeReport
 
 log = logging.getLogger(LOGGER)
 SHOW_ROWS_EVERY_MS = 250

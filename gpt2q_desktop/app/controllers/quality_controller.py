@@ -10,14 +10,17 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QFileDialog
 
-from ...core.options import RUNTIME_NAMES, TORCH, RecipeOptions
-from ...core.paths import demo_heldout_text
+from gpt2q_desktop.core.options import RecipeOptions
+from gpt2q_desktop.core.paths import demo_heldout_text
+from gpt2q_desktop.core.runtimes import Runtime, runtime_label
+
 from ..jobs import ContinueJob, EvaluateJob, Job, OpenJob, RankJob
 
 if TYPE_CHECKING:
-    from ...core.continuation import ContinuationPair
-    from ...core.quality import CorpusEval, LayerScore
-    from ...core.quantize import QuantizeReport
+    from gpt2q_desktop.core.measure.continuation import ContinuationPair
+    from gpt2q_desktop.core.measure.quality import CorpusEval, LayerScore
+    from gpt2q_desktop.core.results import QuantizeReport
+
     from .main_controller import MainController
 
 NOT_QUANTIZED = "INT8 model: not quantized yet."
@@ -75,8 +78,8 @@ class QualityController(QObject):
     def _show_runtime(self) -> None:
         both = " (with Both chosen, the lab uses PyTorch)" if len(self._runtimes()) > 1 else ""
         self.panel.show_runtime(
-            f"Continuations and the corpus evaluation run on {RUNTIME_NAMES[self._runtime()]}{both}; "
-            f"the per-layer sensitivity measures the {RUNTIME_NAMES[TORCH]} recipe."
+            f"Continuations and the corpus evaluation run on {runtime_label(self._runtime())}{both}; "
+            f"the per-layer sensitivity measures the {runtime_label(Runtime.TORCH)} recipe."
         )
 
     # -- jobs -----------------------------------------------------------------------------------
@@ -168,7 +171,7 @@ class QualityController(QObject):
             asked, previous_ms = self._last_continuation
             if (asked.prompt, asked.runtime) == (job.prompt, job.runtime):
                 before = previous_ms
-        self.panel.show_continuation(pair, RUNTIME_NAMES[job.runtime], before)
+        self.panel.show_continuation(pair, runtime_label(job.runtime), before)
         self._last_continuation = (job, pair.int8.median_ms)
 
     def _on_evaluated(self, job: EvaluateJob, result: CorpusEval) -> None:
@@ -180,7 +183,7 @@ class QualityController(QObject):
             same_text = (asked.path, asked.max_tokens, asked.runtime) == (job.path, job.max_tokens, job.runtime)
             if same_text and asked.options != job.options:
                 before = previous
-        name = RUNTIME_NAMES[job.runtime]
+        name = runtime_label(job.runtime)
         self.panel.show_evaluation(result, name, before)
         self._last = (job, result)
         self.window.show_status(f"Corpus evaluation on {name}: {result.summary()}")

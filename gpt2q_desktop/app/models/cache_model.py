@@ -1,4 +1,4 @@
-"""The cache's entries as a table: ``QAbstractTableModel`` over ``core.cache.CacheEntry``."""
+"""The cache's entries as a table: ``QAbstractTableModel`` over ``core.store.manifest.CacheEntry``."""
 
 from __future__ import annotations
 
@@ -7,18 +7,11 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 
-from ...core.cache import CacheEntry
-from ...core.sizes import mb
+from gpt2q_desktop.core.sizes import mb
+from gpt2q_desktop.core.store.manifest import CacheEntry
 
 Index = QModelIndex | QPersistentModelIndex
-HEADERS = ("Source", "Options", "On disk", "Created", "Source folder", "Key")
-
-
-def _options(entry: CacheEntry) -> str:
-    from ...core.options import RecipeOptions
-
-    opts = entry.manifest.get("options")
-    return RecipeOptions.from_dict(opts).describe() if isinstance(opts, dict) else "?"
+HEADERS = ("Source", "Runtime", "Holds", "On disk", "Created", "Source folder", "Key")
 
 
 class CacheModel(QAbstractTableModel):
@@ -54,12 +47,14 @@ class CacheModel(QAbstractTableModel):
         if col == 0:
             return e.source_name
         if col == 1:
-            return _options(e)
+            return "?" if e.problem else e.runtime.label
         if col == 2:
-            return mb(self._sizes[index.row()])
+            return f"unusable: {e.problem}" if e.problem else e.contents()
         if col == 3:
-            return time.strftime("%Y-%m-%d %H:%M", time.localtime(e.created)) if e.created else "?"
+            return mb(self._sizes[index.row()])
         if col == 4:
+            return time.strftime("%Y-%m-%d %H:%M", time.localtime(e.created)) if e.created else "?"
+        if col == 5:
             return e.source_path
         return e.key
 

@@ -8,12 +8,13 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 
-from ...core.options import RUNTIME_NAMES
-from ...core.text import visible_token
+from gpt2q_desktop.core.runtimes import runtime_label
+from gpt2q_desktop.core.text import visible_token
+
 from ..display import prob_text
 
 if TYPE_CHECKING:
-    from ...core.compare import ComparisonRow
+    from gpt2q_desktop.core.results import ComparisonRow
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 """Raw values (numbers, booleans) for sorting."""
@@ -33,7 +34,7 @@ def _prompt(row: ComparisonRow) -> str:
 _COLUMNS: tuple[tuple[str, Callable[[ComparisonRow], Any], Callable[[Any], str]], ...] = (
     ("Prompt", _prompt, str),
     ("Checkpoint", lambda r: r.checkpoint, str),
-    ("Runtime", lambda r: r.runtime, lambda v: RUNTIME_NAMES.get(v, v)),
+    ("Runtime", lambda r: r.runtime, runtime_label),
     ("FP32 token", lambda r: r.fp32.token, visible_token),
     ("FP32 id", lambda r: r.fp32.token_id, str),
     ("FP32 p", lambda r: r.fp32.prob, prob_text),

@@ -23,8 +23,7 @@ def versions() -> dict[str, str]:
     """Read from package metadata, so opening the box never imports torch."""
     return {
         "gpt2q desktop": __version__,
-        "torch": _version("torch"),
-        "transformers": _version("transformers"),
+        **{package: _version(package) for package in "torch transformers onnxruntime".split()},
         "Qt": qVersion(),
         "PySide6": pyside_version,
     }

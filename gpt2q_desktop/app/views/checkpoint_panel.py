@@ -14,9 +14,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...core.checkpoint import CheckpointInfo
-from ...core.sizes import mb
-from ...core.sources import FoundModel
+from gpt2q_desktop.core.checkpoints.checkpoint import CheckpointInfo
+from gpt2q_desktop.core.checkpoints.sources import FoundModel
+from gpt2q_desktop.core.sizes import mb
 
 _FIELDS = ("Name", "Layers", "Hidden size", "Vocabulary", "Parameters", "On disk", "In memory", "Tokenizer")
 ERROR_STYLE = "color: #b00020;"

@@ -5,18 +5,18 @@ from __future__ import annotations
 
 from PySide6.QtGui import QColor
 
-from ...core.options import ONNXRUNTIME, RUNTIME_NAMES, TORCH
+from gpt2q_desktop.core.runtimes import Runtime, runtime_label
 
 FP32, INT8 = "FP32", "INT8"
 FP32_COLOR = QColor("#4f7cac")
 INT8_COLOR = QColor("#d9822b")
-SIDES: tuple[tuple[str, str], ...] = ((TORCH, FP32), (TORCH, INT8), (ONNXRUNTIME, FP32), (ONNXRUNTIME, INT8))
+SIDES: tuple[tuple[str, str], ...] = ((Runtime.TORCH, FP32), (Runtime.TORCH, INT8), (Runtime.ONNXRUNTIME, FP32), (Runtime.ONNXRUNTIME, INT8))
 """``(runtime, precision)`` of every model, in the order they are laid out and charted."""
 _COLORS = {
-    (TORCH, FP32): FP32_COLOR,
-    (TORCH, INT8): INT8_COLOR,
-    (ONNXRUNTIME, FP32): QColor("#2c5282"),
-    (ONNXRUNTIME, INT8): QColor("#a4540f"),
+    (Runtime.TORCH, FP32): FP32_COLOR,
+    (Runtime.TORCH, INT8): INT8_COLOR,
+    (Runtime.ONNXRUNTIME, FP32): QColor("#2c5282"),
+    (Runtime.ONNXRUNTIME, INT8): QColor("#a4540f"),
 }
 
 
@@ -26,4 +26,4 @@ def side_color(runtime: str, precision: str) -> QColor:
 
 def side_name(runtime: str, precision: str) -> str:
     """The model in words: "PyTorch FP32", "ONNX Runtime INT8", ..."""
-    return f"{RUNTIME_NAMES[runtime]} {precision}"
+    return f"{runtime_label(runtime)} {precision}"

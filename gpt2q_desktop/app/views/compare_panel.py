@@ -21,14 +21,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...core.options import RUNTIME_NAMES, TORCH, RunSettings
-from ...core.report import fastest_int8, noise_line
+from gpt2q_desktop.core.measure.render import fastest_int8, noise_line
+from gpt2q_desktop.core.options import RunSettings
+from gpt2q_desktop.core.runtimes import Runtime
+
 from .runtime_result import RuntimeResult
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from ...core.compare import ComparisonRow
+    from gpt2q_desktop.core.results import ComparisonRow
 
 PROMPT_MAX_CHARS = 10_000_000
 """The prompt box's limit (Qt's default is 32,767); a huge prompt is cut from the left later, with a note."""
@@ -95,7 +97,7 @@ class ComparePanel(QWidget):
         self._waiting = False
         """A compare started and has shown no result yet."""
 
-        self.results = {runtime: RuntimeResult(runtime) for runtime in RUNTIME_NAMES}
+        self.results = {runtime: RuntimeResult(runtime) for runtime in Runtime}
         self.note = QLabel()
         self.note.setWordWrap(True)
         self.note.hide()
@@ -112,7 +114,7 @@ class ComparePanel(QWidget):
         self.cards_area.setWidgetResizable(True)
         self.cards_area.setFrameShape(QFrame.Shape.NoFrame)
         self._runtimes: tuple[str, ...] = ()
-        self.set_runtimes((TORCH,))
+        self.set_runtimes((Runtime.TORCH,))
 
         layout = QVBoxLayout(self)
         layout.addLayout(prompt_row)

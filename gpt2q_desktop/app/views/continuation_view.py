@@ -22,11 +22,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...core.options import RUNTIME_NAMES, TORCH, ContinuationSettings
-from ...core.text import counted, visible_token
+from gpt2q_desktop.core.options import ContinuationSettings
+from gpt2q_desktop.core.runtimes import Runtime, runtime_label
+from gpt2q_desktop.core.text import counted, visible_token
 
 if TYPE_CHECKING:
-    from ...core.continuation import Continuation, ContinuationPair
+    from gpt2q_desktop.core.measure.continuation import Continuation, ContinuationPair
 
 DIVERGENCE_COLOR = "#ffd966"
 PROMPT_COLOR = "#808080"
@@ -135,7 +136,7 @@ class ContinuationBox(QGroupBox):
         layout.addLayout(self._settings_row())
         layout.addLayout(texts, 1)
         layout.addWidget(self.divergence)
-        self.set_runtime_name(RUNTIME_NAMES[TORCH])
+        self.set_runtime_name(runtime_label(Runtime.TORCH))
         self.prompt.returnPressed.connect(self.requested)
         self.run_button.clicked.connect(self.requested)
 

@@ -16,7 +16,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...core.options import RUNTIME_NAMES
+from gpt2q_desktop.core.runtimes import Runtime
+
 from ..models.history_model import CHECKPOINT_ROLE, HEADERS, SORT_ROLE, HistoryModel
 from .colors import SIDES, side_color, side_name
 from .latency_chart import LatencyChart
@@ -44,7 +45,7 @@ class HistoryTable(QTableView):
         header.setStretchLastSection(False)
         samples = {
             HEADERS.index("Checkpoint"): "x" * CHECKPOINT_CHARS,
-            HEADERS.index("Runtime"): max(RUNTIME_NAMES.values(), key=len),
+            HEADERS.index("Runtime"): max((runtime.label for runtime in Runtime), key=len),
         }
         for column in range(1, self.model().columnCount()):
             title = str(self.model().headerData(column, Qt.Orientation.Horizontal))

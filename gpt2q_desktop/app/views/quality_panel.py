@@ -22,7 +22,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...core.options import EVAL_TOKENS, RANK_TOKENS
+from gpt2q_desktop.core.options import EVAL_TOKENS, RANK_TOKENS
+
 from ..jobs import LabTool
 from .colors import FP32_COLOR, INT8_COLOR
 from .continuation_view import ContinuationBox
@@ -32,9 +33,9 @@ from .quality_results import figures_form, ranking_item, show_figures
 from .sensitivity_chart import RANKING, SensitivityChart
 
 if TYPE_CHECKING:
-    from ...core.continuation import ContinuationPair
-    from ...core.options import ContinuationSettings
-    from ...core.quality import CorpusEval, LayerScore
+    from gpt2q_desktop.core.measure.continuation import ContinuationPair
+    from gpt2q_desktop.core.measure.quality import CorpusEval, LayerScore
+    from gpt2q_desktop.core.options import ContinuationSettings
 
 
 def _spin(low: int, high: int, value: int, tip: str, step: int = 1) -> QSpinBox:

@@ -8,7 +8,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFormLayout, QLabel, QListWidgetItem
 
 if TYPE_CHECKING:
-    from ...core.quality import CorpusEval, LayerScore
+    from gpt2q_desktop.core.measure.quality import CorpusEval, LayerScore
 
 FIGURES = (
     "Runtime", "Tokens", "Perplexity FP32", "Perplexity INT8", "KL mean", "KL median", "KL p99", "KL max",

@@ -18,7 +18,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...core.options import RUNTIME_CHOICES, RUNTIME_NAMES, TORCH, RecipeOptions, runtimes_of
+from gpt2q_desktop.core.options import RecipeOptions
+from gpt2q_desktop.core.runtimes import RUNTIME_CHOICES, Runtime, runtime_label, runtimes_of
+
 from .job_progress import JobProgress
 
 
@@ -91,7 +93,7 @@ class QuantizePanel(QGroupBox):
     def _runtime_row(self) -> QHBoxLayout:
         self.runtime = QComboBox()
         for choice in RUNTIME_CHOICES:
-            self.runtime.addItem(RUNTIME_NAMES.get(choice, "Both"), choice)
+            self.runtime.addItem(runtime_label(choice), choice)
         self.runtime.setToolTip(
             "Where the FP32 and INT8 models run: PyTorch (fbgemm INT8 kernels), ONNX Runtime (the model exported "
             "to ONNX, quantized by ONNX Runtime), or both side by side"
@@ -131,7 +133,7 @@ class QuantizePanel(QGroupBox):
 
     def set_runtime_choice(self, choice: str) -> None:
         index = self.runtime.findData(choice)
-        self.runtime.setCurrentIndex(index if index >= 0 else self.runtime.findData(TORCH))
+        self.runtime.setCurrentIndex(index if index >= 0 else self.runtime.findData(Runtime.TORCH))
 
     def show_result(self, text: str) -> None:
         """What the last quantization gave (or that there is none yet)."""

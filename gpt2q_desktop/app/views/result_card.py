@@ -9,11 +9,12 @@ from PySide6.QtCore import QMargins, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QPainter, QPaintEvent
 from PySide6.QtWidgets import QBoxLayout, QFrame, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
-from ...core.text import visible_token
+from gpt2q_desktop.core.text import visible_token
+
 from ..display import prob_text
 
 if TYPE_CHECKING:
-    from ...core.compare import SideResult
+    from gpt2q_desktop.core.results import SideResult
 
 
 MAX_TOKEN_W = 140

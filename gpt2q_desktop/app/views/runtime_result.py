@@ -11,7 +11,7 @@ from .colors import FP32, INT8, side_color, side_name
 from .result_card import ResultCard
 
 if TYPE_CHECKING:
-    from ...core.compare import ComparisonRow
+    from gpt2q_desktop.core.results import ComparisonRow
 
 FIGURE_GAP = 18
 """Pixels between two figures of the strip."""

@@ -1,0 +1,92 @@
+"""The INT8 model to take away: a folder that runs with plain ``onnxruntime`` + ``tokenizers``, no gpt2q.
+
+It holds ``model.onnx`` (the INT8 graph: ``logits = f(input_ids, positions)``), ``config.json``, ``tokenizer.json``
+and a ``README.md`` whose Python snippet prints the next token of a prompt.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from gpt2q_desktop.core.errors import Gpt2qError
+from gpt2q_desktop.core.results import QuantizeReport
+
+MODEL, CONFIG, TOKENIZER, README = "model.onnx", "config.json", "tokenizer.json", "README.md"
+
+SNIPPET = '''import sys
+
+import numpy as np
+import onnxruntime as ort
+from tokenizers import Tokenizer
+
+prompt = sys.argv[1] if len(sys.argv) > 1 else "The quick brown fox"
+tokenizer = Tokenizer.from_file("tokenizer.json")
+session = ort.InferenceSession("model.onnx", providers=["CPUExecutionProvider"])
+ids = tokenizer.encode(prompt).ids
+feed = {"input_ids": np.array([ids], dtype=np.int64), "positions": np.array([len(ids) - 1], dtype=np.int64)}
+logits = session.run(None, feed)[0]  # [1, 1, vocab]: the logits at the last position only
+print(repr(tokenizer.decode([int(logits[0, -1].argmax())])))
+'''
+
+
+class ExportError(Gpt2qError):
+    """The export folder cannot be used as it is."""
+
+
+def check_destination(out: Path, overwrite: bool) -> None:
+    """Refuse a file, or a folder that already holds something unless *overwrite* (checked before any work)."""
+    if out.exists() and not out.is_dir():
+        raise ExportError(f"{out} is a file: choose a folder to export into.")
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise ExportError(f"The folder {out} is not empty: choose an empty folder, or allow overwriting (--force).")
+
+
+def _readme(name: str, report: QuantizeReport) -> str:
+    return f"""# {name}: INT8 for ONNX Runtime
+
+Exported by gpt2q-desktop from the checkpoint `{name}`: ONNX Runtime dynamic INT8 ({report.recipe_options.describe()});
+{report.layers_quantized} of {report.layers_eligible} weight matrices INT8, {report.embeddings_int8} embedding INT8;
+file {report.int8_bytes / 1e6:.1f} MB ({report.size_ratio:.0%} of the FP32 graph's {report.fp32_bytes / 1e6:.1f} MB).
+
+The graph takes `input_ids` [1, seq] and `positions` [k] (int64) and returns the logits at those positions,
+[1, k, vocab]: the next token needs only the last position. It keeps no KV cache.
+
+Needs only `pip install onnxruntime tokenizers numpy`. Run from this folder:
+
+```python
+{SNIPPET}```
+"""
+
+
+def _write(path: Path, data: str | None = None, source: Path | None = None) -> None:
+    """Write *data* (or copy *source*) to *path* through a temporary name, so no half file is left."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        if source is not None:
+            shutil.copyfile(source, tmp)
+        else:
+            tmp.write_text(data or "", encoding="utf-8")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_takeaway(out: Path, int8_graph: Path, config: dict[str, Any], tokenizer: Any, name: str, report: QuantizeReport) -> Path:
+    """Write the take-away folder *out* (created if needed; files already there are replaced, others kept)."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        _write(out / MODEL, source=int8_graph)
+        _write(out / CONFIG, json.dumps(config, indent=2, sort_keys=True) + "\n")
+        tokenizer.backend_tokenizer.save(str(out / f".{TOKENIZER}.tmp"))
+        os.replace(out / f".{TOKENIZER}.tmp", out / TOKENIZER)
+        _write(out / README, _readme(name, report))
+    except OSError as exc:
+        from gpt2q_desktop.core.errors import reason_of
+
+        raise ExportError(f"Could not write the export to {out} ({reason_of(exc)}).") from exc
+    return out

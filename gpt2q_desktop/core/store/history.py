@@ -1,0 +1,228 @@
+"""The comparison history that outlives the window: every row in a SQLite database in the user data dir.
+
+Standard library ``sqlite3`` in WAL mode with a busy timeout, so two windows (or a window and the CLI) add rows
+at the same time without losing any. Each row is stored whole (its JSON, prompt never cut) beside the columns it
+is filtered by. The schema has a version (``PRAGMA user_version``) and a migration per step. A database that is
+not one (corrupt, truncated, another file) is set aside, renamed with a time stamp, never deleted, and a fresh
+one is started; a locked or newer one is reported and left alone, and the caller goes on without persistence.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from gpt2q_desktop.core.errors import Gpt2qError
+from gpt2q_desktop.core.paths import data_dir
+from gpt2q_desktop.core.results import ComparisonRow
+
+log = logging.getLogger("gpt2q")
+FILE_NAME = "history.sqlite3"
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_S = 5.0
+_MIGRATIONS: dict[int, str] = {
+    0: """
+        CREATE TABLE rows (
+            id INTEGER PRIMARY KEY,
+            created REAL NOT NULL,
+            checkpoint TEXT NOT NULL,
+            checkpoint_key TEXT NOT NULL,
+            runtime TEXT NOT NULL,
+            noisy INTEGER NOT NULL,
+            data TEXT NOT NULL
+        );
+        CREATE INDEX rows_by_checkpoint ON rows (checkpoint, created);
+    """,
+}
+"""From each schema version, the statements that lead to the next one."""
+
+
+class HistoryError(Gpt2qError):
+    """The history database cannot be used now (locked, newer, unwritable); rows are kept in memory only."""
+
+
+@dataclass(frozen=True)
+class StoredRow:
+    """A row as the database holds it."""
+
+    id: int
+    row: ComparisonRow
+
+
+class HistoryStore:
+    """The history database at *path* (default ``<data dir>/history.sqlite3``); :attr:`notes` says what was
+    done on opening (a database set aside)."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path if path is not None else data_dir() / FILE_NAME
+        self.notes: list[str] = []
+        try:
+            self._db = self._open_waiting()
+        except sqlite3.OperationalError as exc:  # locked, read-only, disk I/O: the file itself is not at fault
+            if _is_busy(exc):
+                raise HistoryError(f"The history database {self.path} is locked by another program ({exc}).") from exc
+            raise HistoryError(f"Cannot use the history database {self.path} ({exc}).") from exc
+        except sqlite3.DatabaseError as exc:  # not a database, malformed, failed check: set it aside
+            self._set_aside(exc)
+            self._db = self._open_waiting()
+
+    def _open_waiting(self) -> sqlite3.Connection:
+        """:meth:`_open`, tried again for up to :data:`BUSY_TIMEOUT_S` while the database is locked.
+
+        SQLite's own busy timeout is not enough: where waiting could deadlock (two processes opening a new
+        database at once, both switching it to WAL) it reports "database is locked" at once instead of waiting.
+        """
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        while True:
+            try:
+                return self._open()
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc) or time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.05)
+
+    def _open(self) -> sqlite3.Connection:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
+        except (OSError, sqlite3.OperationalError) as exc:
+            raise HistoryError(f"Cannot open the history database {self.path} ({exc}).") from exc
+        try:
+            if db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+                raise sqlite3.DatabaseError("quick_check failed")
+            self._check_version(db)  # before anything writes to a newer database
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")  # WAL: a commit is a write, not an fsync (the window adds rows)
+            self._migrate(db)
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _check_version(self, db: sqlite3.Connection) -> None:
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise HistoryError(
+                f"The history database {self.path} was written by a newer gpt2q (schema {version}); it is left as it is."
+            )
+
+    def _migrate(self, db: sqlite3.Connection) -> None:
+        """Bring the schema to :data:`SCHEMA_VERSION`, one step (one transaction) at a time."""
+        while db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                # Read again under the write lock: another process may have migrated while this one waited.
+                version = db.execute("PRAGMA user_version").fetchone()[0]
+                if version >= SCHEMA_VERSION:
+                    db.execute("COMMIT")
+                    break
+                for statement in filter(str.strip, _MIGRATIONS[version].split(";")):
+                    db.execute(statement)
+                db.execute(f"PRAGMA user_version = {version + 1}")
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+    def _set_aside(self, exc: BaseException) -> None:
+        """Rename the unusable database (and its WAL files) beside itself, with a time stamp."""
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        kept = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
+        try:
+            self.path.rename(kept)
+            for suffix in ("-wal", "-shm"):
+                side = self.path.with_name(self.path.name + suffix)
+                if side.exists():
+                    side.rename(kept.with_name(kept.name + suffix))
+        except OSError as rename_error:
+            raise HistoryError(f"The history database {self.path} is unusable ({exc}) and could not be set aside ({rename_error}).") from exc
+        self.notes.append(f"The history database was unusable ({exc}); it was kept as {kept} and a new one started.")
+        log.warning("history database set aside: %s (%s)", kept, exc)
+
+    # -- rows -----------------------------------------------------------------------------------
+    def add(self, rows: Iterable[ComparisonRow]) -> list[int]:
+        """Store *rows* in one transaction; their ids."""
+        values = [
+            (r.time or time.time(), r.checkpoint, r.checkpoint_key, r.runtime, int(r.noisy), json.dumps(r.as_dict(), ensure_ascii=False))
+            for r in rows
+        ]
+        with self._writing():
+            return [
+                self._db.execute(
+                    "INSERT INTO rows (created, checkpoint, checkpoint_key, runtime, noisy, data) VALUES (?, ?, ?, ?, ?, ?)", v
+                ).lastrowid
+                for v in values
+            ]
+
+    def load(self, checkpoint: str | None = None) -> list[StoredRow]:
+        """Every row (of *checkpoint*, if given), oldest first; a row that cannot be read back is skipped."""
+        query, args = "SELECT id, data FROM rows", ()
+        if checkpoint is not None:
+            query, args = query + " WHERE checkpoint = ?", (checkpoint,)
+        try:
+            found = self._db.execute(query + " ORDER BY created, id", args).fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise HistoryError(f"Cannot read the history database {self.path} ({exc}).") from exc
+        out = []
+        for row_id, data in found:
+            try:
+                out.append(StoredRow(row_id, ComparisonRow.from_dict(json.loads(data))))
+            except (ValueError, TypeError, KeyError) as exc:
+                log.warning("history row %s unreadable: %s", row_id, exc)
+        return out
+
+    def checkpoints(self) -> list[str]:
+        """The checkpoint names that have rows, alphabetically."""
+        return [c for (c,) in self._db.execute("SELECT DISTINCT checkpoint FROM rows ORDER BY checkpoint")]
+
+    def delete(self, ids: Sequence[int]) -> None:
+        with self._writing():
+            self._db.executemany("DELETE FROM rows WHERE id = ?", [(i,) for i in ids])
+
+    def clear(self, checkpoint: str | None = None) -> None:
+        """Delete every row (of *checkpoint*, if given)."""
+        with self._writing():
+            if checkpoint is None:
+                self._db.execute("DELETE FROM rows")
+            else:
+                self._db.execute("DELETE FROM rows WHERE checkpoint = ?", (checkpoint,))
+
+    def close(self) -> None:
+        self._db.close()
+
+    def _writing(self) -> _Transaction:
+        return _Transaction(self._db, self.path)
+
+
+class _Transaction:
+    """``BEGIN IMMEDIATE`` … ``COMMIT`` (rolled back on error); a lock held too long or a full disk becomes
+    :class:`HistoryError`."""
+
+    def __init__(self, db: sqlite3.Connection, path: Path) -> None:
+        self.db, self.path = db, path
+
+    def __enter__(self) -> None:
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except sqlite3.DatabaseError as exc:
+            raise HistoryError(f"The history database {self.path} is busy or unwritable ({exc}); nothing was changed.") from exc
+
+    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
+        if exc is None:
+            try:
+                self.db.execute("COMMIT")
+                return
+            except sqlite3.DatabaseError as commit_error:
+                exc = commit_error
+        self.db.execute("ROLLBACK")
+        if isinstance(exc, sqlite3.DatabaseError):
+            raise HistoryError(f"Could not save to the history database {self.path} ({exc}).") from exc
+
+
+def _is_busy(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)

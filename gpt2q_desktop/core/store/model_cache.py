@@ -1,0 +1,317 @@
+"""A content-keyed store of quantized models in the user data directory.
+
+Each entry is a folder ``<data dir>/cache/<key>/`` holding one payload file, ``weights.safetensors`` (the torch
+recipe's INT8 and FP32 tensors, no pickle) or ``model.onnx`` (an ONNX Runtime graph, FP32 or INT8), and
+``manifest.json`` (source, options, layout, checksums, figures). The key hashes the checkpoint's config and
+weight bytes, the recipe options, the recipe's name and the torch version (and onnx / onnxruntime's).
+
+Writes are atomic: an entry is assembled in a ``.tmp-*`` folder, every file fsync-ed, then renamed into
+place, so a crash, a full disk or a cancel never leaves half an entry where a whole one is expected.
+A corrupt or foreign entry is detected before use (checksum, manifest, layout) and never loaded. Only regular
+files are opened: a FIFO, device or socket in the cache never blocks a run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from gpt2q_desktop.core.checkpoints.checkpoint import CheckpointInfo, weight_files_digest_input
+from gpt2q_desktop.core.errors import CacheError, CheckpointError, Gpt2qError, reason_of
+from gpt2q_desktop.core.files import file_problem, is_regular_file, open_regular, read_json
+from gpt2q_desktop.core.paths import data_dir
+from gpt2q_desktop.core.sizes import mb
+from gpt2q_desktop.core.store.manifest import CACHE_FORMAT, SHA256_HEX, CacheEntry, CorruptEntry, manifest_problem
+from gpt2q_desktop.core.text import counted
+
+log = logging.getLogger("gpt2q")
+WEIGHTS = "weights.safetensors"
+MANIFEST = "manifest.json"
+_TMP_PREFIX = ".tmp-"
+_MANIFEST_CHARS = 1 << 22
+_INDEX_CHARS = 1 << 24
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open_regular(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 22), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+class QuantCache:
+    """The store under ``<data dir>/cache``."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        self.data_dir = root if root is not None else data_dir()
+        self.root = self.data_dir / "cache"
+        self._digest_index = self.data_dir / "file-digests.json"
+
+    # -- keys -----------------------------------------------------------------------------------
+    def file_digest(self, path: Path) -> str:
+        """sha256 of a weight file, remembered by (path, size, mtime) so a large checkpoint is hashed once."""
+        index = self._read_digest_index()
+        try:
+            st = path.stat()
+            stamp = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
+            known = index.get(stamp)
+            if isinstance(known, str) and SHA256_HEX.fullmatch(known):
+                return known
+            digest = _sha256(path)
+        except OSError as exc:
+            problem = file_problem(path) or f"cannot be read ({reason_of(exc)})"
+            raise CheckpointError(f"The weight file {path} {problem}.") from exc
+        index[stamp] = digest
+        self._write_digest_index(index)
+        return digest
+
+    def file_digests(self, info: CheckpointInfo) -> list[tuple[str, str]]:
+        """(name, sha256) of the files whose bytes identify the checkpoint (config first)."""
+        return [(name, self.file_digest(path)) for name, path in weight_files_digest_input(info)]
+
+    def _read_digest_index(self) -> dict[str, Any]:
+        """The remembered digests; an unreadable, malformed or non-regular index counts as empty."""
+        try:
+            index = read_json(self._digest_index, _INDEX_CHARS)
+        except (OSError, ValueError):
+            return {}
+        return index if isinstance(index, dict) else {}
+
+    def _write_digest_index(self, index: dict[str, Any]) -> None:
+        """Best effort (remembering digests is an optimisation only); a special file in its place is left alone."""
+        if os.path.lexists(self._digest_index) and not is_regular_file(self._digest_index):
+            return
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            self._atomic_write_text(self._digest_index, json.dumps(index))
+        except OSError:
+            pass
+
+    def key_for(
+        self, info: CheckpointInfo, options: dict[str, Any], recipe: str, versions: dict[str, str] | None = None
+    ) -> str:
+        """The entry key of *recipe* with *options* on *info*'s weights; *versions* adds the libraries
+        (beyond torch) whose output the entry is."""
+        import torch
+
+        parts: dict[str, Any] = {
+            "format": CACHE_FORMAT,
+            "files": self.file_digests(info),
+            "options": options,
+            "backend": recipe,  # the key's name is kept, so that existing entries stay valid
+            "torch": torch.__version__,
+        }
+        if versions:
+            parts["versions"] = versions
+        return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32]
+
+    # -- reading --------------------------------------------------------------------------------
+    def entry_path(self, key: str) -> Path:
+        return self.root / key
+
+    def has(self, key: str) -> bool:
+        return (self.entry_path(key) / MANIFEST).is_file()
+
+    def manifest(self, key: str) -> dict[str, Any]:
+        """The entry's manifest, every field checked; :class:`CorruptEntry` if it is unreadable or unsound."""
+        try:
+            manifest = read_json(self.entry_path(key) / MANIFEST, _MANIFEST_CHARS)
+        except (OSError, ValueError) as exc:
+            raise CorruptEntry(key, f"unreadable manifest ({reason_of(exc)})") from exc
+        problem = manifest_problem(manifest, key)
+        if problem is not None:
+            raise CorruptEntry(key, problem)
+        return manifest
+
+    def payload(self, key: str) -> tuple[dict[str, Any], Path]:
+        """The verified manifest of an entry and its payload file (size and checksum checked);
+        :class:`CorruptEntry` if anything is off."""
+        manifest = self.manifest(key)
+        path = self.entry_path(key) / manifest.get("payload", WEIGHTS)
+        problem = file_problem(path)
+        if problem is not None:
+            raise CorruptEntry(key, f"weights file {problem}")
+        try:
+            if path.stat().st_size != manifest["weights_bytes"]:
+                raise CorruptEntry(key, "weights file of the wrong size")
+            if _sha256(path) != manifest["weights_sha256"]:
+                raise CorruptEntry(key, "weights checksum mismatch")
+        except OSError as exc:
+            raise CorruptEntry(key, f"unreadable weights ({reason_of(exc)})") from exc
+        return manifest, path
+
+    def load_tensors(self, key: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The verified manifest and tensors of an entry; :class:`CorruptEntry` if anything is off."""
+        from safetensors.torch import load_file
+
+        manifest, weights = self.payload(key)
+        try:
+            tensors = load_file(str(weights))
+        except Exception as exc:
+            raise CorruptEntry(key, f"unreadable weights ({reason_of(exc)})") from exc
+        return manifest, tensors
+
+    def entries(self) -> list[CacheEntry]:
+        """Every complete entry, newest first; corrupt ones are listed with a placeholder manifest and a problem."""
+        if not self.root.is_dir():
+            return []
+        try:
+            paths = list(self.root.iterdir())
+        except OSError as exc:
+            raise CacheError(f"Cannot list the cache folder {self.root} ({reason_of(exc)}).") from exc
+        out = []
+        for path in paths:
+            if not path.is_dir() or path.name.startswith(_TMP_PREFIX):
+                continue
+            try:
+                out.append(CacheEntry(path.name, path, self.manifest(path.name)))
+            except CorruptEntry as exc:
+                out.append(CacheEntry(path.name, path, {"source": {"name": "(corrupt entry)"}}, exc.reason))
+        return sorted(out, key=lambda e: e.created, reverse=True)
+
+    def total_bytes(self) -> int:
+        return sum(e.bytes for e in self.entries())
+
+    # -- writing --------------------------------------------------------------------------------
+    @staticmethod
+    def _atomic_write_text(path: Path, text: str) -> None:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_TMP_PREFIX)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def store(self, key: str, tensors: dict[str, Any], manifest: dict[str, Any]) -> CacheEntry:
+        """Write an entry of *tensors* (a safetensors file) atomically, as :meth:`store_file`."""
+        from safetensors.torch import save_file
+
+        return self.store_file(key, manifest, lambda path: save_file(tensors, str(path)))
+
+    def store_file(
+        self, key: str, manifest: dict[str, Any], write: Callable[[Path], None], payload: str = WEIGHTS
+    ) -> CacheEntry:
+        """Write an entry atomically: ``write(path)`` makes its payload file *payload*; any failure of the writer
+        (full disk, a library error...) raises :class:`CacheError` and leaves nothing; a cancel or interrupt
+        propagates, also leaving nothing."""
+        self.sweep()
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(dir=self.root, prefix=f"{_TMP_PREFIX}{os.getpid()}-"))
+        except OSError as exc:
+            raise CacheError(f"Cannot create the cache folder {self.root}: {reason_of(exc)}.") from exc
+        try:
+            weights = tmp / payload
+            write(weights)
+            with weights.open("rb+") as fh:
+                os.fsync(fh.fileno())
+            full = dict(manifest)
+            full.update(
+                format=CACHE_FORMAT,
+                key=key,
+                created=time.time(),
+                weights_bytes=weights.stat().st_size,
+                weights_sha256=_sha256(weights),
+            )
+            if payload != WEIGHTS:
+                full["payload"] = payload
+            self._atomic_write_text(tmp / MANIFEST, json.dumps(full, indent=2, sort_keys=True))
+            _fsync_dir(tmp)
+            final = self.entry_path(key)
+            _remove(final)
+            os.rename(tmp, final)
+            _fsync_dir(self.root)
+        except BaseException as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            if isinstance(exc, Exception) and not isinstance(exc, Gpt2qError):
+                message = f"Could not save the model to the cache ({reason_of(exc)}); nothing was left behind."
+                raise CacheError(message) from exc
+            raise
+        log.info("Cache entry written: %s (%s)", final, mb(full["weights_bytes"]))
+        return CacheEntry(key, final, full)
+
+    def delete(self, key: str) -> None:
+        path = self.entry_path(key)
+        if path.parent != self.root or not path.is_dir():
+            raise CacheError(f"No cache entry {key!r}.")
+        try:
+            shutil.rmtree(path)
+        except OSError as exc:
+            raise CacheError(f"The cache entry could not be deleted ({reason_of(exc)}).") from exc  # callers name it
+
+    def discard(self, key: str, what: str, reason: str, notes: list[str]) -> None:
+        """Delete the unusable entry *key* (*what* it held, *reason* it is unusable) and say so in *notes*; a failed
+        deletion is noted too (the caller rebuilds either way)."""
+        notes.append(f"The cached {what} {key} was unusable ({reason}); it was deleted and rebuilt.")
+        try:
+            self.delete(key)
+        except CacheError as exc:
+            notes.append(str(exc))
+
+    def clear(self) -> int:
+        """Delete every entry (and any leftover temporary folder); returns how many entries went."""
+        entries = self.entries()
+        for entry in entries:
+            shutil.rmtree(entry.path, ignore_errors=True)
+        self.sweep(force=True)
+        log.info("Cache cleared: %s deleted", counted(len(entries), "entry", "entries"))
+        return len(entries)
+
+    def sweep(self, force: bool = False) -> None:
+        """Remove temporary folders left by a crashed writer (those whose process is gone)."""
+        if not self.root.is_dir():
+            return
+        for path in self.root.glob(f"{_TMP_PREFIX}*"):
+            pid_text = path.name[len(_TMP_PREFIX):].split("-", 1)[0]
+            alive = pid_text.isdigit() and _pid_alive(int(pid_text))
+            if force or not alive:
+                if path.is_dir():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    with contextlib.suppress(OSError):
+                        path.unlink()
+
+
+def _remove(path: Path) -> None:
+    """Remove whatever is at *path*: a folder (not followed if it is a link), a file, or nothing."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif os.path.lexists(path):
+        path.unlink()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):  # gone, or no process id at all
+        return False
+    except PermissionError:
+        return True
+    return True
