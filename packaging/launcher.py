@@ -17,7 +17,7 @@ def _main() -> int:
     if name.endswith(".exe"):
         name = name[:-4]
     if name == "gpt2q":
-        from gpt2q_desktop.cli import main as cli_main
+        from gpt2q_desktop.cli.main import main as cli_main
 
         return cli_main()
     from gpt2q_desktop.app.main import main as app_main

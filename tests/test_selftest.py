@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from gpt2q_desktop.app import selftest
+from gpt2q_desktop.app.selftest import run as selftest
 
 # Prompts taken from the text the ``trained_checkpoint`` fixture was trained on: peaked predictions.
 PROMPTS = ["--prompt", "The cat sat on the", "--prompt", "Once upon a time there was a little girl who lived in a"]

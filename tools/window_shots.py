@@ -19,7 +19,7 @@ from pathlib import Path
 
 SIZES = ((1024, 640), (1280, 800), (1600, 1000))
 EVAL_TOKENS = 2_000
-RANK_TOKENS = 128
+SENSITIVITY_TOKENS = 128
 JOB_TIMEOUT_MS = 600_000
 
 
@@ -76,10 +76,10 @@ def main() -> int:
     lab = window.quality_panel
     window.tabs.setCurrentWidget(lab)
     lab.eval_tokens.setValue(EVAL_TOKENS)
-    lab.rank_tokens.setValue(RANK_TOKENS)
+    lab.sensitivity_tokens.setValue(SENSITIVITY_TOKENS)
     wait_idle(lab.continuation.run_button.click)
     wait_idle(lab.evaluate_button.click)
-    wait_idle(lab.rank_button.click)
+    wait_idle(lab.sensitivity_button.click)
 
     args.out.mkdir(parents=True, exist_ok=True)
     for width, height in SIZES:

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from gpt2q_desktop.core.session import Session
 
 
-LabTool = Literal["continuation", "evaluation", "ranking"]
+LabTool = Literal["continuation", "evaluation", "sensitivity"]
 """The Quality lab's tools: each shows its own results and how its job ended."""
 
 
@@ -161,16 +161,16 @@ class EvaluateJob(TextJob):
 
 
 @dataclass(frozen=True, eq=False)
-class RankJob(TextJob):
+class SensitivityJob(TextJob):
     """Rank the layers by the KL each adds alone, on the start of a text; emits ``list[LayerScore]``."""
 
     starting: ClassVar[str] = "Measuring layer sensitivity…"
     doing: ClassVar[str] = "measuring layer sensitivity"
-    did: ClassVar[str] = "layers ranked"
-    lab_tool: ClassVar[LabTool | None] = "ranking"
+    did: ClassVar[str] = "layer sensitivity measured"
+    lab_tool: ClassVar[LabTool | None] = "sensitivity"
 
     def run(self, session: Session, context: JobContext) -> None:
-        context.emit(session.rank_layers(Path(self.path), self.max_tokens, self.options, **context.callbacks))
+        context.emit(session.sensitivity(Path(self.path), self.max_tokens, self.options, **context.callbacks))
 
 
 @dataclass(frozen=True, eq=False)
@@ -185,7 +185,7 @@ class ExportJob(Job):
     doing: ClassVar[str] = "exporting the INT8 model"
 
     def run(self, session: Session, context: JobContext) -> None:
-        context.emit(session.export_onnx(Path(self.out), self.options, self.overwrite, **context.callbacks))
+        context.emit(session.export_model(Path(self.out), self.options, self.overwrite, **context.callbacks))
 
     def done(self) -> str:
         return f"Done: INT8 model exported to {self.out}."

@@ -11,7 +11,7 @@ from gpt2q_desktop.core.errors import PromptError
 
 EVAL_TOKENS = 20_000
 """Tokens of a text a corpus evaluation reads by default (window and CLI alike)."""
-RANK_TOKENS = 512
+SENSITIVITY_TOKENS = 512
 """Tokens of a text the layer-sensitivity ranking reads by default."""
 
 AUTO_THREADS = 0

@@ -166,8 +166,8 @@ class QuantizeReport:
     cache_hit: bool
     cache_dir: str
     cache_key: str
-    backend: str
-    """The name of the recipe that made the INT8 model (JSON key kept as ``backend``)."""
+    recipe: str
+    """The name of the recipe that made the INT8 model (its cache manifest keeps the older key ``backend``)."""
     options: dict[str, Any]
     notes: list[str] = field(default_factory=list)
     runtime: Runtime = Runtime.TORCH

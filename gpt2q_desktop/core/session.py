@@ -2,7 +2,7 @@
 
 A :class:`Session` owns the checkpoint (inspected at once, loaded when first needed), its tokenizer, the
 cache and the INT8 model of the current recipe. Its verbs (open, load, quantize, compare, continue,
-evaluate, rank layers) check their inputs before any long work, quantize when the INT8 model is missing
+evaluate, measure layer sensitivity) check their inputs before any long work, quantize when the INT8 model is missing
 or stale, and report progress and honour cancel through plain callbacks. The CLI, the self-test, the
 bench and the window's worker all go through it; none of them loads or quantizes a checkpoint itself.
 """
@@ -12,11 +12,10 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gpt2q_desktop.core.checkpoints.checkpoint import CheckpointInfo, inspect_checkpoint, load_inspected
+from gpt2q_desktop.core.checkpoints.checkpoint import CheckpointInfo, Opened, inspect_checkpoint, load_inspected
 from gpt2q_desktop.core.errors import Cancelled, CheckpointError, TokenizerError
 from gpt2q_desktop.core.options import AUTO_THREADS, RecipeOptions, RunSettings
 from gpt2q_desktop.core.runtimes import Runtime, runtime_label
@@ -36,19 +35,6 @@ if TYPE_CHECKING:
     from gpt2q_desktop.core.torch_int8.recipe import QuantizationRecipe
 
 log = logging.getLogger("gpt2q")
-
-
-@dataclass(frozen=True)
-class Opened:
-    """A loaded checkpoint: what it is, and what the user should know about it."""
-
-    info: CheckpointInfo
-    label: str
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def has_tokenizer(self) -> bool:
-        return self.info.tokenizer_dir is not None
 
 
 class Session:
@@ -158,7 +144,7 @@ class Session:
             return self._onnx[1], self._onnx[2]
         return self.fp32, self.int8(options, progress, cancelled)
 
-    def export_onnx(
+    def export_model(
         self, out: Path, options: RecipeOptions, overwrite: bool = False,
         progress: ProgressFn | None = None, cancelled: CancelFn | None = None,
     ) -> Path:  # fmt: skip
@@ -218,7 +204,7 @@ class Session:
 
         from gpt2q_desktop.core.store.model_cache import QuantCache
 
-        files = (self._cache or QuantCache()).file_digests(self._require_info())
+        files = (self._cache or QuantCache()).digests.of(self._require_info())
         return hashlib.sha256(repr(files).encode()).hexdigest()[:16]
 
     def _rows(
@@ -286,7 +272,7 @@ class Session:
         log.info("Evaluated %s on %s (%s): %s", text.name, runtime_label(runtime), options.describe(), result.summary())
         return result
 
-    def rank_layers(
+    def sensitivity(
         self, text: Path, max_tokens: int, options: RecipeOptions, threads: int = AUTO_THREADS,
         progress: ProgressFn | None = None, cancelled: CancelFn | None = None,
     ) -> list[LayerScore]:  # fmt: skip

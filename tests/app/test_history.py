@@ -35,31 +35,31 @@ def test_a_prompt_list_becomes_rows_and_chart_points(ran):
 
 def test_export_writes_files_that_parse_back(ran, tmp_path):
     rows = ran.history.rows
-    assert ran.history_controller.export_to(str(tmp_path / "h.csv"))
+    assert ran.history_controller.save_to(str(tmp_path / "h.csv"))
     with (tmp_path / "h.csv").open(encoding="utf-8", newline="") as fh:
         parsed = list(csv.DictReader(fh))
     assert [p["prompt"] for p in parsed] == PROMPTS
     assert [int(p["int8_id"]) for p in parsed] == [r.int8.token_id for r in rows]
     assert [float(p["fp32_prob"]) for p in parsed] == pytest.approx([r.fp32.prob for r in rows])
 
-    assert ran.history_controller.export_to(str(tmp_path / "h.json"))
+    assert ran.history_controller.save_to(str(tmp_path / "h.json"))
     data = json.loads((tmp_path / "h.json").read_text(encoding="utf-8"))
     assert [d["prompt"] for d in data] == PROMPTS
     assert [d["fp32"]["token_id"] for d in data] == [r.fp32.token_id for r in rows]
 
-    assert ran.history_controller.export_to(str(tmp_path / "h.md"))
+    assert ran.history_controller.save_to(str(tmp_path / "h.md"))
     lines = (tmp_path / "h.md").read_text(encoding="utf-8").splitlines()
     assert lines[0].startswith("| prompt") and len(lines) == 2 + len(PROMPTS)
 
 
 def test_an_export_that_cannot_be_written_says_so(ran, boxes, tmp_path):
-    assert not ran.history_controller.export_to(str(tmp_path / "no-such-folder" / "h.csv"))
+    assert not ran.history_controller.save_to(str(tmp_path / "no-such-folder" / "h.csv"))
     assert boxes and boxes[-1].startswith("Could not write")
 
 
 def test_export_with_nothing_to_export_says_so(make_app, boxes, tmp_path):
     app = make_app()
-    assert not app.history_controller.export_to(str(tmp_path / "h.csv"))
+    assert not app.history_controller.save_to(str(tmp_path / "h.csv"))
     assert boxes and "Nothing to export" in boxes[-1]
     assert not (tmp_path / "h.csv").exists()
 

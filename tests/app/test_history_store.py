@@ -72,7 +72,7 @@ def test_the_checkpoint_filter_drives_table_chart_copy_and_export(make_app, data
     panel.checkpoint.setCurrentIndex(panel.checkpoint.findData("alpha"))  # as the user would
     assert shown_prompts(app) == ["one", "three"]
     assert panel.chart.points == [(2.0, 1.0, None, None), (6.0, 3.0, None, None)]
-    assert history.export_to(str(tmp_path / "h.csv"))
+    assert history.save_to(str(tmp_path / "h.csv"))
     with (tmp_path / "h.csv").open(encoding="utf-8", newline="") as fh:
         assert [r["prompt"] for r in csv.DictReader(fh)] == ["one", "three"]
     panel.table.selectAll()

@@ -11,13 +11,13 @@ from PySide6.QtCore import QObject, QPoint, QRect, QSize, Qt, Slot
 from PySide6.QtGui import QColor, QFontMetrics
 from PySide6.QtWidgets import QApplication, QLabel, QWidget
 
-from gpt2q_desktop.app.jobs import CompareJob, ContinueJob, EvaluateJob, RankJob
+from gpt2q_desktop.app.jobs import CompareJob, ContinueJob, EvaluateJob, SensitivityJob
 from gpt2q_desktop.app.views.continuation_view import CONTINUING
 from gpt2q_desktop.app.views.kl_histogram import EMPTY as NO_HISTOGRAM
 from gpt2q_desktop.app.views.kl_histogram import EVALUATING
 from gpt2q_desktop.app.views.latency_chart import LatencyChart
 from gpt2q_desktop.app.views.result_card import TopBars
-from gpt2q_desktop.app.views.sensitivity_chart import RANKING
+from gpt2q_desktop.app.views.sensitivity_chart import MEASURING_SENSITIVITY
 from gpt2q_desktop.core.paths import demo_student_dir
 from tests.app.test_history_store import fake_row
 from tests.conftest import TRAIN_TEXT
@@ -149,7 +149,7 @@ def test_a_new_quality_job_clears_what_its_tool_showed_at_once(make_app, run, tm
     lab = app.window.quality_panel
     lab.text_path.setText(str(corpus))
     lab.eval_tokens.setValue(200)
-    lab.rank_tokens.setValue(64)
+    lab.sensitivity_tokens.setValue(64)
     lab.continuation.prompt.setText("The cat sat on the")
     lab.continuation.n_tokens.setValue(3)
     for request in (lab.continuation_requested, lab.evaluation_requested, lab.sensitivity_requested):
@@ -162,13 +162,13 @@ def test_a_new_quality_job_clears_what_its_tool_showed_at_once(make_app, run, tm
         seen[type(job)] = {
             ContinueJob: (lab.continuation.int8_text.toPlainText(), lab.continuation.divergence.text()),
             EvaluateJob: (lab.figures["Tokens"].text(), lab.histogram.bars, lab.histogram.note),
-            RankJob: (lab.chart.rows, lab.blocks.count(), lab.chart.note),
+            SensitivityJob: (lab.chart.rows, lab.blocks.count(), lab.chart.note),
         }[type(job)]
 
     AtStart(app, at_start)
     for request in (lab.continuation_requested, lab.evaluation_requested, lab.sensitivity_requested):
         run(app, request.emit)
-    assert seen == {ContinueJob: ("", CONTINUING), EvaluateJob: ("–", [], EVALUATING), RankJob: ([], 0, RANKING)}
+    assert seen == {ContinueJob: ("", CONTINUING), EvaluateJob: ("–", [], EVALUATING), SensitivityJob: ([], 0, MEASURING_SENSITIVITY)}
 
     lab.text_path.setText(str(tmp_path / "missing.txt"))  # fails: the tool does not stay marked as running
     run(app, lab.evaluation_requested.emit)

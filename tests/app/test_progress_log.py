@@ -96,7 +96,7 @@ def test_every_job_ends_in_its_own_panel_with_the_same_wording(make_app, run, ti
     ended(app.quantize, "Done: INT8 model ready.")
     ended(lambda: app.run_prompt(PROMPT), "Done: 1 prompt compared.")
     ended(lab.evaluation_requested.emit, "Done: text evaluated.", in_lab=True)
-    ended(lab.sensitivity_requested.emit, "Done: layers ranked.", in_lab=True)
+    ended(lab.sensitivity_requested.emit, "Done: layer sensitivity measured.", in_lab=True)
     ended(lab.continuation_requested.emit, "Done: continuations generated.", in_lab=True)
     ended(lambda: app.run_prompts([PROMPT, PROMPT + " mat"]), "Done: 2 prompts compared.")
 

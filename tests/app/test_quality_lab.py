@@ -7,14 +7,14 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 
-from gpt2q_desktop.app.jobs import EvaluateJob, RankJob
+from gpt2q_desktop.app.jobs import EvaluateJob, SensitivityJob
 from gpt2q_desktop.core.options import RecipeOptions
 from gpt2q_desktop.core.store.model_cache import QuantCache
 from tests.app.conftest import of_job
 from tests.conftest import TRAIN_TEXT
 
 EVAL_TOKENS = 300
-RANK_TOKENS = 128
+SENSITIVITY_TOKENS = 128
 
 
 @pytest.fixture
@@ -33,7 +33,7 @@ def lab(make_app, trained_checkpoint, corpus):
     panel = app.window.quality_panel
     panel.text_path.setText(str(corpus))
     panel.eval_tokens.setValue(EVAL_TOKENS)
-    panel.rank_tokens.setValue(RANK_TOKENS)
+    panel.sensitivity_tokens.setValue(SENSITIVITY_TOKENS)
     return app
 
 
@@ -161,8 +161,8 @@ def test_sensitivity_ranking_and_excluding_a_block_requantizes(lab, run, qtbot, 
     run(lab, lab.quantize)
     assert reports[-1].layers_quantized == 9
 
-    with qtbot.waitSignal(lab.runner.worker.produced, timeout=120_000, check_params_cb=of_job(RankJob)) as ranked:
-        run(lab, lambda: qtbot.mouseClick(panel.rank_button, Qt.MouseButton.LeftButton))
+    with qtbot.waitSignal(lab.runner.worker.produced, timeout=120_000, check_params_cb=of_job(SensitivityJob)) as ranked:
+        run(lab, lambda: qtbot.mouseClick(panel.sensitivity_button, Qt.MouseButton.LeftButton))
     scores = ranked.args[1]
     assert sorted(s.layer for s in scores) == ["block 0", "block 1", "lm_head + embeddings"]
     assert [label for label, _ in panel.chart.rows] == [s.layer for s in scores]
@@ -212,17 +212,17 @@ def test_the_window_ranks_the_layers_as_the_cli_does(lab, run, qtbot, trained_ch
     with a rule of 64-character tokens, so a budget counted in characters instead of tokens would differ."""
     import json
 
-    from gpt2q_desktop.cli import main
+    from gpt2q_desktop.cli.main import main
 
     ruled = corpus.with_name("ruled.txt")
     ruled.write_text("=" * 4096 + "\n" + corpus.read_text(encoding="utf-8"), encoding="utf-8")
     lab.window.quality_panel.text_path.setText(str(ruled))
     lab.window.quantize_panel.per_channel.setChecked(per_channel)
-    with qtbot.waitSignal(lab.runner.worker.produced, timeout=120_000, check_params_cb=of_job(RankJob)) as ranked:
-        run(lab, lambda: qtbot.mouseClick(lab.window.quality_panel.rank_button, Qt.MouseButton.LeftButton))
+    with qtbot.waitSignal(lab.runner.worker.produced, timeout=120_000, check_params_cb=of_job(SensitivityJob)) as ranked:
+        run(lab, lambda: qtbot.mouseClick(lab.window.quality_panel.sensitivity_button, Qt.MouseButton.LeftButton))
     window_scores = ranked.args[1]
 
-    argv = ["sensitivity", str(trained_checkpoint), "--text", str(ruled), "--max-tokens", str(RANK_TOKENS), "--json"]
+    argv = ["sensitivity", str(trained_checkpoint), "--text", str(ruled), "--max-tokens", str(SENSITIVITY_TOKENS), "--json"]
     assert main(argv + (["--per-channel"] if per_channel else [])) == 0
     cli_scores = json.loads(capsys.readouterr().out)
     assert [s["layer"] for s in cli_scores] == [s.layer for s in window_scores]
@@ -285,7 +285,7 @@ def test_excluding_blocks_without_a_text_changes_nothing(lab, boxes):
     from gpt2q_desktop.core.measure.quality import LayerScore
 
     panel, quantize_panel = lab.window.quality_panel, lab.window.quantize_panel
-    panel.show_ranking([LayerScore("block 1", 1, 0.1, 0.9)], [])
+    panel.show_sensitivity([LayerScore("block 1", 1, 0.1, 0.9)], [])
     panel.blocks.item(0).setCheckState(Qt.CheckState.Checked)
     panel.text_path.setText("")
     panel.exclude_requested.emit()

@@ -81,10 +81,10 @@ def test_both_runtimes_show_four_results_and_two_history_rows(make_app, run, mon
     medians = [t for row in rows for t in (row.fp32.timing.median_ms, row.int8.timing.median_ms)]
     assert window.history_panel.chart.points == [tuple(medians)]
 
-    assert app.history_controller.export_to(str(tmp_path / "h.csv"))
+    assert app.history_controller.save_to(str(tmp_path / "h.csv"))
     with (tmp_path / "h.csv").open(encoding="utf-8", newline="") as fh:
         assert [line["runtime"] for line in csv.DictReader(fh)] == list(BOTH)
-    assert app.history_controller.export_to(str(tmp_path / "h.md"))
+    assert app.history_controller.save_to(str(tmp_path / "h.md"))
     markdown = (tmp_path / "h.md").read_text(encoding="utf-8")
     assert "| runtime |" in markdown and "| ONNX Runtime |" in markdown
 

@@ -94,8 +94,9 @@ def test_the_cache_manager_lists_and_deletes_entries(make_app, run, monkeypatch,
     assert cache is not None and cache.dialog.isVisible()
     assert cache.model.rowCount() == 1
     assert cache.model.index(0, 0).data() == "tiny-gpt2"
-    assert "per-tensor" in cache.model.index(0, 1).data()
-    assert "1 INT8 models" in cache.dialog.summary.text()
+    assert cache.model.index(0, 1).data() == "PyTorch"
+    assert cache.model.index(0, 2).data().startswith("INT8: per-tensor")
+    assert cache.dialog.summary.text().startswith("1 entry, ")
     cache.dialog.table.selectRow(0)
     cache.dialog.delete_button.click()
     assert cache.model.rowCount() == 0
@@ -106,7 +107,7 @@ def test_the_cache_manager_lists_and_deletes_entries(make_app, run, monkeypatch,
 
 
 def test_about_names_the_versions_and_the_log_pane_shows_details(make_app, boxes, tmp_path):
-    assert set(versions()) == {"gpt2q desktop", "torch", "transformers", "Qt", "PySide6"}
+    assert set(versions()) == {"gpt2q desktop", "torch", "transformers", "onnxruntime", "Qt", "PySide6"}
     assert versions()["torch"].startswith("2.")
     app = make_app()
     logging.getLogger("gpt2q").setLevel(logging.DEBUG)
@@ -132,7 +133,7 @@ def test_shortcuts_are_bound(make_app):
     assert "Ctrl+O" in keys["&Open folder…"]
     assert keys["&Quantize"] == ["Ctrl+K"]
     assert keys["&Run prompt"] == ["Ctrl+R", "F5"]
-    assert keys["&Export history…"] == ["Ctrl+E"]
+    assert keys["&Save history as…"] == ["Ctrl+E"]
     assert "Ctrl+Q" in keys["&Quit"]
 
 

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from gpt2q_desktop.cli import main
+from gpt2q_desktop.cli.main import main
 from gpt2q_desktop.core.bench.ort_variants import ORT_VARIANTS, TORCH_TWIN
-from gpt2q_desktop.core.bench.run import VARIANTS, bench_model, streamed_bytes_per_token
+from gpt2q_desktop.core.bench.probes import streamed_bytes_per_token
+from gpt2q_desktop.core.bench.run import VARIANTS, bench_model
 from gpt2q_desktop.core.bench.table import BenchRow, render_bench
 
 
@@ -62,7 +63,7 @@ def test_decode_graph_matches_torch(tmp_path: Path) -> None:
     from transformers import DynamicCache
 
     from gpt2q_desktop.core.checkpoints.synthetic import make_gpt2
-    from gpt2q_desktop.core.measure.inference import cached_step
+    from gpt2q_desktop.core.measure.inference import kv_step
     from gpt2q_desktop.core.ort.decode import OrtDecodeStep, build_decode_graphs, stacked_past
 
     model = make_gpt2(2, n_embd=64, n_head=4, vocab_size=1000, n_positions=64)
@@ -71,11 +72,11 @@ def test_decode_graph_matches_torch(tmp_path: Path) -> None:
     gen = torch.Generator().manual_seed(0)
     past = DynamicCache(config=model.config)
     with torch.inference_mode():
-        cached_step(model, torch.randint(0, 1000, (1, 7), generator=gen), past)
+        kv_step(model, torch.randint(0, 1000, (1, 7), generator=gen), past)
         keys, values = stacked_past(past)
         token = torch.randint(0, 1000, (1, 1), generator=gen)
         grown = copy.deepcopy(past)
-        want = cached_step(model, token, grown)
+        want = kv_step(model, token, grown)
     logits, present_keys, present_values = OrtDecodeStep(fp32_path, model.config)(token.numpy(), keys, values)
     assert present_keys.shape == (2, 1, 4, 8, 16) and present_values.shape == present_keys.shape
     assert abs(torch.from_numpy(logits[0, -1]) - want).max() < 1e-4

@@ -152,10 +152,10 @@ def test_list_delete_and_clear(tiny_checkpoint: Path) -> None:
 
 
 def test_weight_digest_is_remembered(tiny_checkpoint: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import gpt2q_desktop.core.store.model_cache as cache_module
+    import gpt2q_desktop.core.store.digests as digests_module
 
     cache = QuantCache()
     info = inspect_checkpoint(tiny_checkpoint)
     key = cache.key_for(info, {}, "b")
-    monkeypatch.setattr(cache_module, "_sha256", lambda p: pytest.fail("hashed twice"))
+    monkeypatch.setattr(digests_module, "sha256_of", lambda p: pytest.fail("hashed twice"))
     assert cache.key_for(info, {}, "b") == key

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import torch
 
-from gpt2q_desktop.cli import main
+from gpt2q_desktop.cli.main import main
 from gpt2q_desktop.core.checkpoints.checkpoint import inspect_checkpoint, load_checkpoint
 from gpt2q_desktop.core.errors import Cancelled
 from gpt2q_desktop.core.measure.inference import last_logits

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from gpt2q_desktop.cli import main
+from gpt2q_desktop.cli.main import main
 
 FAST = ["--repeats", "2", "--warmup", "0", "--threads", "1"]
 
@@ -122,7 +122,7 @@ def test_installed_entry_point_reports_bad_architecture(tmp_path: Path, tiny_che
 def test_every_option_of_every_command_has_help() -> None:
     import argparse
 
-    from gpt2q_desktop.cli_parser import build_parser
+    from gpt2q_desktop.cli.parser import build_parser
 
     parser = build_parser()
     commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices

@@ -146,7 +146,7 @@ def test_a_locked_database_is_reported_not_lost(data_dir: Path, monkeypatch: pyt
 
 
 def test_the_cli_history_reads_what_compare_wrote(trained_checkpoint: Path, capsys) -> None:
-    from gpt2q_desktop.cli import main
+    from gpt2q_desktop.cli.main import main
 
     fast = ["--repeats", "5", "--warmup", "0", "--threads", "1"]
     assert main(["compare", str(trained_checkpoint), "--prompt", "The cat sat", "a | b", *fast]) == 0

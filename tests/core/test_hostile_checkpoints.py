@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import torch
 
-from gpt2q_desktop.cli import main
+from gpt2q_desktop.cli.main import main
 from gpt2q_desktop.core.checkpoints.checkpoint import CheckpointInfo, inspect_checkpoint, load_checkpoint
 from gpt2q_desktop.core.checkpoints.config import expected_shapes, validated_config
 from gpt2q_desktop.core.checkpoints.synthetic import save_checkpoint

@@ -6,7 +6,7 @@ import logging
 import re
 from pathlib import Path
 
-from gpt2q_desktop.cli import main
+from gpt2q_desktop.cli.main import main
 from gpt2q_desktop.core import logs
 from gpt2q_desktop.core.logs import LOGGER, log_file, setup_logging
 

@@ -20,10 +20,10 @@ FAST = RunSettings(repeats=2, warmup=0, threads=1)
 
 @pytest.fixture(scope="module")
 def fp32_graph(tmp_path_factory: pytest.TempPathFactory, tiny_model) -> Path:
-    from gpt2q_desktop.core.ort.graph import export_fp32_graph
+    from gpt2q_desktop.core.ort.graph import trace_fp32_graph
 
     path = tmp_path_factory.mktemp("onnx") / "fp32.onnx"
-    assert export_fp32_graph(tiny_model, path) == {"tied_embeddings": True}
+    assert trace_fp32_graph(tiny_model, path) == {"tied_embeddings": True}
     return path
 
 
@@ -181,12 +181,12 @@ def test_export_writes_a_folder_that_runs_without_gpt2q(trained_checkpoint: Path
     session = Session(shared_cache)
     session.open(trained_checkpoint)
     out = tmp_path / "export"
-    assert session.export_onnx(out, RecipeOptions()) == out
+    assert session.export_model(out, RecipeOptions()) == out
     assert {p.name for p in out.iterdir()} == {"model.onnx", "config.json", "tokenizer.json", "README.md"}
     assert SNIPPET in (out / "README.md").read_text()
     assert json.loads((out / "config.json").read_text())["model_type"] == "gpt2"
     with pytest.raises(ExportError, match="not empty"):
-        session.export_onnx(out, RecipeOptions())
+        session.export_model(out, RecipeOptions())
     result = subprocess.run([sys.executable, "-c", SNIPPET, "The cat sat"], cwd=out, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     row = next(session.compare(["The cat sat"], RecipeOptions(), FAST, runtimes=("onnxruntime",)))
@@ -197,7 +197,7 @@ def test_the_cli_takes_runtime_both_and_exports_what_compare_predicts(trained_ch
     import subprocess
     import sys
 
-    from gpt2q_desktop.cli import main
+    from gpt2q_desktop.cli.main import main
     from gpt2q_desktop.core.ort.takeaway import SNIPPET
 
     ckpt = str(trained_checkpoint)

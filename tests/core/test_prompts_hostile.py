@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from gpt2q_desktop.cli import StderrProgress, main
+from gpt2q_desktop.cli.main import main
+from gpt2q_desktop.cli.output import StderrProgress
 from gpt2q_desktop.core.options import RecipeOptions, RunSettings
 from gpt2q_desktop.core.session import Session
 from gpt2q_desktop.core.text import printable, read_prompts, time_left

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from gpt2q_desktop.cli import main
+from gpt2q_desktop.cli.main import main
 from gpt2q_desktop.core.checkpoints.checkpoint import load_checkpoint
 from gpt2q_desktop.core.errors import Cancelled, Gpt2qError
 from gpt2q_desktop.core.measure.quality import (

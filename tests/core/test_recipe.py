@@ -59,7 +59,7 @@ def test_every_block_and_lm_head_are_quantized(tiny_model, per_channel: bool) ->
     assert count_int8_embeddings(q) == 2
     scheme = q.transformer.h[0].attn.c_attn._weight_bias()[0].qscheme()
     assert (scheme == torch.per_channel_affine) is per_channel
-    assert unique_tensor_bytes(tiny_model) > 3 * sum(t.numel() * t.element_size() for t in RECIPE.export(q).tensors.values())
+    assert unique_tensor_bytes(tiny_model) > 3 * sum(t.numel() * t.element_size() for t in RECIPE.flatten(q).tensors.values())
     assert all(p.requires_grad is False for p in tiny_model.parameters())
     assert isinstance(tiny_model.transformer.h[0].attn.c_attn, Conv1D), "the FP32 model must stay untouched"
 
@@ -107,16 +107,16 @@ def test_progress_is_reported_and_cancel_stops(tiny_model) -> None:
 )  # fmt: skip
 def test_export_and_rebuild_round_trip(tiny_model, options: RecipeOptions) -> None:
     q = RECIPE.quantize(tiny_model, options)
-    rebuilt = RECIPE.rebuild(tiny_model.config, RECIPE.export(q))
+    rebuilt = RECIPE.rebuild(tiny_model.config, RECIPE.flatten(q))
     assert count_quantized(rebuilt) == count_quantized(q)
     assert torch.equal(last_logits(rebuilt, IDS), last_logits(q, IDS))
 
 
 def test_tied_int8_matrix_is_stored_once(tiny_model) -> None:
-    exported = RECIPE.export(RECIPE.quantize(tiny_model, RecipeOptions()))
-    assert exported.layout["lm_head_shares_wte"] is True
-    assert not any(k.startswith("lm_head.") for k in exported.tensors)
-    assert exported.tensors["transformer.wte.weight_int8"].dtype == torch.int8
+    flattened = RECIPE.flatten(RECIPE.quantize(tiny_model, RecipeOptions()))
+    assert flattened.layout["lm_head_shares_wte"] is True
+    assert not any(k.startswith("lm_head.") for k in flattened.tensors)
+    assert flattened.tensors["transformer.wte.weight_int8"].dtype == torch.int8
 
 
 @pytest.mark.skipif(

@@ -96,7 +96,7 @@ def test_automatic_threads_are_resolved_to_a_real_count(trained_checkpoint: Path
 
 def test_a_missing_text_is_refused_before_loading_anything(tiny_checkpoint: Path, tmp_path: Path, loads) -> None:
     session, reports = _session(tiny_checkpoint)
-    for verb in (session.evaluate, session.rank_layers):
+    for verb in (session.evaluate, session.sensitivity):
         with pytest.raises(Gpt2qError, match="does not exist"):
             verb(tmp_path / "missing.txt", 100, RecipeOptions())
     assert loads == [] and reports == []

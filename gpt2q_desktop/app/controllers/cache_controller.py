@@ -10,7 +10,9 @@ from PySide6.QtWidgets import QWidget
 
 from gpt2q_desktop.core.errors import CacheError
 from gpt2q_desktop.core.paths import data_dir
+from gpt2q_desktop.core.sizes import mb
 from gpt2q_desktop.core.store.model_cache import QuantCache
+from gpt2q_desktop.core.text import counted
 
 from ..models.cache_model import CacheModel
 from ..views.cache_dialog import CacheDialog
@@ -19,7 +21,7 @@ log = logging.getLogger("gpt2q")
 
 
 class CacheController(QObject):
-    """Owns the dialog and its model; reads the cache through ``core.cache.QuantCache``."""
+    """Owns the dialog and its model; reads the cache through ``core.store.model_cache.QuantCache``."""
 
     def __init__(self, parent: QWidget) -> None:
         super().__init__(parent)
@@ -38,7 +40,7 @@ class CacheController(QObject):
         cache = QuantCache()
         self.model.set_entries(cache.entries())
         self.dialog.show_summary(
-            f"{self.model.rowCount()} INT8 models, {self.model.total_bytes() / 1e6:.1f} MB in {cache.root}"
+            f"{counted(self.model.rowCount(), 'entry', 'entries')}, {mb(self.model.total_bytes())} on disk in {cache.root}"
         )
 
     def delete_selected(self) -> None:

@@ -19,8 +19,8 @@ from ..jobs import Job, OpenJob
 from ..source_scan import SourceScan
 
 if TYPE_CHECKING:
+    from gpt2q_desktop.core.checkpoints.checkpoint import Opened
     from gpt2q_desktop.core.checkpoints.sources import FoundModel
-    from gpt2q_desktop.core.session import Opened
 
     from ..settings import AppSettings
     from ..views.main_window import MainWindow

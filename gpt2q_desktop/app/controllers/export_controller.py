@@ -14,7 +14,7 @@ from ..jobs import ExportJob, Job
 if TYPE_CHECKING:
     from gpt2q_desktop.core.options import RecipeOptions
 
-    from .main_controller import MainController
+    from .workbench import Workbench
 
 
 def _has_entries(folder: Path) -> bool:
@@ -28,7 +28,7 @@ def _has_entries(folder: Path) -> bool:
 class ExportController(QObject):
     """Choose a folder, ask before writing into one that is not empty, export on the worker thread, say where."""
 
-    def __init__(self, main: MainController, recipe: Callable[[], RecipeOptions]) -> None:
+    def __init__(self, main: Workbench, recipe: Callable[[], RecipeOptions]) -> None:
         super().__init__(main)
         self.main, self.window, self._recipe = main, main.window, recipe
         self._folder = str(Path.home())

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QFileDialog
 
 from gpt2q_desktop.core.logs import LOGGER
 from gpt2q_desktop.core.measure.render import render
+from gpt2q_desktop.core.text import counted
 
 from ..models.history_model import HistoryModel
 from ..stored_history import StoredHistory
@@ -57,12 +58,12 @@ class HistoryController(QObject):
         super().__init__(window)
         self.window, self.history = window, history
         self.panel = panel = window.history_panel
-        panel.export_clicked.connect(self.choose_export)
+        panel.save_clicked.connect(self.choose_save_path)
         panel.copy_requested.connect(self.copy_selection)
         panel.delete_requested.connect(self.delete_selection)
         panel.clear_clicked.connect(self.clear_shown)
         panel.checkpoint_chosen.connect(lambda: self.show_checkpoint(panel.current_checkpoint()))
-        window.act_export.triggered.connect(self.choose_export)
+        window.act_save_history.triggered.connect(self.choose_save_path)
         self._chart = Throttle(self._update_chart, CHART_EVERY_MS, self)
         history.rowsInserted.connect(self._on_rows_inserted)
         self.stored = StoredHistory()
@@ -140,7 +141,7 @@ class HistoryController(QObject):
         """Close the database (the window is closing)."""
         self.stored.close()
 
-    def export_to(self, path: str, fmt: str | None = None) -> bool:
+    def save_to(self, path: str, fmt: str | None = None) -> bool:
         """Write the rows shown with ``core.report.render``; the format follows the suffix unless given."""
         rows = self.shown_rows()
         if not rows:
@@ -153,16 +154,16 @@ class HistoryController(QObject):
             log.warning("export to %s failed: %s", path, exc)
             self.window.notify_error(f"Could not write {path}: {exc.strerror or exc}.")
             return False
-        self.window.show_status(f"Exported {len(rows)} rows to {path}.")
+        self.window.show_status(f"Saved {counted(len(rows), 'row')} to {path}.")
         return True
 
-    def choose_export(self) -> None:
+    def choose_save_path(self) -> None:
         start = str(Path.home() / "gpt2q-history.csv")
         path, chosen = QFileDialog.getSaveFileName(self.window, "Export history", start, ";;".join(EXPORT_FILTERS))
         if path:
             if not Path(path).suffix:
                 path += EXPORT_FILTERS.get(chosen, ".csv")
-            self.export_to(path)
+            self.save_to(path)
 
     def copy_selection(self) -> None:
         """Copy the selected rows (in model order) as tab-separated text with a header line."""

@@ -14,14 +14,14 @@ from gpt2q_desktop.core.options import RecipeOptions
 from gpt2q_desktop.core.paths import demo_heldout_text
 from gpt2q_desktop.core.runtimes import Runtime, runtime_label
 
-from ..jobs import ContinueJob, EvaluateJob, Job, OpenJob, RankJob
+from ..jobs import ContinueJob, EvaluateJob, Job, OpenJob, SensitivityJob
 
 if TYPE_CHECKING:
     from gpt2q_desktop.core.measure.continuation import ContinuationPair
     from gpt2q_desktop.core.measure.quality import CorpusEval, LayerScore
     from gpt2q_desktop.core.results import QuantizeReport
 
-    from .main_controller import MainController
+    from .workbench import Workbench
 
 NOT_QUANTIZED = "INT8 model: not quantized yet."
 
@@ -35,7 +35,7 @@ class QualityController(QObject):
     """
 
     def __init__(
-        self, main: MainController, recipe: Callable[[], RecipeOptions],
+        self, main: Workbench, recipe: Callable[[], RecipeOptions],
         apply_recipe: Callable[[RecipeOptions], None], runtimes: Callable[[], tuple[str, ...]],
     ) -> None:  # fmt: skip
         super().__init__(main)
@@ -58,7 +58,7 @@ class QualityController(QObject):
         p = self.panel
         p.continuation_requested.connect(self.run_continuation)
         p.evaluation_requested.connect(self.evaluate)
-        p.sensitivity_requested.connect(self.rank_layers)
+        p.sensitivity_requested.connect(self.sensitivity)
         p.exclude_requested.connect(self.exclude_checked)
         p.choose_text_clicked.connect(self.choose_text)
         p.cancel_clicked.connect(self.main.cancel)
@@ -94,11 +94,11 @@ class QualityController(QObject):
         if path and self.main.can_work():
             self._submit_evaluation(path)
 
-    def rank_layers(self) -> None:
+    def sensitivity(self) -> None:
         """Rank the blocks and lm_head by the KL each adds when it alone is INT8."""
         path = self._text_path()
         if path and self.main.can_work():
-            self.main.runner.submit(RankJob(path, self.panel.rank_budget(), self._recipe()))
+            self.main.runner.submit(SensitivityJob(path, self.panel.sensitivity_budget(), self._recipe()))
 
     def exclude_checked(self) -> None:
         """Keep the checked blocks in FP32 in the recipe, then quantize, evaluate the text and (with a prompt)
@@ -151,8 +151,8 @@ class QualityController(QObject):
             self._on_continued(job, result)
         elif isinstance(job, EvaluateJob):
             self._on_evaluated(job, result)
-        elif isinstance(job, RankJob):
-            self._on_ranked(result)
+        elif isinstance(job, SensitivityJob):
+            self._on_sensitivity(result)
 
     def _on_quantized(self, job: Job, report: QuantizeReport) -> None:
         self._reports[report.runtime] = report
@@ -188,6 +188,6 @@ class QualityController(QObject):
         self._last = (job, result)
         self.window.show_status(f"Corpus evaluation on {name}: {result.summary()}")
 
-    def _on_ranked(self, scores: list[LayerScore]) -> None:
-        self.panel.show_ranking(scores, list(self._recipe().exclude_layers))
+    def _on_sensitivity(self, scores: list[LayerScore]) -> None:
+        self.panel.show_sensitivity(scores, list(self._recipe().exclude_layers))
         self.window.show_status(f"Most sensitive: {scores[0].layer}." if scores else "Nothing to rank.")

@@ -75,17 +75,7 @@ class ComparePanel(QWidget):
         prompt_row.addWidget(self.prompt, 1)
         prompt_row.addWidget(self.run_button)
 
-        self.repeats = _spin(1, 10_000, "Timed calls per model")
-        self.warmup = _spin(0, 1_000, "Untimed calls per model before timing")
-        self.threads = _spin(0, os.cpu_count() or 1, "Threads while timing, on either runtime")
-        self.threads.setSpecialValueText("auto")
-        self.top_k = _spin(1, 50, "Top tokens shown per model")
-        self._boxes = {"repeats": self.repeats, "warmup": self.warmup, "threads": self.threads, "top_k": self.top_k}
-        settings = QHBoxLayout()
-        for label, box in zip(("Repeats", "Warm-up", "Threads", "Top-k"), self._boxes.values()):
-            settings.addWidget(QLabel(label))
-            settings.addWidget(box)
-        settings.addStretch(1)
+        settings = self._settings_row()
 
         self.caption = QLabel()
         """Which prompt the cards show, or that one is running."""
@@ -125,6 +115,21 @@ class ComparePanel(QWidget):
         self.prompt.returnPressed.connect(self._request_run)
         self.run_button.clicked.connect(self._request_run)
         self.prompt.inputRejected.connect(self._note_rejected)
+
+    def _settings_row(self) -> QHBoxLayout:
+        """The timing settings' spin boxes, each after its label."""
+        self.repeats = _spin(1, 10_000, "Timed calls per model")
+        self.warmup = _spin(0, 1_000, "Untimed calls per model before timing")
+        self.threads = _spin(0, os.cpu_count() or 1, "Threads while timing, on either runtime")
+        self.threads.setSpecialValueText("auto")
+        self.top_k = _spin(1, 50, "Top tokens shown per model")
+        self._boxes = {"repeats": self.repeats, "warmup": self.warmup, "threads": self.threads, "top_k": self.top_k}
+        settings = QHBoxLayout()
+        for label, box in zip(("Repeats", "Warm-up", "Threads", "Top-k"), self._boxes.values()):
+            settings.addWidget(QLabel(label))
+            settings.addWidget(box)
+        settings.addStretch(1)
+        return settings
 
     def _note_rejected(self) -> None:
         """Say so when typed or pasted text did not fit in the prompt box (never cut silently)."""

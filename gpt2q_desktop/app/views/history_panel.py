@@ -68,7 +68,7 @@ class HistoryPanel(QWidget):
     """Checkpoint filter + Export / Run a prompt list / Copy / Delete / Clear, the table (through a sorting and
     filtering proxy) and the chart."""
 
-    export_clicked = Signal()
+    save_clicked = Signal()
     prompt_list_clicked = Signal()
     copy_requested = Signal()
     delete_requested = Signal()
@@ -107,7 +107,7 @@ class HistoryPanel(QWidget):
         layout.addLayout(self._bar())
         layout.addWidget(self.split, 1)
 
-        self.export_button.clicked.connect(self.export_clicked)
+        self.save_button.clicked.connect(self.save_clicked)
         self.prompt_list_button.clicked.connect(self.prompt_list_clicked)
         self.copy_button.clicked.connect(self.copy_requested)
         self.delete_button.clicked.connect(self.delete_requested)
@@ -121,8 +121,8 @@ class HistoryPanel(QWidget):
         self.checkpoint.addItem(ALL_CHECKPOINTS, None)
         self.checkpoint.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.checkpoint.setMinimumContentsLength(CHECKPOINT_CHARS)
-        self.export_button = QPushButton("Export…")
-        self.export_button.setToolTip("Save the history as CSV, JSON or Markdown (Ctrl+E)")
+        self.save_button = QPushButton("Save as…")
+        self.save_button.setToolTip("Save the history as CSV, JSON or Markdown (Ctrl+E)")
         self.prompt_list_button = QPushButton("Run a prompt list…")
         self.prompt_list_button.setToolTip("Run every line of a text file as a prompt (Ctrl+L)")
         self.copy_button = QPushButton("Copy")
@@ -133,7 +133,7 @@ class HistoryPanel(QWidget):
         self.clear_button.setToolTip("Remove every row shown from the history, after asking")
         buttons = QHBoxLayout()
         buttons.addWidget(self.checkpoint)
-        for b in (self.export_button, self.prompt_list_button, self.copy_button, self.delete_button, self.clear_button):
+        for b in (self.save_button, self.prompt_list_button, self.copy_button, self.delete_button, self.clear_button):
             buttons.addWidget(b)
         buttons.addStretch(1)
         return buttons

@@ -139,7 +139,7 @@ class MainWindow(QMainWindow):
     def _build_actions(self) -> None:
         self.act_open = self._action("&Open folder…", QKeySequence.StandardKey.Open, "Ctrl+O")
         self.act_prompt_list = self._action("Run a prompt &list…", "Ctrl+L")
-        self.act_export = self._action("&Export history…", "Ctrl+E")
+        self.act_save_history = self._action("&Save history as…", "Ctrl+E")
         self.act_export_model = self._action("Export INT8 &model…", "Ctrl+Shift+E")
         self.act_export_model.setToolTip("Write the ONNX Runtime INT8 model, its config and tokenizer into a folder")
         self.act_cache = self._action("&Cache manager…")
@@ -157,7 +157,7 @@ class MainWindow(QMainWindow):
 
         menus = {
             "&File": [
-                self.act_open, self.act_prompt_list, self.act_export, self.act_export_model, None,
+                self.act_open, self.act_prompt_list, self.act_save_history, self.act_export_model, None,
                 self.act_cache, self.act_data_folder, None, self.act_quit,
             ],  # fmt: skip
             "&Model": [self.act_quantize, self.act_run, self.act_cancel],

@@ -22,15 +22,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gpt2q_desktop.core.options import EVAL_TOKENS, RANK_TOKENS
+from gpt2q_desktop.core.options import EVAL_TOKENS, SENSITIVITY_TOKENS
 
 from ..jobs import LabTool
 from .colors import FP32_COLOR, INT8_COLOR
 from .continuation_view import ContinuationBox
 from .job_progress import JobProgress
 from .kl_histogram import EVALUATING, KlHistogram
-from .quality_results import figures_form, ranking_item, show_figures
-from .sensitivity_chart import RANKING, SensitivityChart
+from .quality_results import figures_form, sensitivity_item, show_figures
+from .sensitivity_chart import MEASURING_SENSITIVITY, SensitivityChart
 
 if TYPE_CHECKING:
     from gpt2q_desktop.core.measure.continuation import ContinuationPair
@@ -157,10 +157,10 @@ class QualityPanel(QWidget):
 
     def _sensitivity_box(self) -> QGroupBox:
         box = QGroupBox("Per-layer sensitivity")
-        self.rank_tokens = _spin(2, 100_000, RANK_TOKENS, "Tokens of the text measured for each part", 128)
-        self.rank_button = QPushButton("Run")
-        self.rank_button.setToolTip("Quantize one part at a time and rank the parts by the KL each adds")
-        row = _run_row(self.rank_tokens, self.rank_button)
+        self.sensitivity_tokens = _spin(2, 100_000, SENSITIVITY_TOKENS, "Tokens of the text measured for each part", 128)
+        self.sensitivity_button = QPushButton("Run")
+        self.sensitivity_button.setToolTip("Quantize one part at a time and rank the parts by the KL each adds")
+        row = _run_row(self.sensitivity_tokens, self.sensitivity_button)
         self.chart = SensitivityChart(FP32_COLOR)
         self.blocks = QListWidget()
         self.blocks.setToolTip("Check the blocks to keep in FP32")
@@ -180,7 +180,7 @@ class QualityPanel(QWidget):
         layout.addWidget(self.chart)
         layout.addWidget(self.blocks, 1)
         layout.addWidget(self.exclude_button)
-        self.rank_button.clicked.connect(self.sensitivity_requested)
+        self.sensitivity_button.clicked.connect(self.sensitivity_requested)
         self.exclude_button.clicked.connect(self.exclude_requested)
         return box
 
@@ -192,9 +192,9 @@ class QualityPanel(QWidget):
         """Tokens of the text the corpus evaluation reads."""
         return self.eval_tokens.value()
 
-    def rank_budget(self) -> int:
+    def sensitivity_budget(self) -> int:
         """Tokens of the text each part of the sensitivity ranking is measured on."""
-        return self.rank_tokens.value()
+        return self.sensitivity_tokens.value()
 
     def offer_prompt(self, text: str) -> None:
         """Take *text* as the continuation prompt, unless one was typed already."""
@@ -223,7 +223,7 @@ class QualityPanel(QWidget):
     # -- what the controller shows --------------------------------------------------------------
     def set_job_state(self, can_start: bool, busy: bool) -> None:
         """Enable the tools when a job may start; Cancel while one is queued or running."""
-        for button in (self.continuation.run_button, self.evaluate_button, self.rank_button):
+        for button in (self.continuation.run_button, self.evaluate_button, self.sensitivity_button):
             button.setEnabled(can_start)
         self.exclude_button.setEnabled(can_start and self.blocks.count() > 0)
         self.cancel_button.setEnabled(busy)
@@ -241,7 +241,7 @@ class QualityPanel(QWidget):
             self._clear_figures()
             self.histogram.clear(EVALUATING)
         else:
-            self.chart.clear(RANKING)
+            self.chart.clear(MEASURING_SENSITIVITY)
             self.blocks.clear()
 
     def show_stopped(self) -> None:
@@ -251,7 +251,7 @@ class QualityPanel(QWidget):
             self.continuation.clear()
         if "evaluation" in self._running:
             self.histogram.clear()
-        if "ranking" in self._running:
+        if "sensitivity" in self._running:
             self.chart.clear()
         self._running.clear()
 
@@ -269,13 +269,13 @@ class QualityPanel(QWidget):
         self.histogram.set_histogram(result.kl_histogram, result.kl_bins)
         self._arrange_tools()  # the figures may have widened the corpus box
 
-    def show_ranking(self, scores: list[LayerScore], excluded: list[int]) -> None:
+    def show_sensitivity(self, scores: list[LayerScore], excluded: list[int]) -> None:
         """The ranking as bars and as a list; block rows are checkable, those in *excluded* checked."""
-        self._running.discard("ranking")
+        self._running.discard("sensitivity")
         self.chart.set_rows([(s.layer, s.kl_mean) for s in scores])
         self.blocks.clear()
         for score in scores:
-            self.blocks.addItem(ranking_item(score, excluded))
+            self.blocks.addItem(sensitivity_item(score, excluded))
         self._arrange_tools()
 
     def clear_results(self) -> None:
@@ -283,7 +283,7 @@ class QualityPanel(QWidget):
         self.continuation.clear()
         self._clear_figures()
         self.histogram.clear()
-        self.show_ranking([], [])
+        self.show_sensitivity([], [])
 
     def _clear_figures(self) -> None:
         for label in self.figures.values():

@@ -51,7 +51,7 @@ def show_figures(
     f["Top-1 agreement"].setText(was(f"{result.top1_agreement:.1%}", b and f"{b.top1_agreement:.1%}"))
 
 
-def ranking_item(score: LayerScore, excluded: list[int]) -> QListWidgetItem:
+def sensitivity_item(score: LayerScore, excluded: list[int]) -> QListWidgetItem:
     """A ranking row holding its block number; checkable (checked if in *excluded*) only for a block."""
     block = score.block
     item = QListWidgetItem(f"{score.layer}: KL {score.kl_mean:.2e} nats, same top token {score.top1_agreement:.1%}")

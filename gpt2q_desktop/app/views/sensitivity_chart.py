@@ -7,7 +7,7 @@ from PySide6.QtGui import QColor, QPainter, QPaintEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 EMPTY = "The sensitivity ranking appears here"
-RANKING = "Ranking the parts…"
+MEASURING_SENSITIVITY = "Ranking the parts…"
 MIN_BAR = 60
 """The bars' track is never narrower than this many pixels."""
 

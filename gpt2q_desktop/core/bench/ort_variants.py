@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from gpt2q_desktop.core.measure.inference import cached_step, torch_threads
+from gpt2q_desktop.core.measure.inference import kv_step, torch_threads
 from gpt2q_desktop.core.options import RecipeOptions
 from gpt2q_desktop.core.ort.decode import OrtDecodeStep, build_decode_graphs, stacked_past
 from gpt2q_desktop.core.results import QuantizeReport
@@ -64,7 +64,7 @@ def ort_variants(session: Session, name: str, folder: Path, threads: int, log: C
             if not session.quantize(options, runtime=Runtime.ONNXRUNTIME).cache_hit:
                 raise RuntimeError(f"the {key} graph was not reloaded from the cache")
             fp32, models[key] = session.pair(Runtime.ONNXRUNTIME, options)
-            models[key].session(threads)  # loaded means ready to run
+            models[key].inference_session(threads)  # loaded means ready to run
             load_s[key] = time.perf_counter() - start
             models.setdefault("ort_fp32", fp32)
         log(f"{name}: exporting the decode-step graphs (FP32, then INT8 per channel)")
@@ -115,7 +115,7 @@ def top1_checks(
         for k in ("ort_fp32", "ort_int8", "ort_int8_per_channel"):
             tally(k, models[k](input_ids=ids, logits_to_keep=1, use_cache=False).logits[0, -1], want)
         token = torch.randint(0, vocab, (1, 1), generator=gen)
-        want = cached_step(fp32, token, copy.deepcopy(past))
+        want = kv_step(fp32, token, copy.deepcopy(past))
         for k in ("ort_fp32_decode", "ort_int8_decode"):
             tally(k, torch.from_numpy(models[k](token.numpy(), keys, values)[0][0, -1]), want)
     time.sleep(models["ort_fp32"].settle_s)

@@ -3,7 +3,7 @@
 Models of real shapes (768 wide, 12 heads, 50,257 tokens) are built from a fixed seed, written as
 checkpoint folders and quantized through the same session and cache as the app. All variants of a model
 are timed in one process, interleaved call by call, so drift hits every variant alike; the ONNX Runtime variants
-(:mod:`bench_ort`) in the same loop, each call followed by a pause that lets the runtime's threads rest.
+(:mod:`ort_variants`) in the same loop, each call followed by a pause that lets the runtime's threads rest.
 """
 
 from __future__ import annotations
@@ -27,11 +27,12 @@ from gpt2q_desktop.core.bench.ort_variants import (
     ort_variants,
     top1_checks,
 )
+from gpt2q_desktop.core.bench.probes import streamed_bytes_per_token
 from gpt2q_desktop.core.bench.serving_memory import serving_memory_mb
 from gpt2q_desktop.core.bench.table import BenchRow
 from gpt2q_desktop.core.checkpoints.checkpoint import CheckpointInfo
 from gpt2q_desktop.core.checkpoints.synthetic import make_gpt2, save_checkpoint
-from gpt2q_desktop.core.measure.inference import cached_step, new_kv_cache, torch_threads
+from gpt2q_desktop.core.measure.inference import kv_step, new_kv_cache, torch_threads
 from gpt2q_desktop.core.measure.metrics import percentile
 from gpt2q_desktop.core.measure.noise import LoadWatch, noisy_each, usable_cores
 from gpt2q_desktop.core.options import RecipeOptions
@@ -44,31 +45,6 @@ from gpt2q_desktop.core.torch_int8.modules import unique_tensor_bytes
 TORCH_VARIANTS = ("fp32_full", "fp32_last", "int8_seed", "int8", "int8_per_channel", "fp32_decode", "int8_decode")
 VARIANTS = TORCH_VARIANTS + ORT_VARIANTS
 DECODE_PAST = 32
-
-
-def read_bandwidth_gbs(threads: int, mbytes: int = 512) -> float:
-    """Measured memory read bandwidth (GB/s): the best of a few sums over a large buffer."""
-    buf = torch.ones(mbytes * 2**20 // 4)
-    best = float("inf")
-    with torch_threads(threads):
-        for _ in range(5):
-            start = time.perf_counter()
-            buf.sum()
-            best = min(best, time.perf_counter() - start)
-    return buf.numel() * 4 / best / 1e9
-
-
-def streamed_bytes_per_token(model: nn.Module) -> int:
-    """Weight bytes one decode step must read: every matrix once (embedding lookups excluded)."""
-    import torch.ao.nn.quantized.dynamic as nnqd
-
-    total = 0
-    for m in model.modules():
-        if isinstance(m, nnqd.Linear):
-            total += m.in_features * m.out_features  # int8
-        elif isinstance(m, nn.Linear) or type(m).__name__ == "Conv1D":
-            total += m.weight.numel() * 4
-    return total
 
 
 def _seed_int8(fp32: nn.Module) -> tuple[nn.Module, int]:
@@ -96,7 +72,7 @@ def _calls(
 
         def make() -> Callable[[], Any]:
             fresh = copy.deepcopy(cache)  # a decode step appends to its cache: never reuse one
-            return lambda: cached_step(model, step, fresh)
+            return lambda: kv_step(model, step, fresh)
 
         return make
 
@@ -170,7 +146,7 @@ def _time_variants(
     with torch_threads(threads), torch.inference_mode():
         past = {k: new_kv_cache(models[k]) for k in ("fp32", "int8_per_channel")}
         for k, kv_cache in past.items():
-            cached_step(models[k], past_ids, kv_cache)
+            kv_step(models[k], past_ids, kv_cache)
         checks = top1_checks(models["fp32"], ort.models, past["fp32"], info.vocab_size, n, gen)
         makers = _calls(models, ids, past) | ort_calls(ort.models, ids, past["fp32"])
         settle = {k: m.settle_s for k, m in ort.models.items()}

@@ -151,6 +151,19 @@ class LoadedCheckpoint:
         return self.info.name
 
 
+@dataclass(frozen=True)
+class Opened:
+    """A loaded checkpoint: what it is, and what the user should know about it."""
+
+    info: CheckpointInfo
+    label: str
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def has_tokenizer(self) -> bool:
+        return self.info.tokenizer_dir is not None
+
+
 def _inside(folder: Path, name: str) -> Path:
     """A file named by an index, refused if it points outside the checkpoint folder or is not a regular file."""
     try:

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from gpt2q_desktop.core.errors import Cancelled
-from gpt2q_desktop.core.measure.inference import cached_step, encode_prompt, new_kv_cache, torch_threads
+from gpt2q_desktop.core.measure.inference import encode_prompt, kv_step, new_kv_cache, torch_threads
 from gpt2q_desktop.core.measure.metrics import percentile
 from gpt2q_desktop.core.measure.noise import LoadWatch, Verdict, usable_cores, verdict
 from gpt2q_desktop.core.progress import CancelFn
@@ -76,14 +76,14 @@ class _Stepper:
     def __init__(self, model: Any, ids: torch.Tensor, temperature: float, seed: int) -> None:
         self.model, self.temperature = model, temperature
         self.draws = torch.Generator().manual_seed(seed)
-        self.cache = new_kv_cache(model)
+        self.kv_cache = new_kv_cache(model)
         self.feed = ids
         self.ids: list[int] = []
         self.ms: list[float] = []
 
     def step(self) -> None:
         start = time.perf_counter()
-        logits = cached_step(self.model, self.feed, self.cache).float()
+        logits = kv_step(self.model, self.feed, self.kv_cache).float()
         if self.temperature > 0:
             probs = torch.softmax(logits / self.temperature, dim=-1)
             next_id = int(torch.multinomial(probs, 1, generator=self.draws))
@@ -112,7 +112,7 @@ def continuation_pair(
         for model in (fp32, int8):
             if cancelled is not None and cancelled():
                 raise Cancelled("Generation cancelled.")
-            cached_step(model, encoded.ids, new_kv_cache(model))  # warm-up, untimed
+            kv_step(model, encoded.ids, new_kv_cache(model))  # warm-up, untimed
             time.sleep(getattr(model, "settle_s", 0.0))
         watch = LoadWatch().start()
         for _ in range(n_tokens):

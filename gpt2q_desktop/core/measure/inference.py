@@ -114,15 +114,15 @@ def cache_keyword() -> str:
 
 
 def new_kv_cache(model: torch.nn.Module) -> Any:
-    """An empty KV cache for *model*; :func:`cached_step` appends to it in place."""
-    if hasattr(model, "new_cache"):  # an ONNX Runtime model keeps its own history
-        return model.new_cache()
+    """An empty KV cache for *model*; :func:`kv_step` appends to it in place."""
+    if hasattr(model, "new_kv_cache"):  # an ONNX Runtime model keeps its own history
+        return model.new_kv_cache()
     from transformers import DynamicCache
 
     return DynamicCache(config=model.config)
 
 
-def cached_step(model: torch.nn.Module, ids: torch.Tensor, kv_cache: Any) -> torch.Tensor:
+def kv_step(model: torch.nn.Module, ids: torch.Tensor, kv_cache: Any) -> torch.Tensor:
     """Feed *ids* after what *kv_cache* holds (appending to it); the last position's logits."""
     out = model(input_ids=ids, use_cache=True, logits_to_keep=1, **{cache_keyword(): kv_cache})
     return out.logits[0, -1]

@@ -30,13 +30,13 @@ class BuildJob:
 
     info: CheckpointInfo
     fp32_path: Path
-    export_fp32: bool
+    trace_fp32: bool
     int8_path: Path | None = None
     options: RecipeOptions | None = None
 
     @property
     def stages(self) -> list[str]:
-        stages = ["Exporting the FP32 model to ONNX (torch.onnx, dynamo)"] if self.export_fp32 else []
+        stages = ["Exporting the FP32 model to ONNX (torch.onnx, dynamo)"] if self.trace_fp32 else []
         if self.int8_path is not None:
             stages.append("Quantizing the ONNX graph to INT8 (ONNX Runtime)")
         return stages
@@ -47,12 +47,12 @@ def _child(conn: Any, job: BuildJob) -> None:
     try:
         result: dict[str, Any] = {}
         stage = 0
-        if job.export_fp32:
+        if job.trace_fp32:
             from gpt2q_desktop.core.checkpoints.checkpoint import load_inspected
-            from gpt2q_desktop.core.ort.graph import export_fp32_graph
+            from gpt2q_desktop.core.ort.graph import trace_fp32_graph
 
             conn.send(("stage", stage))
-            result["fp32"] = export_fp32_graph(load_inspected(job.info).model, job.fp32_path)
+            result["fp32"] = trace_fp32_graph(load_inspected(job.info).model, job.fp32_path)
             stage += 1
         if job.int8_path is not None and job.options is not None:
             from dataclasses import asdict

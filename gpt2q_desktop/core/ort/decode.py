@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from gpt2q_desktop.core.options import RecipeOptions
-from gpt2q_desktop.core.ort.graph import export_graph, exportable_copy
+from gpt2q_desktop.core.ort.graph import trace_graph, traceable_copy
 from gpt2q_desktop.core.ort.model import SETTLE_S, OrtCausalLM
 from gpt2q_desktop.core.ort.recipe import GraphCounts, quantize_graph
 
@@ -57,16 +57,16 @@ def stacked_past(cache: Any) -> tuple[np.ndarray, np.ndarray]:
     return keys.numpy(), values.numpy()
 
 
-def export_decode_graph(fp32: nn.Module, out: Path) -> None:
+def trace_decode_graph(fp32: nn.Module, out: Path) -> None:
     """Write the FP32 decode-step graph of *fp32* to *out* (one file)."""
-    model, tied = exportable_copy(fp32)
+    model, tied = traceable_copy(fp32)
     config = model.config
     head_dim = config.n_embd // config.n_head
     past = torch.export.Dim("past", min=1, max=max(2, int(config.n_positions) - 1))
     example_past = torch.zeros(config.n_layer, 1, config.n_head, 4, head_dim)
     example = (torch.zeros(1, 1, dtype=torch.long), example_past, example_past.clone())
     dynamic = {"input_ids": None, "past_keys": {3: past}, "past_values": {3: past}}
-    export_graph(_DecodeStep(model), example, INPUTS, OUTPUTS, dynamic, tied, out)
+    trace_graph(_DecodeStep(model), example, INPUTS, OUTPUTS, dynamic, tied, out)
 
 
 def build_decode_graphs(fp32: nn.Module, folder: Path) -> tuple[Path, Path, GraphCounts, float]:
@@ -74,7 +74,7 @@ def build_decode_graphs(fp32: nn.Module, folder: Path) -> tuple[Path, Path, Grap
     seconds both took."""
     start = time.perf_counter()
     fp32_path, int8_path = folder / "decode-fp32.onnx", folder / "decode-int8.onnx"
-    export_decode_graph(fp32, fp32_path)
+    trace_decode_graph(fp32, fp32_path)
     counts = quantize_graph(fp32_path, int8_path, RecipeOptions(per_channel=True))
     return fp32_path, int8_path, counts, time.perf_counter() - start
 
@@ -85,12 +85,12 @@ class OrtDecodeStep:
     settle_s = SETTLE_S
 
     def __init__(self, path: Path, config: Any) -> None:
-        self._graph = OrtCausalLM(path, config)  # its session per thread count
+        self._graph = OrtCausalLM(path, config)  # its inference session per thread count
 
     def __call__(self, ids: np.ndarray, keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, ...]:
         """The new token's logits [1, 1, vocab] and the past grown by it, for token ids *ids* [1, 1] (int64)."""
-        session = self._graph.session(torch.get_num_threads())
-        return tuple(session.run(None, {"input_ids": ids, "past_keys": keys, "past_values": values}))
+        inference = self._graph.inference_session(torch.get_num_threads())
+        return tuple(inference.run(None, {"input_ids": ids, "past_keys": keys, "past_values": values}))
 
     def file_bytes(self) -> int:
         return self._graph.file_bytes()

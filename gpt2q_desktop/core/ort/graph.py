@@ -41,7 +41,7 @@ class _NextTokenLogits(nn.Module):
         return self.lm.lm_head(hidden.index_select(1, positions))
 
 
-def exportable_copy(fp32: nn.Module) -> tuple[nn.Module, bool]:
+def traceable_copy(fp32: nn.Module) -> tuple[nn.Module, bool]:
     """A copy with exact Linear layers and an untied lm_head; and whether lm_head was tied to wte."""
     model = copy.deepcopy(fp32).float().eval()
     convert_all_conv1d(model)
@@ -51,9 +51,9 @@ def exportable_copy(fp32: nn.Module) -> tuple[nn.Module, bool]:
     return model, tied
 
 
-def export_fp32_graph(fp32: nn.Module, out: Path) -> dict[str, Any]:
+def trace_fp32_graph(fp32: nn.Module, out: Path) -> dict[str, Any]:
     """Write the FP32 graph of *fp32* to *out* (one file); returns what the cache records about it."""
-    model, tied = exportable_copy(fp32)
+    model, tied = traceable_copy(fp32)
     weight_bytes = sum(p.numel() * 4 for p in model.parameters()) - (model.lm_head.weight.numel() * 4 if tied else 0)
     if weight_bytes > MAX_PROTOBUF_BYTES:
         raise Gpt2qError(
@@ -64,11 +64,11 @@ def export_fp32_graph(fp32: nn.Module, out: Path) -> dict[str, Any]:
     keep = torch.export.Dim("keep", min=1, max=max(2, int(model.config.n_positions)))
     example = (torch.zeros(1, 8, dtype=torch.long), torch.tensor([7]))
     dynamic = {"input_ids": {1: seq}, "positions": {0: keep}}
-    export_graph(_NextTokenLogits(model), example, INPUTS, (OUTPUT,), dynamic, tied, out)
+    trace_graph(_NextTokenLogits(model), example, INPUTS, (OUTPUT,), dynamic, tied, out)
     return {"tied_embeddings": tied}
 
 
-def export_graph(
+def trace_graph(
     module: nn.Module, example: tuple[torch.Tensor, ...], inputs: tuple[str, ...], outputs: tuple[str, ...],
     dynamic_shapes: dict[str, Any], tied: bool, out: Path,
 ) -> None:  # fmt: skip

@@ -2,7 +2,7 @@
 
 ``model(input_ids=..., logits_to_keep=1, use_cache=False).logits`` works the same on both runtimes, so the
 comparison, the timing loop, the corpus evaluation and the continuation need no second copy. The graph has no
-KV cache: a continuation step runs the whole sequence so far (:meth:`OrtCausalLM.new_cache`).
+KV cache: a continuation step runs the whole sequence so far (:meth:`OrtCausalLM.new_kv_cache`).
 
 One Threads setting governs both runtimes: a call runs on as many intra-op threads as torch is set to use
 (``runner.torch_threads``). ONNX Runtime's threads keep spinning for a while after each run and slow whatever
@@ -32,7 +32,7 @@ class _Output:
 
 
 class OrtCausalLM:
-    """The graph at *path* (``logits = f(input_ids, positions)``), with a session per thread count in use."""
+    """The graph at *path* (``logits = f(input_ids, positions)``), with an inference session per thread count in use."""
 
     runtime = Runtime.ONNXRUNTIME
     settle_s = SETTLE_S
@@ -42,35 +42,35 @@ class OrtCausalLM:
     def __init__(self, path: Path, config: Any) -> None:
         self.path = Path(path)
         self.config = config
-        self._session: Any = None
+        self._inference: Any = None
         self._threads = 0
         self._lock = threading.Lock()
 
-    def session(self, threads: int) -> Any:
+    def inference_session(self, threads: int) -> Any:
         """The inference session with *threads* intra-op threads (made again only when the count changes)."""
         import onnxruntime as ort
 
         with self._lock:
-            if self._session is None or self._threads != threads:
+            if self._inference is None or self._threads != threads:
                 options = ort.SessionOptions()
                 options.intra_op_num_threads = threads
                 options.inter_op_num_threads = 1
                 options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
                 options.log_severity_level = 3
-                self._session = None  # free the old one before building the new one
-                self._session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
+                self._inference = None  # free the old one before building the new one
+                self._inference = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
                 self._threads = threads
-            return self._session
+            return self._inference
 
     def logits(self, ids: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
         """The logits [1, len(positions), vocab] at *positions* of the token ids *ids* [1, seq]."""
         feed = {"input_ids": ids.numpy().astype(np.int64), "positions": positions.numpy().astype(np.int64)}
-        (out,) = self.session(torch.get_num_threads()).run(None, feed)
+        (out,) = self.inference_session(torch.get_num_threads()).run(None, feed)
         return torch.from_numpy(out)
 
     def __call__(self, input_ids: torch.Tensor, logits_to_keep: int = 0, use_cache: bool = False, **kw: Any) -> _Output:
         """As ``GPT2LMHeadModel``: the last *logits_to_keep* positions' logits (0: all); with a history from
-        :meth:`new_cache` passed as ``cache``/``past_key_values``, *input_ids* are appended to it first."""
+        :meth:`new_kv_cache` passed as ``cache``/``past_key_values``, *input_ids* are appended to it first."""
         history = kw.get("cache", kw.get("past_key_values"))
         if isinstance(history, _History):
             history.ids = torch.cat([history.ids, input_ids], dim=1) if history.ids is not None else input_ids
@@ -79,7 +79,7 @@ class OrtCausalLM:
         keep = seq if logits_to_keep <= 0 else min(logits_to_keep, seq)
         return _Output(self.logits(input_ids, torch.arange(seq - keep, seq)))
 
-    def new_cache(self) -> _History:
+    def new_kv_cache(self) -> _History:
         """The tokens fed so far (the graph keeps no KV cache: each step runs the whole sequence)."""
         return _History()
 

@@ -94,6 +94,30 @@ def _manifest(info: CheckpointInfo, graph: str, options: dict[str, Any], **field
     }
 
 
+def _report(
+    fp32: Path, int8: tuple[dict[str, Any], Path], int8_key: str, options: RecipeOptions, notes: list[str],
+    start: float, cache_dir: str, hit: bool,
+) -> QuantizeReport:  # fmt: skip
+    """The INT8 graph's report: its counts from its manifest, its size beside the FP32 graph's."""
+    counts = int8[0]["counts"]
+    return QuantizeReport(
+        layers_quantized=counts["layers_quantized"],
+        layers_eligible=counts["layers_eligible"],
+        embeddings_int8=counts["embeddings_int8"],
+        fp32_bytes=fp32.stat().st_size,
+        int8_bytes=int8[1].stat().st_size,
+        seconds=time.perf_counter() - start,
+        quantize_seconds=float(int8[0]["quantize_seconds"]),
+        cache_hit=hit,
+        cache_dir=cache_dir,
+        cache_key=int8_key,
+        recipe=NAME,
+        options=options.as_dict(),
+        notes=notes,
+        runtime=Runtime.ONNXRUNTIME,
+    )
+
+
 def onnx_models(
     info: CheckpointInfo, options: RecipeOptions, cache: QuantCache,
     progress: ProgressFn | None = None, cancelled: CancelFn | None = None,
@@ -142,22 +166,7 @@ def onnx_models(
         fp32_model.keep_alive = int8_model.keep_alive = work
     elif work is not None:
         work.cleanup()
-    counts, hit = int8[0]["counts"], work is None
-    report = QuantizeReport(
-        layers_quantized=counts["layers_quantized"],
-        layers_eligible=counts["layers_eligible"],
-        embeddings_int8=counts["embeddings_int8"],
-        fp32_bytes=fp32[1].stat().st_size,
-        int8_bytes=int8[1].stat().st_size,
-        seconds=time.perf_counter() - start,
-        quantize_seconds=float(int8[0]["quantize_seconds"]),
-        cache_hit=hit,
-        cache_dir="" if int8[1] in unstored else str(int8[1].parent),
-        cache_key=int8_key,
-        backend=NAME,
-        options=options.as_dict(),
-        notes=notes,
-        runtime=Runtime.ONNXRUNTIME,
-    )
+    cache_dir = "" if int8[1] in unstored else str(int8[1].parent)
+    report = _report(fp32[1], int8, int8_key, options, notes, start, cache_dir, hit=work is None)
     return fp32_model, int8_model, report
 

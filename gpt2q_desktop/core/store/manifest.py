@@ -71,7 +71,7 @@ def manifest_problem(manifest: Any, key: str) -> str | None:
             return f"{name} is not an object"
     if not all(isinstance(manifest["source"].get(name), str) for name in ("name", "path")):
         return "source name or path is not text"
-    if not all(isinstance(manifest.get(name), str) for name in ("backend", "torch")):
+    if not (isinstance(manifest.get("backend"), str) and isinstance(manifest.get("torch"), str)):
         return "backend or torch version is not text"
     if manifest.get("runtime", Runtime.TORCH) == Runtime.ONNXRUNTIME:
         return _onnx_problem(manifest)
@@ -85,7 +85,8 @@ def _onnx_problem(manifest: dict[str, Any]) -> str | None:
     if manifest.get("payload") != ONNX_PAYLOAD:
         return f"payload is not {ONNX_PAYLOAD}"
     versions = manifest.get("versions")
-    if not isinstance(versions, dict) or not all(isinstance(versions.get(n), str) for n in ("onnx", "onnxruntime")):
+    readable = isinstance(versions, dict) and isinstance(versions.get("onnx"), str)
+    if not (readable and isinstance(versions.get("onnxruntime"), str)):
         return "onnx or onnxruntime version is not text"
     if manifest.get("graph") == "fp32":
         return None if manifest.get("options") == {} else "options of an FP32 graph are not empty"
@@ -180,7 +181,7 @@ class CacheEntry:
             "source": self.source_name,
             "source_path": self.source_path,
             "options": self.manifest.get("options", {}),
-            "backend": self.manifest.get("backend"),
+            "recipe": self.manifest.get("backend"),
             "runtime": self.runtime,
             "graph": self.graph,
             "torch": self.manifest.get("torch"),

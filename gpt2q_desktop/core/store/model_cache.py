@@ -25,41 +25,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from gpt2q_desktop.core.checkpoints.checkpoint import CheckpointInfo, weight_files_digest_input
-from gpt2q_desktop.core.errors import CacheError, CheckpointError, Gpt2qError, reason_of
-from gpt2q_desktop.core.files import file_problem, is_regular_file, open_regular, read_json
+from gpt2q_desktop.core.checkpoints.checkpoint import CheckpointInfo
+from gpt2q_desktop.core.errors import CacheError, Gpt2qError, reason_of
+from gpt2q_desktop.core.files import file_problem, read_json
 from gpt2q_desktop.core.paths import data_dir
 from gpt2q_desktop.core.sizes import mb
-from gpt2q_desktop.core.store.manifest import CACHE_FORMAT, SHA256_HEX, CacheEntry, CorruptEntry, manifest_problem
+from gpt2q_desktop.core.store.digests import DigestIndex
+from gpt2q_desktop.core.store.durable import TMP_PREFIX, atomic_write_text, fsync_dir, pid_alive, remove_path, sha256_of
+from gpt2q_desktop.core.store.manifest import CACHE_FORMAT, CacheEntry, CorruptEntry, manifest_problem
 from gpt2q_desktop.core.text import counted
 
 log = logging.getLogger("gpt2q")
 WEIGHTS = "weights.safetensors"
 MANIFEST = "manifest.json"
-_TMP_PREFIX = ".tmp-"
 _MANIFEST_CHARS = 1 << 22
-_INDEX_CHARS = 1 << 24
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open_regular(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 22), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 class QuantCache:
@@ -68,48 +47,9 @@ class QuantCache:
     def __init__(self, root: Path | None = None) -> None:
         self.data_dir = root if root is not None else data_dir()
         self.root = self.data_dir / "cache"
-        self._digest_index = self.data_dir / "file-digests.json"
+        self.digests = DigestIndex(self.data_dir)
 
     # -- keys -----------------------------------------------------------------------------------
-    def file_digest(self, path: Path) -> str:
-        """sha256 of a weight file, remembered by (path, size, mtime) so a large checkpoint is hashed once."""
-        index = self._read_digest_index()
-        try:
-            st = path.stat()
-            stamp = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
-            known = index.get(stamp)
-            if isinstance(known, str) and SHA256_HEX.fullmatch(known):
-                return known
-            digest = _sha256(path)
-        except OSError as exc:
-            problem = file_problem(path) or f"cannot be read ({reason_of(exc)})"
-            raise CheckpointError(f"The weight file {path} {problem}.") from exc
-        index[stamp] = digest
-        self._write_digest_index(index)
-        return digest
-
-    def file_digests(self, info: CheckpointInfo) -> list[tuple[str, str]]:
-        """(name, sha256) of the files whose bytes identify the checkpoint (config first)."""
-        return [(name, self.file_digest(path)) for name, path in weight_files_digest_input(info)]
-
-    def _read_digest_index(self) -> dict[str, Any]:
-        """The remembered digests; an unreadable, malformed or non-regular index counts as empty."""
-        try:
-            index = read_json(self._digest_index, _INDEX_CHARS)
-        except (OSError, ValueError):
-            return {}
-        return index if isinstance(index, dict) else {}
-
-    def _write_digest_index(self, index: dict[str, Any]) -> None:
-        """Best effort (remembering digests is an optimisation only); a special file in its place is left alone."""
-        if os.path.lexists(self._digest_index) and not is_regular_file(self._digest_index):
-            return
-        try:
-            self.data_dir.mkdir(parents=True, exist_ok=True)
-            self._atomic_write_text(self._digest_index, json.dumps(index))
-        except OSError:
-            pass
-
     def key_for(
         self, info: CheckpointInfo, options: dict[str, Any], recipe: str, versions: dict[str, str] | None = None
     ) -> str:
@@ -119,7 +59,7 @@ class QuantCache:
 
         parts: dict[str, Any] = {
             "format": CACHE_FORMAT,
-            "files": self.file_digests(info),
+            "files": self.digests.of(info),
             "options": options,
             "backend": recipe,  # the key's name is kept, so that existing entries stay valid
             "torch": torch.__version__,
@@ -157,7 +97,7 @@ class QuantCache:
         try:
             if path.stat().st_size != manifest["weights_bytes"]:
                 raise CorruptEntry(key, "weights file of the wrong size")
-            if _sha256(path) != manifest["weights_sha256"]:
+            if sha256_of(path) != manifest["weights_sha256"]:
                 raise CorruptEntry(key, "weights checksum mismatch")
         except OSError as exc:
             raise CorruptEntry(key, f"unreadable weights ({reason_of(exc)})") from exc
@@ -184,7 +124,7 @@ class QuantCache:
             raise CacheError(f"Cannot list the cache folder {self.root} ({reason_of(exc)}).") from exc
         out = []
         for path in paths:
-            if not path.is_dir() or path.name.startswith(_TMP_PREFIX):
+            if not path.is_dir() or path.name.startswith(TMP_PREFIX):
                 continue
             try:
                 out.append(CacheEntry(path.name, path, self.manifest(path.name)))
@@ -196,19 +136,6 @@ class QuantCache:
         return sum(e.bytes for e in self.entries())
 
     # -- writing --------------------------------------------------------------------------------
-    @staticmethod
-    def _atomic_write_text(path: Path, text: str) -> None:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_TMP_PREFIX)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-
     def store(self, key: str, tensors: dict[str, Any], manifest: dict[str, Any]) -> CacheEntry:
         """Write an entry of *tensors* (a safetensors file) atomically, as :meth:`store_file`."""
         from safetensors.torch import save_file
@@ -224,7 +151,7 @@ class QuantCache:
         self.sweep()
         try:
             self.root.mkdir(parents=True, exist_ok=True)
-            tmp = Path(tempfile.mkdtemp(dir=self.root, prefix=f"{_TMP_PREFIX}{os.getpid()}-"))
+            tmp = Path(tempfile.mkdtemp(dir=self.root, prefix=f"{TMP_PREFIX}{os.getpid()}-"))
         except OSError as exc:
             raise CacheError(f"Cannot create the cache folder {self.root}: {reason_of(exc)}.") from exc
         try:
@@ -238,16 +165,16 @@ class QuantCache:
                 key=key,
                 created=time.time(),
                 weights_bytes=weights.stat().st_size,
-                weights_sha256=_sha256(weights),
+                weights_sha256=sha256_of(weights),
             )
             if payload != WEIGHTS:
                 full["payload"] = payload
-            self._atomic_write_text(tmp / MANIFEST, json.dumps(full, indent=2, sort_keys=True))
-            _fsync_dir(tmp)
+            atomic_write_text(tmp / MANIFEST, json.dumps(full, indent=2, sort_keys=True))
+            fsync_dir(tmp)
             final = self.entry_path(key)
-            _remove(final)
+            remove_path(final)
             os.rename(tmp, final)
-            _fsync_dir(self.root)
+            fsync_dir(self.root)
         except BaseException as exc:
             shutil.rmtree(tmp, ignore_errors=True)
             if isinstance(exc, Exception) and not isinstance(exc, Gpt2qError):
@@ -288,30 +215,12 @@ class QuantCache:
         """Remove temporary folders left by a crashed writer (those whose process is gone)."""
         if not self.root.is_dir():
             return
-        for path in self.root.glob(f"{_TMP_PREFIX}*"):
-            pid_text = path.name[len(_TMP_PREFIX):].split("-", 1)[0]
-            alive = pid_text.isdigit() and _pid_alive(int(pid_text))
+        for path in self.root.glob(f"{TMP_PREFIX}*"):
+            pid_text = path.name[len(TMP_PREFIX):].split("-", 1)[0]
+            alive = pid_text.isdigit() and pid_alive(int(pid_text))
             if force or not alive:
                 if path.is_dir():
                     shutil.rmtree(path, ignore_errors=True)
                 else:
                     with contextlib.suppress(OSError):
                         path.unlink()
-
-
-def _remove(path: Path) -> None:
-    """Remove whatever is at *path*: a folder (not followed if it is a link), a file, or nothing."""
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path)
-    elif os.path.lexists(path):
-        path.unlink()
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except (ProcessLookupError, OverflowError):  # gone, or no process id at all
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -22,7 +22,7 @@ from gpt2q_desktop.core.torch_int8.modules import (
     count_quantized,
     unique_tensor_bytes,
 )
-from gpt2q_desktop.core.torch_int8.recipe import DynamicInt8Recipe, Exported, QuantizationRecipe, timed_quantize
+from gpt2q_desktop.core.torch_int8.recipe import DynamicInt8Recipe, Flattened, QuantizationRecipe, timed_quantize
 
 log = logging.getLogger("gpt2q")
 DEFAULT_RECIPE: QuantizationRecipe = DynamicInt8Recipe()
@@ -36,7 +36,7 @@ def _report(qmodel: nn.Module, n_layer: int, recipe: QuantizationRecipe, options
         layers_quantized=count_quantized(qmodel),
         layers_eligible=count_eligible(n_layer),
         embeddings_int8=count_int8_embeddings(qmodel),
-        backend=recipe.name,
+        recipe=recipe.name,
         options=options.as_dict(),
         **figures,
     )
@@ -54,7 +54,7 @@ def _from_cache(
     start = time.perf_counter()
     try:
         manifest, tensors = cache.load_tensors(key)
-        qmodel = recipe.rebuild(config, Exported(tensors, manifest["layout"]))
+        qmodel = recipe.rebuild(config, Flattened(tensors, manifest["layout"]))
     except _UNUSABLE as exc:
         rebuild = f"the model cannot be rebuilt from it: {type(exc).__name__} {reason_of(exc)}"
         reason = exc.reason if isinstance(exc, CorruptEntry) else rebuild
@@ -94,14 +94,14 @@ def quantize_checkpoint(
     log.info("Cache miss: quantizing %s with %s", info.name, recipe.name)
     fp32 = load_fp32()
     qmodel, seconds = timed_quantize(recipe, fp32, options, progress, cancelled)
-    exported = recipe.export(qmodel)
+    flattened = recipe.flatten(qmodel)
     fp32_bytes = unique_tensor_bytes(fp32)
-    int8_bytes = sum(t.numel() * t.element_size() for t in exported.tensors.values())
+    int8_bytes = sum(t.numel() * t.element_size() for t in flattened.tensors.values())
     cache_dir = ""
     manifest = {
         "backend": recipe.name,
         "options": options.as_dict(),
-        "layout": exported.layout,
+        "layout": flattened.layout,
         "source": {"name": info.name, "path": str(info.path), "weight_format": info.weight_format},
         "config": info.config,
         "fp32_bytes": fp32_bytes,
@@ -109,7 +109,7 @@ def quantize_checkpoint(
         "torch": torch.__version__,
     }
     try:
-        entry = cache.store(key, exported.tensors, manifest)
+        entry = cache.store(key, flattened.tensors, manifest)
         int8_bytes, cache_dir = int(entry.manifest["weights_bytes"]), str(entry.path)
     except CacheError as exc:
         notes.append(str(exc))

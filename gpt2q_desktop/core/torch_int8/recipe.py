@@ -6,7 +6,7 @@ weight), then quantizes each block linear to a dynamic INT8 linear (fbgemm kerne
 and ``lm_head``: when both are INT8 they share one INT8 matrix with per-row scales, stored once.
 
 A :class:`QuantizationRecipe` turns an FP32 model into a quantized one (:meth:`quantize`), flattens that
-into plain tensors + a layout for the cache (:meth:`export`) and builds the model back from them without
+into plain tensors + a layout for the cache (:meth:`flatten`) and builds the model back from them without
 running the recipe again (:meth:`rebuild`).
 """
 
@@ -24,6 +24,7 @@ from gpt2q_desktop.core.errors import Cancelled, Gpt2qError
 from gpt2q_desktop.core.options import RecipeOptions
 from gpt2q_desktop.core.progress import CancelFn, ProgressFn
 from gpt2q_desktop.core.quiet import quiet_torch
+from gpt2q_desktop.core.runtimes import Kernels
 from gpt2q_desktop.core.torch_int8.modules import (
     Int8Embedding,
     convert_all_conv1d,
@@ -35,9 +36,9 @@ from gpt2q_desktop.core.torch_int8.modules import (
 BLOCK_LINEARS = ("attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj")
 
 
-def use_int8_kernels(kernels: str | None = None) -> str:
-    """Select the INT8 kernel library *kernels* (torch's "quantized engine"), or else fbgemm where
-    available; returns the library in use.
+def use_int8_kernels(kernels: Kernels | None = None) -> Kernels:
+    """Select the INT8 kernel library *kernels* (torch's "quantized engine"), or else the first of
+    :class:`Kernels` available here; returns the library in use.
 
     fbgemm, not its successor "x86", by measurement: on the 12-layer GPT-2 here (AVX-512), INT8 next-token
     calls are about 9 % faster with fbgemm at 1 and 2 threads (``tools/tune_int8.py``).
@@ -45,18 +46,18 @@ def use_int8_kernels(kernels: str | None = None) -> str:
     available = torch.backends.quantized.supported_engines
     if kernels is not None:
         if kernels not in available:
-            raise Gpt2qError(f"The INT8 kernels {kernels!r} are not available here (only {', '.join(available)}).")
-        torch.backends.quantized.engine = kernels
-        return kernels
-    for candidate in ("fbgemm", "x86", "qnnpack"):
+            raise Gpt2qError(f"The INT8 kernels '{kernels}' are not available here (only {', '.join(available)}).")
+        torch.backends.quantized.engine = Kernels(kernels).value
+        return Kernels(kernels)
+    for candidate in Kernels:
         if candidate in available:
-            torch.backends.quantized.engine = candidate
+            torch.backends.quantized.engine = candidate.value
             return candidate
-    return torch.backends.quantized.engine
+    raise Gpt2qError(f"No INT8 kernels this tool knows are available here (only {', '.join(available)}).")
 
 
 @dataclass
-class Exported:
+class Flattened:
     """A quantized model flattened for storage: plain tensors plus the layout to rebuild it."""
 
     tensors: dict[str, torch.Tensor]
@@ -72,9 +73,9 @@ class QuantizationRecipe(Protocol):
         self, model: nn.Module, options: RecipeOptions, progress: ProgressFn | None, cancelled: CancelFn | None
     ) -> nn.Module: ...
 
-    def export(self, qmodel: nn.Module) -> Exported: ...
+    def flatten(self, qmodel: nn.Module) -> Flattened: ...
 
-    def rebuild(self, config: Any, exported: Exported) -> nn.Module: ...
+    def rebuild(self, config: Any, flattened: Flattened) -> nn.Module: ...
 
 
 class DynamicInt8Recipe:
@@ -82,7 +83,7 @@ class DynamicInt8Recipe:
 
     name = "torch-dynamic-int8"
 
-    def __init__(self, kernels: str | None = None) -> None:
+    def __init__(self, kernels: Kernels | None = None) -> None:
         self.kernels = kernels
         """The INT8 kernel library that packs the weights (None: fbgemm where available)."""
 
@@ -130,10 +131,10 @@ class DynamicInt8Recipe:
             step(done, "Done")
         return qmodel.eval()
 
-    def export(self, qmodel: nn.Module) -> Exported:
+    def flatten(self, qmodel: nn.Module) -> Flattened:
         import torch.ao.nn.quantized.dynamic as nnqd
 
-        out = Exported({}, {"quantized_linears": [], "int8_embeddings": [], "lm_head_shares_wte": False})
+        out = Flattened({}, {"quantized_linears": [], "int8_embeddings": [], "lm_head_shares_wte": False})
         handled: set[str] = set()
         wte = qmodel.transformer.wte
         for name, module in qmodel.named_modules():
@@ -167,11 +168,11 @@ class DynamicInt8Recipe:
         out.layout["lm_head_tied_fp32"] = isinstance(head, nn.Linear) and head.weight is getattr(wte, "weight", None)
         return out
 
-    def rebuild(self, config: Any, exported: Exported) -> nn.Module:
+    def rebuild(self, config: Any, flattened: Flattened) -> nn.Module:
         from gpt2q_desktop.core.checkpoints.weights import skeleton
 
         use_int8_kernels(self.kernels)
-        layout, tensors = exported.layout, dict(exported.tensors)
+        layout, tensors = flattened.layout, dict(flattened.tensors)
         model = skeleton(config)
         convert_all_conv1d(model)
         for name in layout.get("int8_embeddings", []):

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from gpt2q_desktop.core.options import EVAL_TOKENS, RANK_TOKENS, RunSettings
+from gpt2q_desktop.core.options import EVAL_TOKENS, SENSITIVITY_TOKENS, RunSettings
 from gpt2q_desktop.core.runtimes import RUNTIME_CHOICES, Runtime
 
 RUN = RunSettings()
@@ -62,20 +62,8 @@ def _add_text_args(p: argparse.ArgumentParser, default_tokens: int) -> None:
     p.add_argument("--threads", type=_at_least(1), default=RUN.threads, help="threads of both runtimes (default: cores - 1, at least 1, at most 8)")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from .version import __version__
-
-    parser = argparse.ArgumentParser(prog="gpt2q", description="Quantize a GPT-2 student to INT8 and compare it with FP32.")
-    parser.add_argument("--version", action="version", version=f"gpt2q {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log details on stderr")
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    q = sub.add_parser("quantize", help="quantize a checkpoint to INT8 (cached)")
-    _add_checkpoint_args(q)
-    _add_recipe_args(q)
-    _add_runtime_arg(q)
-    q.add_argument("--json", action="store_true", help="print one JSON object (a list of two with --runtime both)")
-
+def _add_compare(sub: Any) -> None:
+    """``gpt2q compare``: prompts, timing settings, output format, runtime and recipe."""
     c = sub.add_parser("compare", help="FP32 vs INT8 next token, probability and latency per prompt")
     _add_checkpoint_args(c)
     src = c.add_mutually_exclusive_group(required=True)
@@ -92,14 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_runtime_arg(c)
     _add_recipe_args(c)
 
-    x = sub.add_parser("export", help="write the INT8 model for ONNX Runtime to a folder that runs without gpt2q")
-    x.add_argument("checkpoint", nargs="?", help="checkpoint folder (default: the bundled demo student)")
-    x.add_argument("out", type=Path, help="folder to write (model.onnx, config.json, tokenizer.json, README.md)")
-    x.add_argument("--tokenizer", metavar="DIR", help="tokenizer folder, if not in the checkpoint folder")
-    x.add_argument("--runtime", choices=(Runtime.ONNXRUNTIME.value,), default=Runtime.ONNXRUNTIME.value, help="the runtime to export for")
-    x.add_argument("--force", action="store_true", help="write into a folder that is not empty")
-    _add_recipe_args(x)
 
+def _add_bench(sub: Any) -> None:
+    """``gpt2q bench``: synthetic depths and prompt lengths, timing settings."""
     b = sub.add_parser("bench", help="FP32 and INT8 speed and size, PyTorch and ONNX Runtime, on GPT-2s of real shapes")
     b.add_argument("--layers", type=_layers, default=(6, 12), metavar="6,12", help="synthetic model depths")
     b.add_argument("--prompt-tokens", type=_layers, default=(8, 32), metavar="8,32", help="prompt lengths")
@@ -110,6 +93,33 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--no-demo", action="store_true", help="skip the bundled demo student")
     b.add_argument("--json", action="store_true", help="print a JSON list of rows")
 
+
+def build_parser() -> argparse.ArgumentParser:
+    from gpt2q_desktop.version import __version__
+
+    parser = argparse.ArgumentParser(prog="gpt2q", description="Quantize a GPT-2 student to INT8 and compare it with FP32.")
+    parser.add_argument("--version", action="version", version=f"gpt2q {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details on stderr")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    q = sub.add_parser("quantize", help="quantize a checkpoint to INT8 (cached)")
+    _add_checkpoint_args(q)
+    _add_recipe_args(q)
+    _add_runtime_arg(q)
+    q.add_argument("--json", action="store_true", help="print one JSON object (a list of two with --runtime both)")
+
+    _add_compare(sub)
+
+    x = sub.add_parser("export", help="write the INT8 model for ONNX Runtime to a folder that runs without gpt2q")
+    x.add_argument("checkpoint", nargs="?", help="checkpoint folder (default: the bundled demo student)")
+    x.add_argument("out", type=Path, help="folder to write (model.onnx, config.json, tokenizer.json, README.md)")
+    x.add_argument("--tokenizer", metavar="DIR", help="tokenizer folder, if not in the checkpoint folder")
+    x.add_argument("--runtime", choices=(Runtime.ONNXRUNTIME.value,), default=Runtime.ONNXRUNTIME.value, help="the runtime to export for")
+    x.add_argument("--force", action="store_true", help="write into a folder that is not empty")
+    _add_recipe_args(x)
+
+    _add_bench(sub)
+
     e = sub.add_parser("eval", help="perplexity, KL, Δp and top-1 agreement of FP32 vs INT8 over a text")
     _add_checkpoint_args(e)
     _add_text_args(e, default_tokens=EVAL_TOKENS)
@@ -119,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("sensitivity", help="rank blocks by the KL each adds when quantized alone")
     _add_checkpoint_args(s)
-    _add_text_args(s, default_tokens=RANK_TOKENS)
+    _add_text_args(s, default_tokens=SENSITIVITY_TOKENS)
     s.add_argument("--per-channel", action="store_true", help="one scale per output channel")
     s.add_argument("--json", action="store_true", help="print a JSON list, most sensitive first")
 

@@ -6,8 +6,8 @@ import os
 import sys
 from typing import Any
 
-from .icon import ICON_NAME
-from .selftest import SelfTestFailure, say
+from ..icon import ICON_NAME
+from .verdict import SelfTestFailure, say
 
 _QT_APP: Any = None  # kept alive for the whole process
 
@@ -138,8 +138,8 @@ def _paint_main_window(app: Any) -> bool:
     bundle left out, a broken widget) fails the self-test.
     """
     try:
-        from .models.history_model import HistoryModel
-        from .views.main_window import MainWindow
+        from ..models.history_model import HistoryModel
+        from ..views.main_window import MainWindow
     except ModuleNotFoundError as exc:
         if exc.name in _WINDOW_MODULES:
             say(f"no main window to paint ({exc.name} is absent)")

@@ -1,92 +1,21 @@
-"""``gpt2q-desktop --self-test``: prove, headless, that this install (or frozen bundle) really works.
-
-It loads the bundled demo student (or ``--checkpoint DIR``), quantizes it to INT8 into a throw-away data
-directory, reloads the INT8 model from that cache, compares FP32 with INT8 on a few prompts and paints a
-Qt widget (the app's icon included) offscreen. One verdict line goes to stdout::
-
-    self-test OK: 17/17 layers INT8, 5/5 prompts agree, INT8 1.9x faster, Qt painted, 4.2 s
-    self-test FAILED: <reason>
-
-and the exit code is 0 only when every step worked: every eligible linear is INT8, the cache round
-trip gives the same model, both models answered every prompt with a finite distribution, top-1
-agreement reached the floor (default 80 % of the prompts) and Qt rendered the widget and the icon.
-Details go to stderr. Nothing is written outside the temporary directory.
-"""
+"""The self-test's core checks: quantize into a throw-away data folder, reload from the cache, compare FP32 with
+INT8 on PyTorch and ONNX Runtime."""
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import math
 import os
-import sys
 import tempfile
-import time
-import traceback
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from .verdict import Outcome, SelfTestFailure, say
 
 if TYPE_CHECKING:
     from gpt2q_desktop.core.options import RecipeOptions
     from gpt2q_desktop.core.session import Session
-
-DEFAULT_PROMPTS = (
-    "It is a truth universally acknowledged, that a single man in possession of a good fortune, must be in want of a",
-    "Elizabeth could not help",
-    "She was the youngest of the two daughters of a most affectionate, indulgent",
-    "I am sure I shall",
-    "Once upon a time there was a little girl who lived in a village near the",
-)
-DEFAULT_MIN_AGREEMENT = 0.8
-
-
-class SelfTestFailure(Exception):
-    """A check that did not pass; its message is the verdict's reason."""
-
-
-@dataclass
-class Outcome:
-    """What the checks found, for the verdict line."""
-
-    layers: str = ""
-    agreement: str = ""
-    speed: str = ""
-    qt: str = ""
-    details: list[str] = field(default_factory=list)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="gpt2q-desktop --self-test",
-        description="Headless check of this install: quantize a checkpoint, compare FP32 with INT8, paint Qt offscreen.",
-    )
-    p.add_argument("--self-test", action="store_true", help=argparse.SUPPRESS)
-    p.add_argument("--checkpoint", metavar="DIR", help="checkpoint folder to test (default: the bundled demo student)")
-    p.add_argument(
-        "--prompt", action="append", metavar="TEXT", help="a prompt to compare (repeatable; default: 5 built-in prompts)"
-    )
-    p.add_argument(
-        "--min-agreement",
-        type=float,
-        default=DEFAULT_MIN_AGREEMENT,
-        metavar="F",
-        help=f"share of prompts whose FP32 and INT8 top-1 token must agree (default {DEFAULT_MIN_AGREEMENT})",
-    )
-    p.add_argument("--no-qt", action="store_true", help="skip the Qt check (core only)")
-    return p
-
-
-def _out(line: str) -> None:
-    """The verdict on stdout (absent in a windowed Windows build: then nothing is printed)."""
-    if sys.stdout is not None:
-        print(line, flush=True)
-
-
-def say(message: str) -> None:
-    if sys.stderr is not None:
-        print(f"self-test: {message}", file=sys.stderr, flush=True)
 
 
 @contextlib.contextmanager
@@ -102,7 +31,6 @@ def _env(name: str, value: str) -> Iterator[None]:
             os.environ[name] = before
 
 
-# -- core -------------------------------------------------------------------------------------------
 def _finite_answer(side: Any) -> bool:
     return bool(side.top) and all(math.isfinite(t.prob) and 0.0 <= t.prob <= 1.0 for t in side.top) and 0.0 < side.prob
 
@@ -202,53 +130,3 @@ def _check_onnxruntime(session: Session, options: RecipeOptions, prompt: str) ->
         f"ONNX Runtime: FP32 {ort_row.fp32.token!r} {ort_row.fp32.timing.median_ms:.1f} ms | INT8 {ort_row.int8.token!r} "
         f"{ort_row.int8.timing.median_ms:.1f} ms | {'agree' if ort_row.agree else 'DIFFER'}, KL {ort_row.kl:.2e}"
     )
-
-
-def run(argv: Sequence[str] | None = None) -> int:
-    """Run the self-test; print one verdict line; return 0 if every check passed, else 1."""
-    args, unknown = build_parser().parse_known_args(list(sys.argv[1:] if argv is None else argv))
-    if unknown:
-        say(f"ignoring arguments: {' '.join(unknown)}")
-    if not 0.0 <= args.min_agreement <= 1.0:
-        _out("self-test FAILED: --min-agreement must be between 0 and 1")
-        return 1
-    from gpt2q_desktop.core.paths import demo_student_dir
-
-    checkpoint = Path(args.checkpoint).expanduser() if args.checkpoint else demo_student_dir()
-    prompts = [p for p in (args.prompt or DEFAULT_PROMPTS) if p.strip()]
-    if not prompts:
-        _out("self-test FAILED: no prompts")
-        return 1
-    start = time.perf_counter()
-    outcome = Outcome()
-    try:
-        if not args.no_qt:
-            from .selftest_qt import check_qt
-
-            outcome.qt = check_qt()
-            say(outcome.qt)
-        check_core(checkpoint, prompts, args.min_agreement, outcome)
-    except SelfTestFailure as exc:
-        _out(f"self-test FAILED: {exc}")
-        return 1
-    except KeyboardInterrupt:
-        _out("self-test FAILED: interrupted")
-        return 1
-    except Exception as exc:  # any crash (a module missing from a bundle, a broken plugin...) is a failure
-        if sys.stderr is not None:
-            traceback.print_exc()
-        _out(f"self-test FAILED: {type(exc).__name__}: {exc}")
-        return 1
-    parts = [outcome.layers, outcome.agreement, outcome.speed]
-    if outcome.qt:
-        parts.append(outcome.qt)
-    _out(f"self-test OK: {', '.join(parts)}, {time.perf_counter() - start:.1f} s")
-    return 0
-
-
-def main() -> None:
-    sys.exit(run())
-
-
-if __name__ == "__main__":
-    main()

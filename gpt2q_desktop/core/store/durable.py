@@ -1,0 +1,70 @@
+"""Durable file operations for the stores: checksums, synced writes, atomic renames and leftovers of dead writers."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from gpt2q_desktop.core.files import open_regular
+
+TMP_PREFIX = ".tmp-"
+"""Names of the folders and files a writer assembles before renaming them into place."""
+
+
+def sha256_of(path: Path) -> str:
+    """The sha256 of a regular file, read in 4 MiB chunks."""
+    digest = hashlib.sha256()
+    with open_regular(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 22), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename inside *path* durable (best effort: not every OS or file system can sync a folder)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write *text* to *path* through a synced temporary file renamed over it: a reader sees the old or the new."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=TMP_PREFIX)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def remove_path(path: Path) -> None:
+    """Remove whatever is at *path*: a folder (not followed if it is a link), a file, or nothing."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif os.path.lexists(path):
+        path.unlink()
+
+
+def pid_alive(pid: int) -> bool:
+    """True if a process with id *pid* exists."""
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):  # gone, or no process id at all
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,45 @@
+"""The cache manager names each entry's runtime and what it holds, read through the same CacheEntry as
+``gpt2q cache list``: an ONNX Runtime FP32 graph is not shown as an INT8 recipe."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from gpt2q_desktop.app.models.cache_model import HEADERS, CacheModel
+from gpt2q_desktop.cli.main import main
+from gpt2q_desktop.core.store.model_cache import QuantCache
+
+
+def _column(model: CacheModel, header: str) -> list[str]:
+    return [model.index(row, HEADERS.index(header)).data() for row in range(model.rowCount())]
+
+
+def test_onnx_runtime_fp32_and_int8_entries_show_their_runtime_and_graph(onnx_cache: Path, capsys) -> None:
+    entries = QuantCache().entries()
+    model = CacheModel()
+    model.set_entries(entries)
+    shown = sorted(zip(_column(model, "Runtime"), _column(model, "Holds")))
+    assert shown == [
+        ("ONNX Runtime", "FP32 graph"),
+        ("ONNX Runtime", "INT8: per-tensor, lm_head INT8, embeddings INT8"),
+    ]
+    assert main(["cache", "list"]) == 0
+    listed = capsys.readouterr().out
+    for entry in entries:  # the CLI says the same words of the same entry
+        assert f"{entry.key}" in listed and entry.describe() in listed
+    assert main(["cache", "list", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["entries"]
+    assert sorted((r["runtime"], r["graph"]) for r in rows) == [("onnxruntime", "fp32"), ("onnxruntime", "int8")]
+
+
+def test_an_unusable_entry_says_why_instead_of_a_runtime(onnx_cache: Path) -> None:
+    entry = QuantCache().entries()[0]
+    (entry.path / "manifest.json").write_text("{}")
+    model = CacheModel()
+    model.set_entries(QuantCache().entries())
+    row = _column(model, "Key").index(entry.key)
+    assert model.index(row, HEADERS.index("Runtime")).data() == "?"
+    assert model.index(row, HEADERS.index("Holds")).data().startswith("unusable: ")
+    shutil.rmtree(entry.path)
