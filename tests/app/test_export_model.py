@@ -19,7 +19,7 @@ def _choose(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
 
 
 def test_the_menu_writes_the_model_folder_and_says_where(
-    make_app, run, monkeypatch, questions, boxes, tmp_path, tiny_checkpoint
+    make_app, run, monkeypatch, questions, boxes, tmp_path, tiny_checkpoint, onnx_cache
 ):
     out = tmp_path / "takeaway"
     out.mkdir()
@@ -41,7 +41,7 @@ def test_the_menu_writes_the_model_folder_and_says_where(
 
 
 def test_a_folder_that_is_not_empty_is_written_into_only_after_asking(
-    make_app, run, monkeypatch, questions, tmp_path, tiny_checkpoint
+    make_app, run, monkeypatch, questions, tmp_path, tiny_checkpoint, onnx_cache
 ):
     out = tmp_path / "notes"
     out.mkdir()

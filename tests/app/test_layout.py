@@ -1,5 +1,5 @@
 """The layout holds from 1024 × 640 up: an enforced minimum size, cards whose text is whole and in view (two and
-four cards, after a real compare on the demo student), remembered splitters; stale results are cleared the moment
+four cards, after a real compare), remembered splitters; stale results are cleared the moment
 a job starts; charts on honest scales with named axes and units."""
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from gpt2q_desktop.app.views.kl_histogram import EVALUATING
 from gpt2q_desktop.app.views.latency_chart import LatencyChart
 from gpt2q_desktop.app.views.result_card import TopBars
 from gpt2q_desktop.app.views.sensitivity_chart import MEASURING_SENSITIVITY
-from gpt2q_desktop.core.paths import demo_student_dir
 from tests.app.test_history_store import fake_row
 from tests.conftest import TRAIN_TEXT
 
@@ -83,8 +82,8 @@ def test_the_window_never_gets_smaller_than_its_minimum(make_app):
     assert window.size() == LIMIT, "the panels ask for more than 1024 × 640"
 
 
-def test_card_texts_are_whole_and_in_view_at_1024_by_640_with_two_and_four_cards(make_app, run):
-    app = make_app(demo_student_dir())
+def test_card_texts_are_whole_and_in_view_at_1024_by_640_with_two_and_four_cards(make_app, run, trained_checkpoint, onnx_cache):
+    app = make_app(trained_checkpoint)
     window, panel = app.window, app.window.compare_panel
     window.quantize_panel.set_runtime_choice("both")
     run(app, lambda: app.run_prompt("The sky is"))

@@ -47,7 +47,9 @@ def test_pytorch_is_the_default_and_the_choice_is_remembered(make_app, tiny_chec
     assert second.window.compare_panel.results["onnxruntime"].isVisible()
 
 
-def test_both_runtimes_show_four_results_and_two_history_rows(make_app, run, monkeypatch, tmp_path, tiny_checkpoint):
+def test_both_runtimes_show_four_results_and_two_history_rows(
+    make_app, run, monkeypatch, tmp_path, tiny_checkpoint, onnx_cache
+):
     compared = _spy(monkeypatch, "compare")
     app = make_app(tiny_checkpoint)
     window, panel = app.window, app.window.compare_panel
@@ -97,7 +99,7 @@ def test_quantizing_on_onnx_runtime_shows_its_stages_and_its_report(make_app, ru
     app.runner.worker.progress.connect(lambda job, done, total, message: steps.append(message))
     panel.set_runtime_choice("onnxruntime")
     run(app, app.quantize)
-    assert any(step.startswith("Exporting the FP32 model to ONNX") for step in steps)
+    assert any(step.startswith("Tracing the FP32 model into an ONNX graph") for step in steps)
     assert any(step.startswith("Quantizing the ONNX graph to INT8") for step in steps)
     assert panel.result.text().startswith("ONNX Runtime: ") and "linear layers INT8" in panel.result.text()
     assert "MB →" in panel.result.text() and "\n" not in panel.result.text()
@@ -117,7 +119,7 @@ def test_quantizing_on_onnx_runtime_shows_its_stages_and_its_report(make_app, ru
 
 
 def test_the_quality_lab_runs_on_the_chosen_runtime_and_says_so(
-    make_app, run, qtbot, monkeypatch, tmp_path, tiny_checkpoint
+    make_app, run, qtbot, monkeypatch, tmp_path, tiny_checkpoint, onnx_cache
 ):
     evaluated, continued = _spy(monkeypatch, "evaluate"), _spy(monkeypatch, "continue_prompt")
     corpus = tmp_path / "corpus.txt"

@@ -7,7 +7,6 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -83,16 +82,31 @@ def test_a_lock_refused_without_waiting_while_opening_is_waited_out(data_dir: Pa
     assert [s.row.prompt for s in HistoryStore().load()] == ["kept"]
 
 
-def test_a_schema_created_by_another_process_while_waiting_is_not_taken_for_corruption(data_dir: Path) -> None:
+class _SaysWhenItAsksForTheLock(sqlite3.Connection):
+    """Sets :attr:`asking` when the store asks for the write lock (no sleep guessing when it has got there)."""
+
+    asking = threading.Event()
+
+    def execute(self, sql: str, *args: object) -> sqlite3.Cursor:
+        if sql == "BEGIN IMMEDIATE":
+            _SaysWhenItAsksForTheLock.asking.set()
+        return super().execute(sql, *args)
+
+
+def test_a_schema_created_by_another_process_while_waiting_is_not_taken_for_corruption(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The other process holds the write lock while this one opens; this one waits, then finds the schema made."""
     data_dir.mkdir(parents=True)
     other = sqlite3.connect(data_dir / "history.sqlite3", isolation_level=None)
     other.execute("PRAGMA journal_mode=WAL")
     other.execute("BEGIN IMMEDIATE")
+    connect = sqlite3.connect
+    monkeypatch.setattr(sqlite3, "connect", lambda *a, **kw: connect(*a, factory=_SaysWhenItAsksForTheLock, **kw))
     opened: list[HistoryStore] = []
     waiting = threading.Thread(target=lambda: opened.append(HistoryStore()))
     waiting.start()
-    time.sleep(0.5)  # the store has read schema 0 and now waits for the lock
+    assert _SaysWhenItAsksForTheLock.asking.wait(30)  # the store has read schema 0 and asks for the write lock
     for statement in filter(str.strip, _MIGRATIONS[0].split(";")):
         other.execute(statement)
     other.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")

@@ -77,12 +77,17 @@ def _within(fn: Callable[[], Any], seconds: float = 20.0) -> Any:
     return outcome.get("value")
 
 
+REFUSED_WITHIN_S = 5.0
+"""Refusing takes milliseconds (no weights are read, nothing is built); the bound leaves room for a machine busy
+with other work, and still fails on anything that allocates or reads a model of the absurd size a config claims."""
+
+
 def _refused_fast(folder: Path, error: type[Gpt2qError], *fragments: str) -> str:
-    """inspect_checkpoint refuses *folder* with *error* in under a second; the message holds *fragments*."""
+    """inspect_checkpoint refuses *folder* with *error* at once; the message holds *fragments*."""
     start = time.perf_counter()
     with pytest.raises(error) as caught:
         _within(lambda: inspect_checkpoint(folder))
-    assert time.perf_counter() - start < 1.0
+    assert time.perf_counter() - start < REFUSED_WITHIN_S
     message = str(caught.value)
     assert "\n" not in message and all(f in message for f in fragments), message
     return message

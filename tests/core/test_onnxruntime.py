@@ -27,12 +27,6 @@ def fp32_graph(tmp_path_factory: pytest.TempPathFactory, tiny_model) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> QuantCache:
-    """One cache for the tests that only read the default recipe's graphs (built once)."""
-    return QuantCache(tmp_path_factory.mktemp("ort-cache"))
-
-
 def _run(path: Path, ids: torch.Tensor, positions: list[int]) -> np.ndarray:
     import onnxruntime as ort
 
@@ -90,14 +84,15 @@ def test_a_block_that_does_not_exist_is_refused(fp32_graph: Path, tmp_path: Path
         quantize_graph(fp32_graph, tmp_path / "x.onnx", RecipeOptions(exclude_layers=(7,)))
 
 
-def test_session_builds_both_graphs_once_then_loads_them_from_the_cache(tiny_checkpoint: Path, shared_cache: QuantCache) -> None:
+def test_session_builds_both_graphs_once_then_loads_them_from_the_cache(tiny_checkpoint: Path) -> None:
     stages: list[str] = []
+    shared_cache = QuantCache()
     session = Session(shared_cache)
     session.open(tiny_checkpoint)
     first = session.quantize(RecipeOptions(), lambda d, t, m: stages.append(m), None, "onnxruntime")
     assert not first.cache_hit and first.runtime == "onnxruntime" and first.as_dict()["runtime"] == "onnxruntime"
     assert (first.layers_quantized, first.layers_eligible) == (9, 9) and first.int8_bytes <= 0.3 * first.fp32_bytes
-    assert any("Exporting" in s for s in stages) and any("Quantizing" in s for s in stages)
+    assert any("Tracing" in s for s in stages) and any("Quantizing" in s for s in stages)
     entries = shared_cache.entries()
     assert sorted(e.manifest["graph"] for e in entries) == ["fp32", "int8"]
     assert all(e.as_dict()["runtime"] == "onnxruntime" and e.problem is None for e in entries)
@@ -107,8 +102,8 @@ def test_session_builds_both_graphs_once_then_loads_them_from_the_cache(tiny_che
     assert second.cache_hit and second.layers_quantized == 9 and second.int8_bytes == first.int8_bytes
 
 
-def test_both_runtimes_give_one_row_each_and_agree_on_fp32(trained_checkpoint: Path, shared_cache: QuantCache) -> None:
-    session = Session(shared_cache)
+def test_both_runtimes_give_one_row_each_and_agree_on_fp32(trained_checkpoint: Path, onnx_cache: Path) -> None:
+    session = Session()
     session.open(trained_checkpoint)
     rows = list(session.compare(["The cat sat", "Once upon"], RecipeOptions(), FAST, runtimes=("torch", "onnxruntime")))
     assert [r.runtime for r in rows] == ["torch", "onnxruntime"] * 2
@@ -118,10 +113,10 @@ def test_both_runtimes_give_one_row_each_and_agree_on_fp32(trained_checkpoint: P
         assert ort_row.as_dict()["runtime"] == "onnxruntime" and ort_row.kl < 0.05
 
 
-def test_the_quality_lab_runs_on_onnx_runtime(trained_checkpoint: Path, shared_cache: QuantCache, tmp_path: Path) -> None:
+def test_the_quality_lab_runs_on_onnx_runtime(trained_checkpoint: Path, onnx_cache: Path, tmp_path: Path) -> None:
     text = tmp_path / "text.txt"
     text.write_text("The cat sat on the mat. The dog sat on the rug. " * 8, encoding="utf-8")
-    session = Session(shared_cache)
+    session = Session()
     session.open(trained_checkpoint)
     on_torch = session.evaluate(text, 100, RecipeOptions(), 1)
     on_ort = session.evaluate(text, 100, RecipeOptions(), 1, runtime="onnxruntime")
@@ -132,12 +127,9 @@ def test_the_quality_lab_runs_on_onnx_runtime(trained_checkpoint: Path, shared_c
     assert ort_pair.fp32.token_ids == torch_pair.fp32.token_ids and len(ort_pair.int8.token_ids) == 6
 
 
-def test_a_corrupt_onnx_entry_is_noted_deleted_and_rebuilt(tiny_checkpoint: Path) -> None:
+def test_a_corrupt_onnx_entry_is_noted_deleted_and_rebuilt(tiny_checkpoint: Path, onnx_cache: Path) -> None:
     cache = QuantCache()
-    session = Session(cache)
-    session.open(tiny_checkpoint)
-    session.quantize(RecipeOptions(), None, None, "onnxruntime")
-    int8 = next(e for e in cache.entries() if e.manifest["graph"] == "int8")
+    int8 = next(e for e in cache.entries() if e.manifest["graph"] == "int8" and e.source_name == tiny_checkpoint.name)
     graph = int8.path / "model.onnx"
     graph.write_bytes(graph.read_bytes()[:-10] + b"0123456789")
     again = Session(cache)
@@ -147,14 +139,10 @@ def test_a_corrupt_onnx_entry_is_noted_deleted_and_rebuilt(tiny_checkpoint: Path
     assert not report.cache_hit and report.layers_quantized == 9
 
 
-def test_a_tampered_onnx_manifest_is_refused(tiny_checkpoint: Path) -> None:
+def test_a_tampered_onnx_manifest_is_refused(onnx_cache: Path) -> None:
     from gpt2q_desktop.core.store.manifest import manifest_problem
 
-    cache = QuantCache()
-    session = Session(cache)
-    session.open(tiny_checkpoint)
-    session.quantize(RecipeOptions(), None, None, "onnxruntime")
-    int8 = next(e for e in cache.entries() if e.manifest["graph"] == "int8")
+    int8 = next(e for e in QuantCache().entries() if e.manifest["graph"] == "int8")
     assert manifest_problem(int8.manifest, int8.key) is None
     for field, value in (("counts", {"layers_quantized": "9"}), ("payload", "../x"), ("graph", "int4"), ("versions", {})):
         assert manifest_problem({**int8.manifest, field: value}, int8.key) is not None, field
@@ -172,13 +160,13 @@ def test_cancel_during_the_export_leaves_no_cache_entry(tiny_checkpoint: Path, d
     assert not cache.root.exists() or list(cache.root.iterdir()) == []
 
 
-def test_export_writes_a_folder_that_runs_without_gpt2q(trained_checkpoint: Path, shared_cache: QuantCache, tmp_path: Path) -> None:
+def test_export_writes_a_folder_that_runs_without_gpt2q(trained_checkpoint: Path, onnx_cache: Path, tmp_path: Path) -> None:
     import subprocess
     import sys
 
     from gpt2q_desktop.core.ort.takeaway import SNIPPET, ExportError
 
-    session = Session(shared_cache)
+    session = Session()
     session.open(trained_checkpoint)
     out = tmp_path / "export"
     assert session.export_model(out, RecipeOptions()) == out
@@ -193,7 +181,7 @@ def test_export_writes_a_folder_that_runs_without_gpt2q(trained_checkpoint: Path
     assert result.stdout.strip() == repr(row.int8.token)
 
 
-def test_the_cli_takes_runtime_both_and_exports_what_compare_predicts(trained_checkpoint: Path, tmp_path: Path, capsys) -> None:
+def test_the_cli_takes_runtime_both_and_exports_what_compare_predicts(trained_checkpoint: Path, onnx_cache: Path, tmp_path: Path, capsys) -> None:
     import subprocess
     import sys
 
@@ -239,6 +227,7 @@ def test_graphs_the_cache_cannot_take_are_used_from_the_work_folder(trained_chec
     assert row.int8.token and QuantCache().entries() == []
 
 
+@pytest.mark.slow  # a real export in a real process: the child's exit is what is tested
 def test_an_export_ends_without_a_leaked_semaphore_warning(tiny_checkpoint: Path, tmp_path: Path) -> None:
     """The export's child, killed just after reporting, left a semaphore: Python warned of it at the CLI's exit."""
     import subprocess

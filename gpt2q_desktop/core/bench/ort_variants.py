@@ -67,7 +67,7 @@ def ort_variants(session: Session, name: str, folder: Path, threads: int, log: C
             models[key].inference_session(threads)  # loaded means ready to run
             load_s[key] = time.perf_counter() - start
             models.setdefault("ort_fp32", fp32)
-        log(f"{name}: exporting the decode-step graphs (FP32, then INT8 per channel)")
+        log(f"{name}: tracing the decode-step graphs (FP32, then INT8 per channel)")
         fp32_path, int8_path, decode_counts, seconds = build_decode_graphs(session.fp32, folder)
         log(f"{name}: decode-step graphs built in {seconds:.1f} s")
     models["ort_fp32_decode"] = OrtDecodeStep(fp32_path, session.fp32.config)

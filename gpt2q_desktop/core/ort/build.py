@@ -1,4 +1,4 @@
-"""Export and quantize ONNX graphs in a child process: cancel stops it at once, and the caller's process (the
+"""Trace and quantize ONNX graphs in a child process: cancel stops it at once, and the caller's process (the
 window's event loop) never waits on the exporter's long, lock-holding steps or carries its memory peak.
 
 The child reloads the checkpoint from its folder (already checked by the parent), writes the requested files and
@@ -36,7 +36,7 @@ class BuildJob:
 
     @property
     def stages(self) -> list[str]:
-        stages = ["Exporting the FP32 model to ONNX (torch.onnx, dynamo)"] if self.trace_fp32 else []
+        stages = ["Tracing the FP32 model into an ONNX graph (torch.onnx, dynamo)"] if self.trace_fp32 else []
         if self.int8_path is not None:
             stages.append("Quantizing the ONNX graph to INT8 (ONNX Runtime)")
         return stages
@@ -86,7 +86,7 @@ def run_build(job: BuildJob, progress: ProgressFn | None = None, cancelled: Canc
                 try:
                     message = parent.recv()
                 except EOFError:
-                    message = ("error", "internal", f"the export process ended with code {proc.exitcode}")
+                    message = ("error", "internal", f"the ONNX build process ended with code {proc.exitcode}")
                 kind = message[0]
                 if kind == "stage" and progress is not None:
                     progress(message[1], len(stages), stages[message[1]])
@@ -97,7 +97,7 @@ def run_build(job: BuildJob, progress: ProgressFn | None = None, cancelled: Canc
             elif not proc.is_alive() and not parent.poll(0):
                 code = proc.exitcode
                 raise Gpt2qError(
-                    f"The ONNX export process stopped (exit code {code}) after {time.monotonic() - started:.0f} s;"
+                    f"The ONNX build process stopped (exit code {code}) after {time.monotonic() - started:.0f} s;"
                     " it may have run out of memory."
                 )
     except BaseException as exc:
@@ -118,4 +118,4 @@ def _error(kind: str, message: str) -> Gpt2qError:
     if kind == "user":
         return Gpt2qError(message)
     logging.getLogger("gpt2q").error("ONNX build failed: %s", message)
-    return Gpt2qError(f"The ONNX export failed: {message.splitlines()[0]}")
+    return Gpt2qError(f"The ONNX build failed: {message.splitlines()[0]}")

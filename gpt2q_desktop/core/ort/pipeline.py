@@ -3,7 +3,7 @@
 Both graphs are cache entries under the checkpoint's content key plus the recipe options and the torch, onnx and
 onnxruntime versions, written atomically like the torch recipe's. What is missing is built in a child process
 (:mod:`onnx_build`) into a work folder, then stored; a cache that cannot be written leaves the work folder in use
-for the session, with a note. A cache hit skips the export.
+for the session, with a note. A cache hit skips the build.
 """
 
 from __future__ import annotations
@@ -136,7 +136,7 @@ def onnx_models(
     else:
         missing = [graph for graph, found in (("FP32", fp32), ("INT8", int8)) if found is None]
         graphs = "graph" if len(missing) == 1 else "graphs"
-        log.info("Cache miss: exporting the %s ONNX %s of %s", " and ".join(missing), graphs, info.name)
+        log.info("Cache miss: tracing the %s ONNX %s of %s", " and ".join(missing), graphs, info.name)
         work = _work_dir(cache)
         folder = Path(work.name)
         job = BuildJob(
@@ -149,7 +149,7 @@ def onnx_models(
             work.cleanup()
             raise
         seconds = time.perf_counter() - start
-        log.info("ONNX export of %s done in %.1f s", info.name, seconds)
+        log.info("ONNX graphs of %s built in %.1f s", info.name, seconds)
         if fp32 is None:
             manifest = _manifest(info, "fp32", {}, fp32_bytes=job.fp32_path.stat().st_size, quantize_seconds=seconds)
             fp32 = (manifest, _store(cache, fp32_key, manifest, job.fp32_path, notes))
