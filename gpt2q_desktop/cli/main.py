@@ -1,12 +1,15 @@
 """``gpt2q``: quantize a GPT-2 student and compare FP32 with INT8 from the command line.
 
-Progress and notes go to stderr, results to stdout. Exit codes: 0 success, 2 user error (one line,
-no traceback), 130 interrupted.
+Progress and notes go to stderr, results to stdout. Exit codes: 0 success (a reader that closed the pipe early,
+as ``| head`` does, included), 2 user error (one line, no traceback), 130 interrupted. Text the terminal's
+encoding cannot show (a Windows console or pipe in cp1252) is written as backslash escapes instead of ending the
+command; files the commands write are UTF-8 whatever the terminal's encoding.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from typing import TextIO
@@ -31,19 +34,43 @@ COMMANDS = {
 }
 
 
+def _never_fail_on_encoding() -> None:
+    """Escape what the terminal's encoding cannot show, on stdout and stderr alike."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
+
+
+def _stdout_closed() -> int:
+    """The reader went away (``gpt2q history | head -1``): stop quietly, as Unix tools do. Python would report the
+    failed flush at exit, so stdout is pointed at the null device first."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no file descriptor behind stdout (a test's stream): nothing to flush
+        pass
+    return 0
+
+
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     from .parser import build_parser
 
+    _never_fail_on_encoding()
     args = build_parser().parse_args(argv)
     from gpt2q_desktop.core.logs import setup_logging
 
     setup_logging(args.verbose)
     try:
-        return COMMANDS[args.command](args, out or sys.stdout)
+        code = COMMANDS[args.command](args, out or sys.stdout)
+        (out or sys.stdout).flush()
+        return code
+    except BrokenPipeError:
+        return _stdout_closed()
     except Gpt2qError as exc:
         log.debug("user error", exc_info=True)
         err(f"gpt2q: error: {exc}")
         return 2
     except KeyboardInterrupt:
-        print("\ngpt2q: cancelled; the cache is unchanged.", file=sys.stderr)
+        print("\ngpt2q: cancelled; the cache holds only complete entries (written whole or not at all).", file=sys.stderr)
         return 130

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from gpt2q_desktop.core.options import EVAL_TOKENS, SENSITIVITY_TOKENS, RunSettings
 from gpt2q_desktop.core.runtimes import RUNTIME_CHOICES, Runtime
 
 RUN = RunSettings()
 """The defaults of every timing flag."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a mistake said in one line (the usage block is what ``--help`` is for)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def _layers(text: str) -> tuple[int, ...]:
@@ -97,7 +104,7 @@ def _add_bench(sub: Any) -> None:
 def build_parser() -> argparse.ArgumentParser:
     from gpt2q_desktop.version import __version__
 
-    parser = argparse.ArgumentParser(prog="gpt2q", description="Quantize a GPT-2 student to INT8 and compare it with FP32.")
+    parser = _Parser(prog="gpt2q", description="Quantize a GPT-2 student to INT8 and compare it with FP32.")
     parser.add_argument("--version", action="version", version=f"gpt2q {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log details on stderr")
     sub = parser.add_subparsers(dest="command", required=True)

@@ -10,6 +10,7 @@ import pytest
 
 from gpt2q_desktop.app.jobs import CompareJob, EvaluateJob, QuantizeJob
 from gpt2q_desktop.app.models.history_model import HEADERS
+from gpt2q_desktop.core.measure.render import fastest_int8
 from gpt2q_desktop.core.session import Session
 from gpt2q_desktop.core.text import visible_token
 from tests.app.conftest import of_job
@@ -69,10 +70,12 @@ def test_both_runtimes_show_four_results_and_two_history_rows(
         assert result.int8_card.token.text() == visible_token(row.int8.token)
         assert result.kl.text() == f"{row.kl:.2e} nats" and row.speedup_text() in result.speedup.text()
     assert panel.results["onnxruntime"].int8_card.title.text() == "<b>ONNX Runtime INT8</b>"
-    fastest = min(rows, key=lambda row: row.int8.timing.median_ms)
-    name = {"torch": "PyTorch", "onnxruntime": "ONNX Runtime"}[fastest.runtime]
-    assert panel.fastest.isVisible() and f"Fastest INT8: {name}" in panel.fastest.text()
-    assert "than PyTorch FP32" in panel.fastest.text()
+    said = fastest_int8(rows)  # the core's words, shown as they are: on a busy machine they say the timing is noisy
+    assert panel.fastest.isVisible() and panel.fastest.text() == f"<b>{said[:1].upper()}{said[1:]}</b>"
+    if not any(row.noisy for row in rows):
+        fastest = min(rows, key=lambda row: row.int8.timing.median_ms)
+        name = {"torch": "PyTorch", "onnxruntime": "ONNX Runtime"}[fastest.runtime]
+        assert f"Fastest INT8: {name}" in panel.fastest.text() and "than PyTorch FP32" in panel.fastest.text()
 
     result_lines = window.quantize_panel.result.text().splitlines()
     assert result_lines[0].startswith("PyTorch: ") and result_lines[1].startswith("ONNX Runtime: ")
