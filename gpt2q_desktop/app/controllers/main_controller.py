@@ -144,7 +144,11 @@ class MainController(QObject):
         self._show_reports()
 
     def _update_actions(self) -> None:
-        self.window.set_job_state(self.info is not None, not self.runner.working, self.runner.busy)
+        """A job needs an open checkpoint and no other job under way; opening another checkpoint needs no job
+        under way (an open may be); cancel needs a job queued or running."""
+        free = not self.runner.working
+        ready = self.info is not None and free
+        self.window.enable_actions(start_jobs=ready, open_checkpoints=free, cancel=self.runner.busy)
 
     def can_work(self) -> bool:
         """True if a job may start now; otherwise say why."""

@@ -173,19 +173,18 @@ class MainWindow(QMainWindow):
         self.act_quit.triggered.connect(self.close)
 
     # -- what the controller calls --------------------------------------------------------------
-    def set_job_state(self, ready: bool, free: bool, busy: bool) -> None:
-        """Enable what can be done now: a job needs an open checkpoint (*ready*) and no other job under way
-        (*free*); opening another checkpoint needs *free* only; cancel needs a job queued or running (*busy*)."""
+    def enable_actions(self, *, start_jobs: bool, open_checkpoints: bool, cancel: bool) -> None:
+        """Enable what the controller allows now: starting a job, opening another checkpoint, cancelling."""
         for widget in (
             self.act_quantize, self.quantize_panel.quantize_button, self.act_run, self.compare_panel.run_button,
             self.act_prompt_list, self.history_panel.prompt_list_button, self.act_export_model,
         ):  # fmt: skip
-            widget.setEnabled(ready and free)
+            widget.setEnabled(start_jobs)
         for widget in (self.act_open, self.checkpoint_panel.open_button, self.checkpoint_panel.sources):
-            widget.setEnabled(free)
+            widget.setEnabled(open_checkpoints)
         for widget in (self.act_cancel, self.quantize_panel.cancel_button):
-            widget.setEnabled(busy)
-        self.quality_panel.set_job_state(ready and free, busy)
+            widget.setEnabled(cancel)
+        self.quality_panel.enable_actions(start_jobs=start_jobs, cancel=cancel)
 
     def show_job_started(self, text: str) -> None:
         """A job began: *text* and a busy bar in both activity lines (one worker runs every job, so either tab

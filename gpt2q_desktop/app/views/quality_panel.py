@@ -221,12 +221,12 @@ class QualityPanel(QWidget):
         )
 
     # -- what the controller shows --------------------------------------------------------------
-    def set_job_state(self, can_start: bool, busy: bool) -> None:
+    def enable_actions(self, *, start_jobs: bool, cancel: bool) -> None:
         """Enable the tools when a job may start; Cancel while one is queued or running."""
         for button in (self.continuation.run_button, self.evaluate_button, self.sensitivity_button):
-            button.setEnabled(can_start)
-        self.exclude_button.setEnabled(can_start and self.blocks.count() > 0)
-        self.cancel_button.setEnabled(busy)
+            button.setEnabled(start_jobs)
+        self.exclude_button.setEnabled(start_jobs and self.blocks.count() > 0)
+        self.cancel_button.setEnabled(cancel)
 
     def show_runtime(self, text: str) -> None:
         """Where the lab's tools run, in words."""
