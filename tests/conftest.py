@@ -91,19 +91,18 @@ def undo_logging() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def _built_onnx_cache(tmp_path_factory: pytest.TempPathFactory, tiny_checkpoint: Path, trained_checkpoint: Path) -> Path:
-    """The default recipe's ONNX Runtime graphs (FP32 and INT8) of the tiny and the trained checkpoint, exported
-    once per test session into a data folder of their own."""
+def _built_onnx_cache(tmp_path_factory: pytest.TempPathFactory, trained_checkpoint: Path) -> Path:
+    """The default recipe's ONNX Runtime graphs (FP32 and INT8) of the trained checkpoint, exported once per test
+    session into a data folder of their own."""
     from gpt2q_desktop.core.options import RecipeOptions
     from gpt2q_desktop.core.runtimes import Runtime
     from gpt2q_desktop.core.session import Session
     from gpt2q_desktop.core.store.model_cache import QuantCache
 
     root = tmp_path_factory.mktemp("onnx-cache")
-    for checkpoint in (tiny_checkpoint, trained_checkpoint):
-        session = Session(QuantCache(root))
-        session.open(checkpoint)
-        session.quantize(RecipeOptions(), runtime=Runtime.ONNXRUNTIME)
+    session = Session(QuantCache(root))
+    session.open(trained_checkpoint)
+    session.quantize(RecipeOptions(), runtime=Runtime.ONNXRUNTIME)
     return root / "cache"
 
 

@@ -19,12 +19,12 @@ def _choose(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
 
 
 def test_the_menu_writes_the_model_folder_and_says_where(
-    make_app, run, monkeypatch, questions, boxes, tmp_path, tiny_checkpoint, onnx_cache
+    make_app, run, monkeypatch, questions, boxes, tmp_path, trained_checkpoint, onnx_cache
 ):
     out = tmp_path / "takeaway"
     out.mkdir()
     _choose(monkeypatch, out)
-    app = make_app(tiny_checkpoint)
+    app = make_app(trained_checkpoint)
     window = app.window
     assert window.act_export_model.isEnabled() and window.act_export_model.shortcut().toString() == "Ctrl+Shift+E"
     assert window.act_export_model in window.menuBar().actions()[0].menu().actions()
@@ -41,13 +41,13 @@ def test_the_menu_writes_the_model_folder_and_says_where(
 
 
 def test_a_folder_that_is_not_empty_is_written_into_only_after_asking(
-    make_app, run, monkeypatch, questions, tmp_path, tiny_checkpoint, onnx_cache
+    make_app, run, monkeypatch, questions, tmp_path, trained_checkpoint, onnx_cache
 ):
     out = tmp_path / "notes"
     out.mkdir()
     (out / "notes.txt").write_text("mine", encoding="utf-8")
     _choose(monkeypatch, out)
-    app = make_app(tiny_checkpoint)
+    app = make_app(trained_checkpoint)
 
     questions.answers.append(False)
     app.window.act_export_model.trigger()

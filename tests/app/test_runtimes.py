@@ -49,10 +49,10 @@ def test_pytorch_is_the_default_and_the_choice_is_remembered(make_app, tiny_chec
 
 
 def test_both_runtimes_show_four_results_and_two_history_rows(
-    make_app, run, monkeypatch, tmp_path, tiny_checkpoint, onnx_cache
+    make_app, run, monkeypatch, tmp_path, trained_checkpoint, onnx_cache
 ):
     compared = _spy(monkeypatch, "compare")
-    app = make_app(tiny_checkpoint)
+    app = make_app(trained_checkpoint)
     window, panel = app.window, app.window.compare_panel
     jobs: list = []
     app.runner.worker.started.connect(jobs.append)
@@ -122,12 +122,12 @@ def test_quantizing_on_onnx_runtime_shows_its_stages_and_its_report(make_app, ru
 
 
 def test_the_quality_lab_runs_on_the_chosen_runtime_and_says_so(
-    make_app, run, qtbot, monkeypatch, tmp_path, tiny_checkpoint, onnx_cache
+    make_app, run, qtbot, monkeypatch, tmp_path, trained_checkpoint, onnx_cache
 ):
     evaluated, continued = _spy(monkeypatch, "evaluate"), _spy(monkeypatch, "continue_prompt")
     corpus = tmp_path / "corpus.txt"
     corpus.write_text(TRAIN_TEXT * 3, encoding="utf-8")
-    app = make_app(tiny_checkpoint)
+    app = make_app(trained_checkpoint)
     app.window.quantize_panel.set_runtime_choice("onnxruntime")
     app.window.tabs.setCurrentWidget(app.window.quality_panel)
     panel = app.window.quality_panel
@@ -142,7 +142,7 @@ def test_the_quality_lab_runs_on_the_chosen_runtime_and_says_so(
     assert panel.recipe.text().startswith("INT8 model (per-tensor") and "ONNX Runtime: " in panel.recipe.text()
 
     session = Session()  # the core's own figures, from the ONNX models the window stored
-    session.open(tiny_checkpoint)
+    session.open(trained_checkpoint)
     expected = session.evaluate(corpus, 200, app.window.quantize_panel.options(), runtime="onnxruntime")
     for name in ("ppl_fp32", "ppl_int8", "kl_mean", "top1_agreement"):
         assert getattr(got, name) == pytest.approx(getattr(expected, name), rel=1e-5), name
