@@ -159,3 +159,51 @@ def test_weight_digest_is_remembered(tiny_checkpoint: Path, monkeypatch: pytest.
     key = cache.key_for(info, {}, "b")
     monkeypatch.setattr(digests_module, "sha256_of", lambda p: pytest.fail("hashed twice"))
     assert cache.key_for(info, {}, "b") == key
+
+
+class _Kernel32:
+    """Windows' process calls, as ``pid_alive`` uses them, over a table of live processes (the Windows branch runs
+    here too)."""
+
+    def __init__(self, live: dict[int, int]) -> None:
+        self.live, self.closed = live, 0
+
+    def OpenProcess(self, access: int, inherit: bool, pid: int) -> int:  # noqa: N802 - Windows' name
+        return pid if pid in self.live else 0
+
+    def GetExitCodeProcess(self, handle: int, code) -> int:  # noqa: N802
+        code._obj.value = self.live[handle]
+        return 1
+
+    def CloseHandle(self, handle: int) -> int:  # noqa: N802
+        self.closed += 1
+        return 1
+
+
+def test_the_windows_process_check_never_signals(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On Windows os.kill(pid, 0) sends Ctrl+C: the check asks the kernel for the process's exit code instead."""
+    import os
+
+    from gpt2q_desktop.core.store import durable
+
+    monkeypatch.setattr(os, "kill", lambda *a: pytest.fail("os.kill called on the Windows branch"))
+    kernel32 = _Kernel32({40: 259, 41: 0})  # 259: STILL_ACTIVE; 0: exited, handle still open
+    assert durable._windows_pid_alive(40, kernel32, lambda: 0) is True
+    assert durable._windows_pid_alive(41, kernel32, lambda: 0) is False
+    assert durable._windows_pid_alive(42, kernel32, lambda: 87) is False  # ERROR_INVALID_PARAMETER: no such process
+    assert durable._windows_pid_alive(43, kernel32, lambda: 5) is True  # ERROR_ACCESS_DENIED: another user's
+    assert durable._windows_pid_alive(-1, kernel32, lambda: 0) is False and kernel32.closed == 2
+
+
+def test_the_sweep_on_windows_keeps_a_live_writers_folder_and_removes_a_dead_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    from gpt2q_desktop.core.store import durable
+
+    cache = QuantCache()
+    cache.root.mkdir(parents=True)
+    (cache.root / ".tmp-40-a").mkdir()
+    (cache.root / ".tmp-42-b").mkdir()
+    monkeypatch.setattr(durable.sys, "platform", "win32")
+    monkeypatch.setattr(durable.ctypes, "WinDLL", lambda *a, **k: _Kernel32({40: 259}), raising=False)
+    monkeypatch.setattr(durable.ctypes, "get_last_error", lambda: 87, raising=False)
+    cache.sweep()
+    assert sorted(p.name for p in cache.root.iterdir()) == [".tmp-40-a"]

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import os
 import shutil
+import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from gpt2q_desktop.core.files import open_regular
 
@@ -60,7 +64,11 @@ def remove_path(path: Path) -> None:
 
 
 def pid_alive(pid: int) -> bool:
-    """True if a process with id *pid* exists."""
+    """True if a process with id *pid* exists. On Windows ``os.kill(pid, 0)`` would send Ctrl+C (signal 0 is
+    ``CTRL_C_EVENT`` there), so the process is looked up instead."""
+    if sys.platform == "win32":
+        kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)  # type: ignore[attr-defined]
+        return _windows_pid_alive(pid, kernel32, ctypes.get_last_error)  # type: ignore[attr-defined]
     try:
         os.kill(pid, 0)
     except (ProcessLookupError, OverflowError):  # gone, or no process id at all
@@ -68,3 +76,21 @@ def pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+_QUERY_LIMITED_INFORMATION, _STILL_ACTIVE, _ACCESS_DENIED = 0x1000, 259, 5
+
+
+def _windows_pid_alive(pid: int, kernel32: Any, last_error: Callable[[], int]) -> bool:
+    """The Windows branch of :func:`pid_alive`, given ``kernel32`` and its last-error reader: open the process for
+    a query, read its exit code."""
+    if not 0 < pid < 2**32:
+        return False
+    handle = kernel32.OpenProcess(_QUERY_LIMITED_INFORMATION, False, pid)
+    if not handle:
+        return last_error() == _ACCESS_DENIED  # it exists, but belongs to someone else
+    try:
+        code = ctypes.c_ulong()
+        return bool(kernel32.GetExitCodeProcess(handle, ctypes.byref(code))) and code.value == _STILL_ACTIVE
+    finally:
+        kernel32.CloseHandle(handle)
