@@ -65,9 +65,11 @@ def cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
     from gpt2q_desktop.core.measure.render import render, summary
     from gpt2q_desktop.core.options import RunSettings
     from gpt2q_desktop.core.runtimes import runtimes_of
-    from gpt2q_desktop.core.text import read_prompts
+    from gpt2q_desktop.core.text import check_prompt, read_prompts
 
     prompts = args.prompt if args.prompt else read_prompts(args.prompts_file)
+    for prompt in prompts:  # before the checkpoint opens: the error line comes first and alone
+        check_prompt(prompt)
     settings = resolved(RunSettings(repeats=args.repeats, warmup=args.warmup, threads=args.threads, top_k=args.top_k))
     session = _session(args)
     notes(session.load().notes)

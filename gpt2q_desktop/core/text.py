@@ -6,7 +6,7 @@ import re
 import unicodedata
 from pathlib import Path
 
-from gpt2q_desktop.core.errors import Gpt2qError
+from gpt2q_desktop.core.errors import Gpt2qError, PromptError
 from gpt2q_desktop.core.files import NotARegularFile, file_problem, open_regular
 
 _VISIBLE = {" ": "␣", "\n": "↵", "\t": "→", "\r": "␍"}
@@ -71,3 +71,17 @@ def read_prompts(path: Path) -> list[str]:
     if not prompts:
         raise Gpt2qError(f"The prompts file {path} holds no prompts.")
     return prompts
+
+
+def check_prompt(text: str) -> None:
+    """Refuse, before anything is loaded, a prompt that is empty or not valid text (a lone surrogate, U+D800..U+DFFF:
+    what Python makes of bytes that are not UTF-8)."""
+    if not text or not text.strip():
+        raise PromptError("The prompt is empty: type some text to predict its next token.")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise PromptError(
+            f"The prompt is not valid text: character {exc.start + 1} is a lone surrogate "
+            f"(U+{ord(text[exc.start]):04X}), as from bytes that are not UTF-8; pass the prompt as UTF-8."
+        ) from None

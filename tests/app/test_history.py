@@ -60,7 +60,7 @@ def test_an_export_that_cannot_be_written_says_so(ran, boxes, tmp_path):
 def test_export_with_nothing_to_export_says_so(make_app, boxes, tmp_path):
     app = make_app()
     assert not app.history_controller.save_to(str(tmp_path / "h.csv"))
-    assert boxes and "Nothing to export" in boxes[-1]
+    assert boxes and "Nothing to save" in boxes[-1]
     assert not (tmp_path / "h.csv").exists()
 
 

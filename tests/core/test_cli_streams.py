@@ -90,6 +90,12 @@ def test_a_usage_mistake_is_one_line(capsys) -> None:
     assert lines == ["gpt2q compare: error: argument --repeats: must be at least 1: 0 (see gpt2q compare --help)"]
 
 
+def test_a_refused_prompt_is_the_only_line(capsys) -> None:
+    """The prompt is checked before the checkpoint opens: no summary line comes before the error."""
+    assert main(["compare", "--prompt", "  "]) == 2
+    assert capsys.readouterr().err.splitlines() == ["gpt2q: error: The prompt is empty: type some text to predict its next token."]
+
+
 def test_an_interrupt_says_what_the_cache_holds(monkeypatch, capsys) -> None:
     from gpt2q_desktop.cli import main as main_module
 

@@ -50,6 +50,15 @@ def test_identical_models_have_zero_kl(pair) -> None:
     assert result.kl_max == 0.0 and result.top1_agreement == 1.0 and result.ppl_fp32 == result.ppl_int8
 
 
+def test_progress_ends_full_when_the_text_ends_before_the_token_budget(pair) -> None:
+    loaded, int8 = pair
+    seen: list[tuple[int, int]] = []
+    result = evaluate_text(
+        loaded.model, int8, loaded.tokenizer, iter([TRAIN_TEXT]), 64, 20_000, lambda d, t, m: seen.append((d, t))
+    )
+    assert seen[-1] == (result.tokens, result.tokens) and all(t == 20_000 for _, t in seen[:-1])
+
+
 def test_evaluation_streams_chunks_and_cancels(pair, tmp_path: Path) -> None:
     loaded, int8 = pair
     big = tmp_path / "big.txt"

@@ -1,5 +1,5 @@
 """The history's behaviour: rows kept in the history database across sessions, a checkpoint filter, delete and
-clear, export through ``core.report``, copy rows as TSV, the latency chart kept current."""
+clear, save as CSV, JSON or Markdown through ``core.measure.render``, copy rows as TSV, the latency chart kept current."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ log = logging.getLogger(LOGGER)
 
 CHART_EVERY_MS = 250
 """The latency chart follows a prompt list at most this often."""
-EXPORT_FILTERS = {"CSV (*.csv)": ".csv", "JSON (*.json)": ".json", "Markdown (*.md)": ".md"}
+SAVE_FILTERS = {"CSV (*.csv)": ".csv", "JSON (*.json)": ".json", "Markdown (*.md)": ".md"}
 EXPORT_FORMATS = {".csv": "csv", ".json": "json", ".md": "markdown", ".markdown": "markdown", ".txt": "table"}
 
 
@@ -51,7 +51,7 @@ def chart_points(rows: Sequence[ComparisonRow]) -> tuple[list[Point], list[str]]
 
 
 class HistoryController(QObject):
-    """Wires the history panel (filter, export, copy, delete, clear) and the chart to the history model, and
+    """Wires the history panel (filter, save as, copy, delete, clear) and the chart to the history model, and
     keeps every row in the history database (:class:`~..stored_history.StoredHistory`)."""
 
     def __init__(self, window: MainWindow, history: HistoryModel) -> None:
@@ -142,16 +142,16 @@ class HistoryController(QObject):
         self.stored.close()
 
     def save_to(self, path: str, fmt: str | None = None) -> bool:
-        """Write the rows shown with ``core.report.render``; the format follows the suffix unless given."""
+        """Write the rows shown with ``core.measure.render.render``; the format follows the suffix unless given."""
         rows = self.shown_rows()
         if not rows:
-            self.window.notify_error("Nothing to export yet: run a prompt first.")
+            self.window.notify_error("Nothing to save yet: run a prompt first.")
             return False
         fmt = fmt or EXPORT_FORMATS.get(Path(path).suffix.lower(), "csv")
         try:
             Path(path).write_text(render(rows, fmt), encoding="utf-8")
         except OSError as exc:
-            log.warning("export to %s failed: %s", path, exc)
+            log.warning("saving the history to %s failed: %s", path, exc)
             self.window.notify_error(f"Could not write {path}: {exc.strerror or exc}.")
             return False
         self.window.show_status(f"Saved {counted(len(rows), 'row')} to {path}.")
@@ -159,10 +159,10 @@ class HistoryController(QObject):
 
     def choose_save_path(self) -> None:
         start = str(Path.home() / "gpt2q-history.csv")
-        path, chosen = QFileDialog.getSaveFileName(self.window, "Export history", start, ";;".join(EXPORT_FILTERS))
+        path, chosen = QFileDialog.getSaveFileName(self.window, "Save history as", start, ";;".join(SAVE_FILTERS))
         if path:
             if not Path(path).suffix:
-                path += EXPORT_FILTERS.get(chosen, ".csv")
+                path += SAVE_FILTERS.get(chosen, ".csv")
             self.save_to(path)
 
     def copy_selection(self) -> None:

@@ -1,4 +1,4 @@
-"""Every prompt run as a table row: a ``QAbstractTableModel`` over ``core.compare.ComparisonRow``, each with the
+"""Every prompt run as a table row: a ``QAbstractTableModel`` over ``core.results.ComparisonRow``, each with the
 id the history database gave it (None for a row kept in memory only)."""
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ It loads the bundled demo student (or ``--checkpoint DIR``), quantizes it to INT
 directory, reloads the INT8 model from that cache, compares FP32 with INT8 on a few prompts and paints a
 Qt widget (the app's icon included) offscreen. One verdict line goes to stdout::
 
-    self-test OK: 17/17 layers INT8, 5/5 prompts agree, INT8 1.9x faster, Qt painted, 4.2 s
+    self-test OK: 17/17 layers INT8, 5/5 prompts agree, INT8 1.9x faster, Qt painted (offscreen, main window), 30.2 s
     self-test FAILED: <reason>
 
 and the exit code is 0 only when every step worked: every eligible linear is INT8, the cache round

@@ -117,7 +117,7 @@ class HistoryPanel(QWidget):
     def _bar(self) -> QHBoxLayout:
         """The checkpoint filter and the buttons, in a row."""
         self.checkpoint = QComboBox()
-        self.checkpoint.setToolTip("Show the rows of one checkpoint; copy, export, Clear and the chart follow")
+        self.checkpoint.setToolTip("Show the rows of one checkpoint; copy, Save as, Clear and the chart follow")
         self.checkpoint.addItem(ALL_CHECKPOINTS, None)
         self.checkpoint.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.checkpoint.setMinimumContentsLength(CHECKPOINT_CHARS)

@@ -40,6 +40,7 @@ from gpt2q_desktop.core.quiet import quiet_torch
 from gpt2q_desktop.core.results import QuantizeReport
 from gpt2q_desktop.core.session import Session
 from gpt2q_desktop.core.store.model_cache import QuantCache
+from gpt2q_desktop.core.text import counted
 from gpt2q_desktop.core.torch_int8.modules import unique_tensor_bytes
 
 TORCH_VARIANTS = ("fp32_full", "fp32_last", "int8_seed", "int8", "int8_per_channel", "fp32_decode", "int8_decode")
@@ -250,7 +251,8 @@ def bench_model(
         for tokens in prompt_tokens:
             n = min(tokens, info.n_positions - 1)
             for attempt in range(retries + 1):
-                log(f"{name}: timing {len(VARIANTS)} variants × {repeats} repeats, {n}-token prompt, {threads} threads")
+                what = f"{len(VARIANTS)} variants × {repeats} repeats, {n}-token prompt, {counted(threads, 'thread')}"
+                log(f"{name}: timing {what}")
                 watch = LoadWatch().start()
                 samples, checks = _time_variants(models, figures["ort"], info, n, gen, threads, repeats, warmup)
                 noise = noisy_each(samples, watch.stop(), usable_cores() - threads)

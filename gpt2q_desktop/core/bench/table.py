@@ -44,7 +44,7 @@ def render_bench(rows: list[BenchRow], bandwidth_gbs: float, threads: int) -> st
         out.append(
             f"{r.model:<14}{r.prompt_tokens:>7}  {r.variant:<22}{r.median_ms:>10.2f}{r.p90_ms:>9.2f}"
             f"{r.ratio_vs_fp32_full:>8.2f}×{r.ratio_vs_fp32_last:>8.2f}×{r.bytes / 1e6:>9.1f}"
-            f"{r.bytes / fp32_bytes[r.model]:>8.0%}  {'; '.join(_notes(r, bandwidth_gbs))}"
+            f"{r.bytes / fp32_bytes[r.model]:>8.0%}  {'; '.join(_notes(r, bandwidth_gbs))}".rstrip()
         )
     if any(r.noisy for r in rows):
         out.append(f"NOISY rows: timing unreliable: {fix(threads)} (or --retries N to measure them again)")

@@ -20,6 +20,7 @@ from gpt2q_desktop.core.errors import PromptError
 from gpt2q_desktop.core.measure.noise import usable_cores
 from gpt2q_desktop.core.options import RunSettings
 from gpt2q_desktop.core.results import Timing, TopToken
+from gpt2q_desktop.core.text import check_prompt
 
 MAX_PROMPT_CHARS_PER_POSITION = 16
 """Characters kept per model position before tokenizing a huge prompt (far more than a token needs)."""
@@ -27,7 +28,7 @@ MAX_PROMPT_CHARS_PER_POSITION = 16
 def default_threads() -> int:
     """A fixed, reproducible thread count: the physical cores torch sees, but one (at least 1, at most 8).
 
-    Measured with ``tools/threads_under_load.py`` (README, tuning notes): with every core busy-waiting, one core
+    Measured with ``tools/threads_under_load.py`` (docs/timing.md): with every core busy-waiting, one core
     taken by another program stalls each parallel region (INT8 p90 147 ms for a 59 ms median on 2 cores); one
     core left free keeps median and p90 where they are on an idle machine, for both runtimes."""
     return max(1, min(8, min(torch.get_num_threads(), usable_cores()) - 1))
@@ -62,22 +63,9 @@ class EncodedPrompt:
         return f"prompt truncated from the left: {more}{self.original_tokens} tokens, last {self.tokens} kept"
 
 
-def _check_unicode(text: str) -> None:
-    """Refuse a lone surrogate (U+D800..U+DFFF): what Python makes of bytes that are not UTF-8."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise PromptError(
-            f"The prompt is not valid text: character {exc.start + 1} is a lone surrogate "
-            f"(U+{ord(text[exc.start]):04X}), as from bytes that are not UTF-8; pass the prompt as UTF-8."
-        ) from None
-
-
 def encode_prompt(tokenizer: Any, text: str, n_positions: int) -> EncodedPrompt:
     """Tokenize *text*; refuse an empty or invalid prompt, keep the last *n_positions* tokens of a long one."""
-    if not text or not text.strip():
-        raise PromptError("The prompt is empty: type some text to predict its next token.")
-    _check_unicode(text)
+    check_prompt(text)
     budget = n_positions * MAX_PROMPT_CHARS_PER_POSITION
     clipped = text[-budget:] if len(text) > budget else text
     ids = tokenizer(clipped, add_special_tokens=False)["input_ids"]

@@ -143,6 +143,8 @@ def evaluate_text(
             progress(done, max_tokens, f"evaluated {done:,} tokens")
     if not parts:
         raise Gpt2qError("The text is too short to evaluate: it needs at least two tokens.")
+    if progress is not None and done < max_tokens:  # the text ended first: the whole of it is done
+        progress(done, done, f"evaluated {done:,} tokens, the whole text")
     s = {k: torch.cat(v).double() for k, v in parts.items()}
     kl = s["kl"].tolist()
     dp = s["dp"].tolist()

@@ -109,7 +109,7 @@ def render(rows: Sequence[ComparisonRow], fmt: str) -> str:
     out = ["  ".join(_pad(h, w) for h, w in zip(_HEADERS, widths))]
     out.append("  ".join("-" * w for w in widths))
     out += ["  ".join(_pad(c, w) for c, w in zip(line, widths)) for line in cells]
-    return "\n".join(out) + "\n"
+    return "\n".join(line.rstrip() for line in out) + "\n"  # the last column is not padded out
 
 
 def _line(rows: Sequence[ComparisonRow]) -> str:
