@@ -5,6 +5,8 @@ at the same time without losing any. Each row is stored whole (its JSON, prompt 
 is filtered by. The schema has a version (``PRAGMA user_version``) and a migration per step. A database that is
 not one (corrupt, truncated, another file) is set aside, renamed with a time stamp, never deleted, and a fresh
 one is started; a locked or newer one is reported and left alone, and the caller goes on without persistence.
+Each side's top tokens are kept as far as the window shows them (:data:`~gpt2q_desktop.core.options.TOP_K_SHOWN`;
+``gpt2q compare --top-k 100000`` stores no megabytes), and a row stored longer before is cut when read.
 Another program holding the lock longer than the store waits (*wait_s*, 5 s unless given: the CLI) is
 :class:`HistoryBusy`, an error that passes: the window waits a few milliseconds only and tries again later.
 """
@@ -20,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gpt2q_desktop.core.errors import Gpt2qError
+from gpt2q_desktop.core.options import TOP_K_SHOWN
 from gpt2q_desktop.core.paths import data_dir
 from gpt2q_desktop.core.results import ComparisonRow
 
@@ -157,7 +160,7 @@ class HistoryStore:
     def add(self, rows: Iterable[ComparisonRow]) -> list[int]:
         """Store *rows* in one transaction; their ids."""
         values = [
-            (r.time or time.time(), r.checkpoint, r.checkpoint_key, r.runtime, int(r.noisy), json.dumps(r.as_dict(), ensure_ascii=False))
+            (r.time or time.time(), r.checkpoint, r.checkpoint_key, r.runtime, int(r.noisy), json.dumps(_cut(r.as_dict()), ensure_ascii=False))
             for r in rows
         ]
         with self._writing():
@@ -181,7 +184,7 @@ class HistoryStore:
         out = []
         for row_id, data in found:
             try:
-                out.append(StoredRow(row_id, ComparisonRow.from_dict(json.loads(data))))
+                out.append(StoredRow(row_id, ComparisonRow.from_dict(_cut(json.loads(data)))))
             except (ValueError, TypeError, KeyError) as exc:
                 log.warning("history row %s unreadable: %s", row_id, exc)
         return out
@@ -239,6 +242,14 @@ class _Transaction:
         if isinstance(exc, sqlite3.DatabaseError):
             kind = HistoryBusy if _is_busy(exc) else HistoryError
             raise kind(f"Could not save to the history database {self.path} ({exc}).") from exc
+
+
+def _cut(row: dict) -> dict:
+    """*row* (:meth:`ComparisonRow.as_dict`) with each side's top tokens cut to :data:`TOP_K_SHOWN`."""
+    for side in (row.get("fp32"), row.get("int8")) if isinstance(row, dict) else ():
+        if isinstance(side, dict) and isinstance(side.get("top"), list):
+            side["top"] = side["top"][:TOP_K_SHOWN]
+    return row
 
 
 def _is_busy(exc: BaseException) -> bool:
