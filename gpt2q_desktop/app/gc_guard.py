@@ -7,19 +7,35 @@ off while the window lives, and a timer on the GUI thread collects generation by
 collector's own thresholds. A full collection over torch's and transformers' objects takes 170-330 ms here,
 a stall the window would feel, so :func:`freeze_libraries` moves them out of every later collection
 (``gc.freeze``) once they are imported, before any model exists: then a full collection only walks the
-models and the app's own objects.
+models and the app's own objects. While the libraries are imported (:func:`importing_libraries`), the timer
+collects nothing: the young generations then hold tens of thousands of new objects, nearly all of them for good,
+and walking them took 40-130 ms of the GUI thread a time, to free almost nothing.
 """
 
 from __future__ import annotations
 
 import gc
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from PySide6.QtCore import QObject, QTimer
 
 INTERVAL_MS = 500
 _frozen = threading.Event()
 """Set once the libraries are frozen (``gc.get_freeze_count()`` walks the whole frozen list: 30 ms here)."""
+_importing = threading.Event()
+"""Set while the worker thread imports the libraries."""
+
+
+@contextmanager
+def importing_libraries() -> Iterator[None]:
+    """While the body runs (the worker's imports, ending with :func:`freeze_libraries`), nothing is collected."""
+    _importing.set()
+    try:
+        yield
+    finally:
+        _importing.clear()
 
 
 def freeze_libraries() -> None:
@@ -49,7 +65,10 @@ class MainThreadCollector(QObject):
 
     def check(self) -> None:
         """Collect each generation whose count is over its threshold, youngest first; the oldest only once the
-        libraries are frozen (before, a full collection walks all of torch: 170-350 ms on this thread)."""
+        libraries are frozen (before, a full collection walks all of torch: 170-350 ms on this thread); none while
+        they are imported."""
+        if _importing.is_set():
+            return
         counts, thresholds = gc.get_count(), gc.get_threshold()
         for generation in range(3 if _frozen.is_set() else 2):
             if counts[generation] <= thresholds[generation]:

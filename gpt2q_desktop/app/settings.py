@@ -13,17 +13,17 @@ from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings
 
-from gpt2q_desktop.core.errors import Gpt2qError
 from gpt2q_desktop.core.logs import LOGGER
 from gpt2q_desktop.core.options import RecipeOptions, RunSettings
-from gpt2q_desktop.core.runtimes import RUNTIME_CHOICES, Runtime
+from gpt2q_desktop.core.runtimes import Runtime
+
+from .settings_check import MAX_RECENT, checked_values
 
 log = logging.getLogger(LOGGER)
 ENV_SETTINGS_FILE = "GPT2Q_SETTINGS_FILE"
 ENV_CONFIG_DIR = "GPT2Q_CONFIG_DIR"
 ORGANIZATION = "gpt2q"
 APPLICATION = "gpt2q-desktop"
-MAX_RECENT = 8
 
 _RECIPE_FLAGS = ("per_channel", "keep_lm_head", "quantize_embeddings")
 """The recipe's yes/no options (the blocks kept in FP32 are stored as ``"0,3"``)."""
@@ -31,17 +31,9 @@ _RECIPE_FLAGS = ("per_channel", "keep_lm_head", "quantize_embeddings")
 
 def _text(value: Any) -> str:
     """A value as the INI file stores it (``true``, ``3``, ``0,3``)."""
-    return str(value).lower() if isinstance(value, bool) else str(value)
-
-
-def _as_bool(value: Any) -> bool:
-    return value in (True, "true", "1", 1)
-
-
-def _as_blocks(value: Any) -> list[int]:
-    """Block numbers stored as ``"0,3"`` (junk is skipped)."""
-    items = value if isinstance(value, list) else str(value or "").split(",")
-    return sorted({int(item) for item in map(str, items) if item.strip().isascii() and item.strip().isdigit()})
+    if isinstance(value, bool):
+        return str(value).lower()
+    return ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
 
 
 def settings_file() -> str | None:
@@ -67,13 +59,20 @@ class AppSettings:
             self._s = QSettings(path, QSettings.Format.IniFormat)
         else:
             self._s = QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, ORGANIZATION, APPLICATION)
+        self._s.setFallbacksEnabled(False)  # this file alone: keys of other files are not this file's to drop
+        self._values = checked_values(self._s)
+        """Every value of the file that passed its check (the others are gone from the file, and logged)."""
         self._seen: dict[str, str] = {}
         """Each option as this window read it (as stored; the default where the file had none)."""
 
     def _read(self, key: str, default: Any) -> Any:
-        value = self._s.value(key, default)
+        value = self._values.get(key, default)
         self._seen.setdefault(key, _text(value))
         return value
+
+    def _set(self, key: str, value: Any) -> None:
+        self._s.setValue(key, value)
+        self._values[key] = value
 
     def _write(self, values: dict[str, Any]) -> None:
         """Store the options of *values* that differ from what this window read; a change another window made
@@ -87,6 +86,7 @@ class AppSettings:
             if key in self._seen and now is not None and _text(now) not in (self._seen[key], value):
                 log.info("settings: %s was changed in another window too (to %s); this window's %s is kept", key, now, value)
             self._s.setValue(key, value)
+            self._values[key] = values[key]
             self._seen[key] = value
 
     def sync(self) -> None:
@@ -94,74 +94,62 @@ class AppSettings:
 
     @property
     def geometry(self) -> QByteArray | None:
-        value = self._s.value("window/geometry")
-        return value if isinstance(value, QByteArray) else None
+        return self._values.get("window/geometry")
 
     @geometry.setter
     def geometry(self, value: QByteArray) -> None:
-        self._s.setValue("window/geometry", value)
+        self._set("window/geometry", value)
 
     @property
     def splitters(self) -> list[QByteArray]:
         """The splitters' states, in the window's order (empty when none is remembered)."""
-        value = self._s.value("window/splitters") or []
-        return [v for v in (value if isinstance(value, list) else [value]) if isinstance(v, QByteArray)]
+        return list(self._values.get("window/splitters", []))
 
     @splitters.setter
     def splitters(self, states: list[QByteArray]) -> None:
-        self._s.setValue("window/splitters", states)
+        self._set("window/splitters", states)
 
     @property
     def last_checkpoint(self) -> str | None:
-        return self._s.value("checkpoint/last") or None
+        return self._values.get("checkpoint/last") or None
 
     @last_checkpoint.setter
     def last_checkpoint(self, path: str) -> None:
-        self._s.setValue("checkpoint/last", path)
+        self._set("checkpoint/last", path)
 
     @property
     def last_tokenizer(self) -> str | None:
-        return self._s.value("checkpoint/tokenizer") or None
+        return self._values.get("checkpoint/tokenizer") or None
 
     @last_tokenizer.setter
     def last_tokenizer(self, path: str | None) -> None:
-        self._s.setValue("checkpoint/tokenizer", path or "")
+        self._set("checkpoint/tokenizer", path or "")
 
     @property
     def recent(self) -> list[str]:
-        value = self._s.value("checkpoint/recent") or []
-        return [value] if isinstance(value, str) else [str(v) for v in value]
+        return list(self._values.get("checkpoint/recent", []))
 
     def add_recent(self, path: str) -> None:
         items = [path] + [p for p in self.recent if p != path]
-        self._s.setValue("checkpoint/recent", items[:MAX_RECENT])
+        self._set("checkpoint/recent", items[:MAX_RECENT])
 
     @property
     def options(self) -> RecipeOptions:
         """The remembered recipe (the core's defaults where nothing is remembered)."""
         default = RecipeOptions()
-        flags = {key: _as_bool(self._read(f"recipe/{key}", getattr(default, key))) for key in _RECIPE_FLAGS}
-        return RecipeOptions(**flags, exclude_layers=tuple(_as_blocks(self._read("recipe/exclude_layers", ""))))
+        flags = {key: self._read(f"recipe/{key}", getattr(default, key)) for key in _RECIPE_FLAGS}
+        return RecipeOptions(**flags, exclude_layers=self._read("recipe/exclude_layers", ()))
 
     @options.setter
     def options(self, options: RecipeOptions) -> None:
         values: dict[str, Any] = {f"recipe/{key}": getattr(options, key) for key in _RECIPE_FLAGS}
-        self._write({**values, "recipe/exclude_layers": ",".join(map(str, sorted(options.exclude_layers)))})
+        self._write({**values, "recipe/exclude_layers": tuple(sorted(options.exclude_layers))})
 
     @property
     def run(self) -> RunSettings:
-        """The remembered run settings (the core's defaults for anything missing or invalid)."""
+        """The remembered run settings (the core's default for each one missing or out of the window's range)."""
         default = RunSettings()
-        values = {}
-        for f in fields(RunSettings):
-            try:
-                values[f.name] = int(self._read(f"run/{f.name}", getattr(default, f.name)))
-            except (TypeError, ValueError):
-                values[f.name] = getattr(default, f.name)
-        try:
-            return RunSettings(**values)
-        except Gpt2qError:  # a remembered value out of range (repeats 0, say)
-            return default
+        return RunSettings(**{f.name: self._read(f"run/{f.name}", getattr(default, f.name)) for f in fields(RunSettings)})
 
     @run.setter
     def run(self, settings: RunSettings) -> None:
@@ -170,8 +158,7 @@ class AppSettings:
     @property
     def runtime(self) -> str:
         """The remembered Runtime choice (a key of ``RUNTIME_CHOICES``; PyTorch when missing or unknown)."""
-        value = str(self._read("run/runtime", Runtime.TORCH))
-        return value if value in RUNTIME_CHOICES else Runtime.TORCH
+        return self._read("run/runtime", Runtime.TORCH)
 
     @runtime.setter
     def runtime(self, choice: str) -> None:

@@ -17,31 +17,37 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 from gpt2q_desktop.core.errors import Cancelled, Gpt2qError
 from gpt2q_desktop.core.session import Session
 
-from .gc_guard import freeze_libraries
+from .gc_guard import freeze_libraries, importing_libraries
 from .jobs import Job, JobContext, OpenJob
+from .preload import preload_libraries
 
 log = logging.getLogger("gpt2q")
 
 
 def _warm_up() -> None:
     """Before the first job: import torch and transformers, what the ONNX Runtime path runs in this process
-    (onnx, onnxruntime) and build the bundled GPT-2 tokenizer (work that holds the GIL for long stretches, so it
-    is done once, with the start-up), then exempt all that from later garbage collections
-    (:func:`~.gc_guard.freeze_libraries`; unfrozen, onnx's objects alone make each full collection a 40 ms stall)."""
+    (onnxruntime; onnx itself is imported only by the child that builds graphs) and build the bundled GPT-2
+    tokenizer (work that holds the GIL for long stretches, so it is done once, with the start-up), then exempt all
+    that from later garbage collections (:func:`~.gc_guard.freeze_libraries`; unfrozen, the libraries' objects
+    make each full collection a long stall). The GUI thread collects nothing meanwhile
+    (:func:`~.gc_guard.importing_libraries`), and torch's native library is loaded with the GIL released
+    (:func:`~.preload.preload_libraries`)."""
     from gpt2q_desktop.core.checkpoints.tokenizer import load_tokenizer
     from gpt2q_desktop.core.paths import bundled_tokenizer_dir
 
-    try:
-        load_tokenizer(bundled_tokenizer_dir())
-    except Gpt2qError as exc:  # a checkpoint brings its own; say why the shared one is missing
-        log.warning("the bundled GPT-2 tokenizer is unusable: %s", exc)
-    try:
-        from gpt2q_desktop.core.ort import pipeline as onnx_pipeline
+    with importing_libraries():
+        preload_libraries()  # before anything imports torch
+        try:
+            load_tokenizer(bundled_tokenizer_dir())
+        except Gpt2qError as exc:  # a checkpoint brings its own; say why the shared one is missing
+            log.warning("the bundled GPT-2 tokenizer is unusable: %s", exc)
+        try:
+            from gpt2q_desktop.core.ort import pipeline as onnx_pipeline
 
-        onnx_pipeline.versions()  # imports onnx and onnxruntime
-    except ImportError as exc:  # PyTorch still works; an ONNX Runtime job will say what is missing
-        log.warning("the ONNX Runtime path is unavailable: %s", exc)
-    freeze_libraries()
+            onnx_pipeline.versions()  # imports onnxruntime
+        except ImportError as exc:  # PyTorch still works; an ONNX Runtime job will say what is missing
+            log.warning("the ONNX Runtime path is unavailable: %s", exc)
+        freeze_libraries()
 
 
 class JobWorker(QObject):

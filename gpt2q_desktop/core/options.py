@@ -4,6 +4,7 @@ Torch-free, so that a window can hold them before torch is imported."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -16,6 +17,16 @@ SENSITIVITY_TOKENS = 512
 
 AUTO_THREADS = 0
 """``RunSettings.threads`` value meaning the core's default thread count (``inference.default_threads``)."""
+TOP_K_SHOWN = 50
+"""The most top tokens the window shows per model (its Top-k box's maximum); the history keeps no more."""
+RUN_RANGES: dict[str, tuple[int, int]] = {
+    "repeats": (1, 10_000),
+    "warmup": (0, 1_000),
+    "threads": (AUTO_THREADS, os.cpu_count() or 1),
+    "top_k": (1, TOP_K_SHOWN),
+}
+"""The lowest and highest value the window offers for each of :class:`RunSettings` (its spin boxes), and so
+what a remembered setting may hold; the CLI checks only the lower bounds."""
 
 
 @dataclass(frozen=True)

@@ -52,3 +52,16 @@ def test_the_libraries_are_frozen_and_stopping_gives_collection_back(qapp):
     finally:
         (gc.enable if was else gc.disable)()
         collector.deleteLater()
+
+
+def test_nothing_is_collected_while_the_worker_imports_the_libraries(main_thread_gc, qtbot):
+    from gpt2q_desktop.app.gc_guard import importing_libraries
+
+    _Node.freed_on.clear()
+    with importing_libraries():
+        _Node()
+        held = [[] for _ in range(20 * gc.get_threshold()[0])]  # noqa: F841  (the young generation fills)
+        qtbot.wait(1_200)  # two of the collector's turns
+        assert _Node.freed_on == [], "a collection walked the imports' new objects on the GUI thread"
+    qtbot.waitUntil(lambda: bool(_Node.freed_on), timeout=5000)
+    assert _Node.freed_on == [threading.main_thread()]

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import csv
 import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QItemSelectionModel, Qt
 from PySide6.QtGui import QGuiApplication
 
 from gpt2q_desktop.app import stored_history
@@ -18,6 +22,7 @@ from gpt2q_desktop.app.views.history_panel import ALL_CHECKPOINTS
 from gpt2q_desktop.core.measure.inference import Timing, TopToken
 from gpt2q_desktop.core.results import ComparisonRow, SideResult
 from gpt2q_desktop.core.store.history import HistoryError, HistoryStore
+from tests.app.stalls import stall_watch
 
 
 def fake_row(prompt: str, checkpoint: str, ms: float = 2.0) -> ComparisonRow:
@@ -225,3 +230,96 @@ def test_a_failed_write_is_said_once_and_later_rows_stay_in_memory(
     assert [b for b in boxes if "disk full" in b] == [boxes[-1]] and stored_history.MEMORY_ONLY in boxes[-1]
     assert [r.prompt for r in app.history.rows] == ["Once upon a time", "The sky is"]
     assert stored_prompts(data_dir) == []
+
+
+LOCKER = """
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)
+if sys.argv[2] == "locking_mode":  # the whole file, reads too, until the connection closes
+    db.execute("PRAGMA locking_mode=EXCLUSIVE")
+    db.execute("BEGIN IMMEDIATE")
+    db.execute("UPDATE rows SET noisy = noisy")  # a write: the lock is kept
+    db.execute("COMMIT")
+else:
+    db.execute("BEGIN EXCLUSIVE")
+print("locked", flush=True)
+sys.stdin.readline()
+db.close()  # an open transaction is rolled back
+"""
+
+
+@contextmanager
+def locked(path: Path, how: str) -> Iterator[None]:
+    """Another process holds the history database *path* (``BEGIN EXCLUSIVE``, or ``locking_mode``:
+    ``PRAGMA locking_mode=EXCLUSIVE`` after a write) until the body ends."""
+    locker = subprocess.Popen(
+        [sys.executable, "-c", LOCKER, str(path), how], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert locker.stdout.readline().strip() == "locked"
+        yield
+    finally:
+        locker.stdin.write("\n")
+        locker.stdin.flush()
+        assert locker.wait(timeout=30) == 0
+
+
+def test_rows_added_while_another_process_locks_the_database_are_saved_once_it_is_free(
+    make_app, run, qtbot, data_dir, tiny_checkpoint
+):
+    app = make_app(tiny_checkpoint)
+    with locked(data_dir / "history.sqlite3", "exclusive"):
+        with stall_watch() as ticks:
+            run(app, lambda: app.run_prompt("Once upon a time"))  # its row is added on the GUI thread
+            app.history_controller.add(fake_row("two", "alpha"))
+            qtbot.wait(300)
+        print(f"longest gap {max(ticks.gaps) * 1000:.0f} ms, {len(ticks.stalls)} stalls")
+        assert ticks.responsive(), ticks.describe("adding rows to a locked history database")
+        assert [r.prompt for r in app.history.rows] == ["Once upon a time", "two"]
+        waiting = app.window.history_panel.waiting
+        assert waiting.isVisible() and "waiting for the database" in waiting.text()
+        assert stored_prompts(data_dir) == []  # nothing written yet (WAL: this lock lets readers in)
+    # the database orders rows by their time: the fake row's is of 2023
+    qtbot.waitUntil(lambda: stored_prompts(data_dir) == ["two", "Once upon a time"], timeout=15_000)
+    assert not waiting.isVisible() and len(app.history.ids(range(2))) == 2  # ids from the database
+    assert "saved" in app.window.statusBar().currentMessage()
+
+
+def test_the_window_starts_at_once_while_another_process_holds_the_database(make_app, qtbot, boxes, data_dir):
+    store = HistoryStore(data_dir / "history.sqlite3")
+    store.add([fake_row("before", "alpha")])
+    store.close()
+    with locked(data_dir / "history.sqlite3", "locking_mode"):
+        with stall_watch() as ticks:
+            app = make_app()
+            qtbot.wait(300)
+        print(f"longest gap {max(ticks.gaps) * 1000:.0f} ms, {len(ticks.stalls)} stalls")
+        assert ticks.responsive(), ticks.describe("starting with a locked history database")
+        waiting = app.window.history_panel.waiting
+        assert waiting.isVisible() and "waiting for the database" in waiting.text()
+        with stall_watch() as ticks:
+            app.history_controller.add(fake_row("during", "alpha"))
+            qtbot.wait(1_500)  # a retry or more, still locked
+        assert ticks.responsive(), ticks.describe("adding a row while the database is still locked")
+        assert [r.prompt for r in app.history.rows] == ["during"]
+    qtbot.waitUntil(lambda: [r.prompt for r in app.history.rows] == ["before", "during"], timeout=15_000)
+    assert stored_prompts(data_dir) == ["before", "during"] and not waiting.isVisible()
+    assert boxes == []  # waiting is no failure
+
+
+def test_rows_deleted_while_the_database_is_locked_stay_deleted(make_app, qtbot, data_dir):
+    app = make_app()
+    for prompt in ["one", "two"]:
+        app.history_controller.add(fake_row(prompt, "alpha"))
+    panel = app.window.history_panel
+    with locked(data_dir / "history.sqlite3", "exclusive"):
+        for prompt in ["three", "four"]:
+            app.history_controller.add(fake_row(prompt, "alpha"))
+        assert panel.waiting.isVisible()
+        panel.table.selectRow(0)  # "one", in the database
+        also = QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows
+        panel.table.selectionModel().select(panel.proxy.index(2, 0), also)  # "three", waiting to be written
+        app.history_controller.delete_selection()
+        assert shown_prompts(app) == ["two", "four"]
+    qtbot.waitUntil(lambda: not panel.waiting.isVisible(), timeout=15_000)
+    assert stored_prompts(data_dir) == ["two", "four"] == shown_prompts(app)

@@ -1,16 +1,20 @@
 """The event loop keeps ticking while the worker thread opens, quantizes and compares a 12-layer model, and
 while a 600-prompt list runs, as a 10 ms timer on the GUI thread sees it (a Python timer: it also sees the worker
-holding Python's GIL; :mod:`tests.app.stalls` says what counts as responsive). Start-up, which imports torch, is
-not measured here."""
+holding Python's GIL; :mod:`tests.app.stalls` says what counts as responsive). The first open of a fresh process,
+which imports the worker's libraries, is measured in a fresh interpreter (:mod:`tests.app.first_open`)."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from gpt2q_desktop.core.options import RunSettings
-from tests.app.stalls import stall_watch
+from tests.app.stalls import Ticks, stall_watch
 
 
 @pytest.fixture(scope="module")
@@ -51,3 +55,33 @@ def test_the_main_thread_never_stalls_on_a_600_prompt_list(make_app, run, tmp_pa
         run(app, lambda: app.run_prompt_file(str(prompts)))
     assert app.history.rowCount() == 600
     assert ticks.responsive(), ticks.describe("running the prompt list")
+
+
+def test_the_first_open_of_a_fresh_process_never_stalls(tiny_checkpoint):
+    """The worker imports torch, transformers and onnxruntime with the first open; this process imported them long
+    ago, so the window is started in a fresh interpreter (with this test's data folder and settings file)."""
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    child = [sys.executable, "-m", "tests.app.first_open", str(tiny_checkpoint)]
+    done = subprocess.run(child, cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    seen = json.loads(done.stdout.splitlines()[-1])
+    assert seen["opened"] and seen["imported_before"] == [], seen["imported_before"]
+    ticks = Ticks(seen["start"], seen["marks"])
+    print(f"first open: longest gap {max(ticks.gaps) * 1000:.0f} ms, {len(ticks.stalls)} stalls over 100 ms")
+    assert ticks.responsive(), ticks.describe("opening the first checkpoint of a fresh process")
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc/self/maps")
+def test_torchs_library_loaded_ahead_is_the_one_torch_then_uses():
+    code = (
+        "from gpt2q_desktop.app.preload import preload_libraries\n"
+        "loaded = preload_libraries()\n"
+        "import torch\n"
+        "maps = {line.split()[-1] for line in open('/proc/self/maps') if 'libtorch_cpu' in line}\n"
+        "print(len(loaded), len(maps), float(torch.ones(3).sum()))\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split() == ["1", "1", "3.0"]  # loaded ahead, mapped once, and torch computes

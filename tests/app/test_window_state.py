@@ -174,3 +174,61 @@ def test_two_windows_keep_each_others_changes(make_app, tiny_checkpoint, caplog)
     last = make_app(restore=True).window.quantize_panel.options()
     assert last.exclude_layers == (0, 1), "both changed it: the last closed window's value"
     assert any("recipe/exclude_layers was changed in another window too" in r.getMessage() for r in caplog.records)
+
+
+HOSTILE_SETTINGS = """\
+[run]
+top_k=2147483648
+threads=99999999999
+repeats=10001
+warmup=abc
+runtime=a, b
+[checkpoint]
+last=a, b
+tokenizer=@ByteArray(xyz)
+recent=@Variant(\\0\\0\\0\\x7f\\0\\0\\0\\x3QFoo)
+[recipe]
+per_channel=maybe
+keep_lm_head=true
+exclude_layers=1, 99999999999999999999999
+[window]
+geometry=hello
+splitters=@Rect(1 2 3 4)
+[junk]
+key=value
+[General]
+zzz=1
+"""
+"""Values past the 32-bit limit or the spin boxes' ranges, lists where a string belongs, wrong types; keys
+nothing reads. Only ``recipe/keep_lm_head`` is valid."""
+BAD_KEYS = (
+    "run/top_k", "run/threads", "run/repeats", "run/warmup", "run/runtime", "checkpoint/last", "checkpoint/tokenizer",
+    "checkpoint/recent", "recipe/per_channel", "recipe/exclude_layers", "window/geometry", "window/splitters",
+)  # fmt: skip
+
+
+def test_a_hostile_settings_file_is_read_as_untrusted_input(make_app, settings_file, caplog, monkeypatch):
+    from gpt2q_desktop.app.controllers import main_controller
+    from gpt2q_desktop.core.options import RunSettings
+
+    monkeypatch.setattr(main_controller, "demo_available", lambda: False)  # the last checkpoint is unusable
+    settings_file.parent.mkdir(parents=True, exist_ok=True)
+    settings_file.write_text(HOSTILE_SETTINGS)
+    with caplog.at_level(logging.WARNING, logger="gpt2q"):
+        app = make_app(restore=True)  # starts at all, and starts normally
+        app.window.compare_panel.set_settings(app.settings.run)  # read again: not logged again
+        assert app.settings.last_checkpoint is None and app.settings.recent == []
+    assert app.info is None and app.window.isVisible()
+    assert app.settings.run == RunSettings()  # every one of them reset to the default
+    assert app.settings.runtime == Runtime.TORCH and app.settings.last_tokenizer is None
+    assert app.settings.options == RecipeOptions(keep_lm_head=True)  # the valid one is kept
+    assert app.settings.geometry is None and app.settings.splitters == []
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    for key in BAD_KEYS + ("junk/key", "zzz"):
+        assert sum(key in w for w in warnings) == 1, (key, warnings)  # one line each, naming the key
+    app.window.close()
+    written = settings_file.read_text()
+    for bad in ("2147483648", "99999999999", "10001", "abc", "a, b", "xyz", "maybe", "hello", "Rect", "junk", "zzz"):
+        assert bad not in written, f"{bad!r} was written back:\n{written}"
+    again = make_app(restore=True)
+    assert again.settings.options == RecipeOptions(keep_lm_head=True) and again.settings.run == RunSettings()

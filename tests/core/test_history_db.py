@@ -176,3 +176,36 @@ def test_the_cli_history_reads_what_compare_wrote(trained_checkpoint: Path, caps
     assert f"## {trained_checkpoint.name}: 2 rows" in md and "| threads |" in md and "a \\| b" in md
     assert main(["history", "--format", "csv"]) == 0
     assert "noisy" in capsys.readouterr().out.splitlines()[0]
+
+
+def _huge_top(n: int) -> SideResult:
+    return SideResult(tuple(TopToken(i, f" token{i}", 1e-5) for i in range(n)), Timing(10.0, 12.0, ()))
+
+
+def test_top_tokens_are_kept_only_as_far_as_the_window_shows_them(data_dir: Path) -> None:
+    from gpt2q_desktop.core.options import RUN_RANGES, TOP_K_SHOWN
+
+    assert RUN_RANGES["top_k"][1] == TOP_K_SHOWN  # the Top-k box's maximum: the cards show no more
+    store = HistoryStore()
+    store.add([_row(fp32=_huge_top(5_000), int8=_huge_top(5_000))])  # gpt2q compare --top-k 5000
+    db = sqlite3.connect(data_dir / "history.sqlite3")
+    (size,) = db.execute("SELECT length(data) FROM rows").fetchone()
+    db.close()
+    assert size < 20_000, f"{size:,} bytes stored for one row"
+    (back,) = store.load()
+    assert back.row.fp32.top == _huge_top(TOP_K_SHOWN).top and back.row.int8.top == _huge_top(TOP_K_SHOWN).top
+
+
+def test_an_old_row_with_a_huge_top_list_loads_cut(data_dir: Path) -> None:
+    from gpt2q_desktop.core.options import TOP_K_SHOWN
+
+    store = HistoryStore()
+    (row_id,) = store.add([_row("old")])
+    old = _row("old", fp32=_huge_top(50_257), int8=_huge_top(50_257)).as_dict()  # as an earlier version stored it
+    db = sqlite3.connect(data_dir / "history.sqlite3")
+    db.execute("UPDATE rows SET data = ? WHERE id = ?", (json.dumps(old), row_id))
+    db.commit()
+    db.close()
+    (back,) = HistoryStore().load()
+    assert back.row.prompt == "old" and back.row.fp32.top == _huge_top(TOP_K_SHOWN).top
+    assert len(back.row.int8.top) == TOP_K_SHOWN and back.row.int8.token == " token0"

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, QTimer
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QFileDialog
 
@@ -33,6 +33,10 @@ CHART_EVERY_MS = 250
 """The latency chart follows a prompt list at most this often."""
 SAVE_FILTERS = {"CSV (*.csv)": ".csv", "JSON (*.json)": ".json", "Markdown (*.md)": ".md"}
 EXPORT_FORMATS = {".csv": "csv", ".json": "json", ".md": "markdown", ".markdown": "markdown", ".txt": "table"}
+RETRY_MS = 1_000
+"""While another program holds the history database, it is tried again this often."""
+WAITING = "History waiting for the database"
+WAITING_TIP = "Another program holds the history database: new rows are kept here and saved as soon as it is free."
 
 
 def chart_points(rows: Sequence[ComparisonRow]) -> tuple[list[Point], list[str]]:
@@ -66,8 +70,12 @@ class HistoryController(QObject):
         window.act_save_history.triggered.connect(self.choose_save_path)
         self._chart = Throttle(self._update_chart, CHART_EVERY_MS, self)
         history.rowsInserted.connect(self._on_rows_inserted)
+        self._retry = QTimer(self)
+        self._retry.setInterval(RETRY_MS)
+        self._retry.timeout.connect(self._retry_database)
         self.stored = StoredHistory()
         self._load(None)
+        self._follow_database()
 
     @property
     def checkpoint(self) -> str | None:
@@ -126,19 +134,41 @@ class HistoryController(QObject):
         self._remove(rows)
 
     def _remove(self, rows: list[int]) -> None:
-        self.stored.delete(self.history.ids(rows))
+        shown = self.history.rows
+        unsaved = [shown[r] for r in rows if not self.history.ids([r])]
+        self.stored.delete(self.history.ids(rows), unsaved)
         self.history.remove(rows)
         self._offer_checkpoints(self.checkpoint)
         self.window.show_status(f"Deleted {len(rows)} row{'s' if len(rows) != 1 else ''} from the history.")
         self.show_messages()
 
     def show_messages(self) -> None:
-        """Tell the user, once, what became of the database (set aside; or given up, rows in memory only)."""
+        """Tell the user, once, what became of the database (set aside; or given up, rows in memory only), and
+        whether rows wait for it."""
         for text in self.stored.take_messages():
             self.window.notify_error(text)
+        self._follow_database()
+
+    def _follow_database(self) -> None:
+        """Say whether rows wait for a locked database, and try it again while they do."""
+        waiting = self.stored.waiting
+        self.panel.set_waiting(WAITING if waiting else "", WAITING_TIP)
+        if waiting and not self._retry.isActive():
+            self._retry.start()
+            self.window.show_status(WAITING_TIP)
+        elif not waiting:
+            self._retry.stop()
+
+    def _retry_database(self) -> None:
+        written = self.stored.retry()
+        if written is not None:  # free again: the rows come back from it, with their ids
+            self._load(self.checkpoint)
+            self.window.show_status(f"History saved: {counted(written, 'row')} that waited for the database.")
+        self.show_messages()
 
     def close(self) -> None:
-        """Close the database (the window is closing)."""
+        """Write what waits, close the database (the window is closing)."""
+        self._retry.stop()
         self.stored.close()
 
     def save_to(self, path: str, fmt: str | None = None) -> bool:

@@ -4,7 +4,6 @@ fastest)."""
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
@@ -22,7 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from gpt2q_desktop.core.measure.render import fastest_int8, noise_line
-from gpt2q_desktop.core.options import RunSettings
+from gpt2q_desktop.core.options import RUN_RANGES, RunSettings
 from gpt2q_desktop.core.runtimes import Runtime
 
 from .runtime_result import RuntimeResult
@@ -51,9 +50,10 @@ def quoted(prompt: str, chars: int = CAPTION_CHARS) -> str:
     return f"“{line}”"
 
 
-def _spin(low: int, high: int, tip: str) -> QSpinBox:
+def _spin(key: str, tip: str) -> QSpinBox:
+    """A spin box over the range :data:`~gpt2q_desktop.core.options.RUN_RANGES` gives the run setting *key*."""
     box = QSpinBox()
-    box.setRange(low, high)
+    box.setRange(*RUN_RANGES[key])
     box.setToolTip(tip)
     return box
 
@@ -118,11 +118,11 @@ class ComparePanel(QWidget):
 
     def _settings_row(self) -> QHBoxLayout:
         """The timing settings' spin boxes, each after its label."""
-        self.repeats = _spin(1, 10_000, "Timed calls per model")
-        self.warmup = _spin(0, 1_000, "Untimed calls per model before timing")
-        self.threads = _spin(0, os.cpu_count() or 1, "Threads while timing, on either runtime")
+        self.repeats = _spin("repeats", "Timed calls per model")
+        self.warmup = _spin("warmup", "Untimed calls per model before timing")
+        self.threads = _spin("threads", "Threads while timing, on either runtime")
         self.threads.setSpecialValueText("auto")
-        self.top_k = _spin(1, 50, "Top tokens shown per model")
+        self.top_k = _spin("top_k", "Top tokens shown per model")
         self._boxes = {"repeats": self.repeats, "warmup": self.warmup, "threads": self.threads, "top_k": self.top_k}
         settings = QHBoxLayout()
         for label, box in zip(("Repeats", "Warm-up", "Threads", "Top-k"), self._boxes.values()):
@@ -146,9 +146,10 @@ class ComparePanel(QWidget):
         return RunSettings(**{key: box.value() for key, box in self._boxes.items()})
 
     def set_settings(self, settings: RunSettings) -> None:
+        """Show *settings* (a value past a box's range shows as the range's end: never an overflow)."""
         values = settings.as_dict()
         for key, box in self._boxes.items():
-            box.setValue(values[key])
+            box.setValue(min(max(values[key], box.minimum()), box.maximum()))
 
     def prompt_text(self) -> str:
         return self.prompt.text()

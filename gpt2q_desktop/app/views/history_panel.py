@@ -9,6 +9,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
     QHeaderView,
+    QLabel,
     QPushButton,
     QSplitter,
     QTableView,
@@ -136,6 +137,10 @@ class HistoryPanel(QWidget):
         for b in (self.save_button, self.prompt_list_button, self.copy_button, self.delete_button, self.clear_button):
             buttons.addWidget(b)
         buttons.addStretch(1)
+        self.waiting = QLabel()
+        """Says that rows wait for a locked history database (hidden otherwise)."""
+        self.waiting.hide()
+        buttons.addWidget(self.waiting)
         return buttons
 
     def _table_action(self, text: str, key: QKeySequence.StandardKey, signal: SignalInstance) -> None:
@@ -159,6 +164,12 @@ class HistoryPanel(QWidget):
         self.checkpoint.blockSignals(False)
         pattern = "" if current is None else f"^{QRegularExpression.escape(current)}$"
         self.proxy.setFilterRegularExpression(pattern)
+
+    def set_waiting(self, text: str, tip: str = "") -> None:
+        """Show *text* at the end of the bar (hidden when empty)."""
+        self.waiting.setText(text)
+        self.waiting.setToolTip(tip if text else "")
+        self.waiting.setVisible(bool(text))
 
     def current_checkpoint(self) -> str | None:
         """The checkpoint the filter shows (None: all)."""

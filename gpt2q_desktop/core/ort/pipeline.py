@@ -8,6 +8,8 @@ for the session, with a note. A cache hit skips the build.
 
 from __future__ import annotations
 
+import importlib
+import importlib.metadata
 import logging
 import os
 import shutil
@@ -33,11 +35,22 @@ FP32_RECIPE = "onnx-export-fp32"
 
 
 def versions() -> dict[str, str]:
-    """The onnx and onnxruntime versions (part of the cache key: their output is what is stored)."""
-    import onnx
+    """The onnx and onnxruntime versions (part of the cache key: their output is what is stored).
+
+    onnx's is read from its installed metadata: this process only runs graphs (onnxruntime) and never needs onnx
+    itself, whose import holds the interpreter lock for about a second (the child that builds graphs imports it).
+    """
     import onnxruntime
 
-    return {"onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__}
+    return {"onnx": _installed_version("onnx"), "onnxruntime": onnxruntime.__version__}
+
+
+def _installed_version(name: str) -> str:
+    """The version of the installed distribution *name*, from its metadata (imported only if that is missing)."""
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return str(importlib.import_module(name).__version__)
 
 
 def _cached(cache: QuantCache, key: str, notes: list[str]) -> tuple[dict[str, Any], Path] | None:

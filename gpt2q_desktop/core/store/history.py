@@ -5,6 +5,10 @@ at the same time without losing any. Each row is stored whole (its JSON, prompt 
 is filtered by. The schema has a version (``PRAGMA user_version``) and a migration per step. A database that is
 not one (corrupt, truncated, another file) is set aside, renamed with a time stamp, never deleted, and a fresh
 one is started; a locked or newer one is reported and left alone, and the caller goes on without persistence.
+Each side's top tokens are kept as far as the window shows them (:data:`~gpt2q_desktop.core.options.TOP_K_SHOWN`;
+``gpt2q compare --top-k 100000`` stores no megabytes), and a row stored longer before is cut when read.
+Another program holding the lock longer than the store waits (*wait_s*, 5 s unless given: the CLI) is
+:class:`HistoryBusy`, an error that passes: the window waits a few milliseconds only and tries again later.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gpt2q_desktop.core.errors import Gpt2qError
+from gpt2q_desktop.core.options import TOP_K_SHOWN
 from gpt2q_desktop.core.paths import data_dir
 from gpt2q_desktop.core.results import ComparisonRow
 
@@ -46,6 +51,11 @@ class HistoryError(Gpt2qError):
     """The history database cannot be used now (locked, newer, unwritable); rows are kept in memory only."""
 
 
+class HistoryBusy(HistoryError):
+    """Another program held the history database's lock longer than the store waits; nothing was changed, and
+    the same call may succeed later."""
+
+
 @dataclass(frozen=True)
 class StoredRow:
     """A row as the database holds it."""
@@ -56,40 +66,42 @@ class StoredRow:
 
 class HistoryStore:
     """The history database at *path* (default ``<data dir>/history.sqlite3``); :attr:`notes` says what was
-    done on opening (a database set aside)."""
+    done on opening (a database set aside). While another program holds its lock, every call waits up to
+    *wait_s* seconds, then raises :class:`HistoryBusy`."""
 
-    def __init__(self, path: Path | None = None) -> None:
+    def __init__(self, path: Path | None = None, wait_s: float = BUSY_TIMEOUT_S) -> None:
         self.path = path if path is not None else data_dir() / FILE_NAME
         self.notes: list[str] = []
+        self._wait_s = wait_s
         try:
             self._db = self._open_waiting()
         except sqlite3.OperationalError as exc:  # locked, read-only, disk I/O: the file itself is not at fault
             if _is_busy(exc):
-                raise HistoryError(f"The history database {self.path} is locked by another program ({exc}).") from exc
+                raise HistoryBusy(f"The history database {self.path} is locked by another program ({exc}).") from exc
             raise HistoryError(f"Cannot use the history database {self.path} ({exc}).") from exc
         except sqlite3.DatabaseError as exc:  # not a database, malformed, failed check: set it aside
             self._set_aside(exc)
             self._db = self._open_waiting()
 
     def _open_waiting(self) -> sqlite3.Connection:
-        """:meth:`_open`, tried again for up to :data:`BUSY_TIMEOUT_S` while the database is locked.
+        """:meth:`_open`, tried again for up to *wait_s* seconds while the database is locked.
 
         SQLite's own busy timeout is not enough: where waiting could deadlock (two processes opening a new
         database at once, both switching it to WAL) it reports "database is locked" at once instead of waiting.
         """
-        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        deadline = time.monotonic() + self._wait_s
         while True:
             try:
                 return self._open()
             except sqlite3.OperationalError as exc:
                 if not _is_busy(exc) or time.monotonic() >= deadline:
                     raise
-                time.sleep(0.05)
+                time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
 
     def _open(self) -> sqlite3.Connection:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
+            db = sqlite3.connect(self.path, timeout=self._wait_s, isolation_level=None, check_same_thread=False)
         except (OSError, sqlite3.OperationalError) as exc:
             raise HistoryError(f"Cannot open the history database {self.path} ({exc}).") from exc
         try:
@@ -148,7 +160,7 @@ class HistoryStore:
     def add(self, rows: Iterable[ComparisonRow]) -> list[int]:
         """Store *rows* in one transaction; their ids."""
         values = [
-            (r.time or time.time(), r.checkpoint, r.checkpoint_key, r.runtime, int(r.noisy), json.dumps(r.as_dict(), ensure_ascii=False))
+            (r.time or time.time(), r.checkpoint, r.checkpoint_key, r.runtime, int(r.noisy), json.dumps(_cut(r.as_dict()), ensure_ascii=False))
             for r in rows
         ]
         with self._writing():
@@ -167,11 +179,12 @@ class HistoryStore:
         try:
             found = self._db.execute(query + " ORDER BY created, id", args).fetchall()
         except sqlite3.DatabaseError as exc:
-            raise HistoryError(f"Cannot read the history database {self.path} ({exc}).") from exc
+            kind = HistoryBusy if _is_busy(exc) else HistoryError
+            raise kind(f"Cannot read the history database {self.path} ({exc}).") from exc
         out = []
         for row_id, data in found:
             try:
-                out.append(StoredRow(row_id, ComparisonRow.from_dict(json.loads(data))))
+                out.append(StoredRow(row_id, ComparisonRow.from_dict(_cut(json.loads(data)))))
             except (ValueError, TypeError, KeyError) as exc:
                 log.warning("history row %s unreadable: %s", row_id, exc)
         return out
@@ -192,6 +205,11 @@ class HistoryStore:
             else:
                 self._db.execute("DELETE FROM rows WHERE checkpoint = ?", (checkpoint,))
 
+    def set_wait(self, seconds: float) -> None:
+        """Wait up to *seconds* for the lock from now on."""
+        self._wait_s = seconds
+        self._db.execute(f"PRAGMA busy_timeout = {int(seconds * 1000)}")
+
     def close(self) -> None:
         self._db.close()
 
@@ -210,7 +228,8 @@ class _Transaction:
         try:
             self.db.execute("BEGIN IMMEDIATE")
         except sqlite3.DatabaseError as exc:
-            raise HistoryError(f"The history database {self.path} is busy or unwritable ({exc}); nothing was changed.") from exc
+            kind = HistoryBusy if _is_busy(exc) else HistoryError
+            raise kind(f"The history database {self.path} is busy or unwritable ({exc}); nothing was changed.") from exc
 
     def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
         if exc is None:
@@ -221,7 +240,16 @@ class _Transaction:
                 exc = commit_error
         self.db.execute("ROLLBACK")
         if isinstance(exc, sqlite3.DatabaseError):
-            raise HistoryError(f"Could not save to the history database {self.path} ({exc}).") from exc
+            kind = HistoryBusy if _is_busy(exc) else HistoryError
+            raise kind(f"Could not save to the history database {self.path} ({exc}).") from exc
+
+
+def _cut(row: dict) -> dict:
+    """*row* (:meth:`ComparisonRow.as_dict`) with each side's top tokens cut to :data:`TOP_K_SHOWN`."""
+    for side in (row.get("fp32"), row.get("int8")) if isinstance(row, dict) else ():
+        if isinstance(side, dict) and isinstance(side.get("top"), list):
+            side["top"] = side["top"][:TOP_K_SHOWN]
+    return row
 
 
 def _is_busy(exc: BaseException) -> bool:
