@@ -21,9 +21,11 @@ from gpt2q_desktop.core.logs import LOGGER
 
 log = logging.getLogger(LOGGER)
 NATIVE_LIBRARIES: dict[str, dict[str, str]] = {
-    "torch": {"linux": "lib/libtorch_cpu.so", "darwin": "lib/libtorch_cpu.dylib"},
+    "torch": {"linux": "lib/libtorch_cpu.so"},
 }
-"""The libraries loaded ahead, by package: their paths in the package's folder on each platform with ``dlopen``."""
+"""The libraries loaded ahead, by package: their paths in the package's folder on each platform where this was
+measured and checked (Linux; macOS's dyld would reuse the image by its install name too, but that is not checked
+on a Mac yet, so a Mac imports as before)."""
 
 
 def native_library(package: str) -> Path | None:
