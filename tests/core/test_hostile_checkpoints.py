@@ -394,3 +394,42 @@ def test_a_dangling_tokenizer_json_beside_good_vocab_and_merges_is_skipped(tmp_p
     info = inspect_checkpoint(folder)
     assert info.tokenizer_dir == folder
     assert load_checkpoint(folder).tokenizer("Hello world", add_special_tokens=False)["input_ids"] == [15496, 995]
+
+
+# -- a tokenizer whose ids go past the model's vocabulary ----------------------------------------------------------
+def _far_id_tokenizer(folder: Path, kind: str) -> None:
+    """*folder*'s tokenizer with the 50,257 entries of GPT-2's, but the id of ``Ġcat`` moved to 70,000."""
+    vocab = json.loads((folder / "vocab.json").read_text(encoding="utf-8"))
+    assert len(vocab) == 50257 and vocab["Ġcat"] < 50257
+    if kind == "vocab.json":
+        vocab["Ġcat"] = 70_000
+        (folder / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
+        return
+    from gpt2q_desktop.core.checkpoints.checkpoint import load_tokenizer
+
+    spec = json.loads(load_tokenizer(folder).backend_tokenizer.to_str())
+    spec["model"]["vocab"]["Ġcat"] = 70_000
+    (folder / "tokenizer.json").write_text(json.dumps(spec), encoding="utf-8")
+    for name in ("vocab.json", "merges.txt"):
+        (folder / name).unlink()
+
+
+@pytest.mark.parametrize("kind", ["vocab.json", "tokenizer.json"])
+def test_a_token_id_past_the_vocabulary_is_refused_when_the_checkpoint_loads(tmp_path: Path, tiny_checkpoint: Path, kind: str) -> None:
+    folder = _copy(tiny_checkpoint, tmp_path)
+    _far_id_tokenizer(folder, kind)
+    with pytest.raises(TokenizerError) as caught:
+        load_checkpoint(folder)
+    message = str(caught.value)
+    assert "70,000" in message and "50,257" in message and "\n" not in message, message
+
+
+def test_cli_compare_with_a_token_id_past_the_vocabulary_prints_one_line(tmp_path: Path, tiny_checkpoint: Path, capsys) -> None:
+    folder = _copy(tiny_checkpoint, tmp_path)
+    _far_id_tokenizer(folder, "vocab.json")
+    fast = ["--repeats", "1", "--warmup", "0", "--threads", "1"]
+    code = main(["compare", str(folder), "--prompt", "The cat sat on the mat", *fast])
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("gpt2q: error:")]
+    assert code == 2 and len(lines) == 1 and "token ids up to 70,000" in lines[0], err
+    assert "Traceback" not in err
