@@ -7,8 +7,9 @@ weight bytes, the recipe options, the recipe's name and the torch version (and o
 
 Writes are atomic: an entry is assembled in a ``.tmp-*`` folder, every file fsync-ed, then renamed into
 place, so a crash, a full disk or a cancel never leaves half an entry where a whole one is expected.
-A corrupt or foreign entry is detected before use (checksum, manifest, layout) and never loaded. Only regular
-files are opened: a FIFO, device or socket in the cache never blocks a run.
+A corrupt or foreign entry is detected before use (checksum, manifest, layout) and never loaded; one that passes
+those checks but cannot be loaded whole (:meth:`QuantCache.take`: a tampered tensor or graph under a matching
+checksum) is deleted too. Only regular files are opened: a FIFO, device or socket in the cache never blocks a run.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from gpt2q_desktop.core.checkpoints.checkpoint import CheckpointInfo
 from gpt2q_desktop.core.errors import CacheError, Gpt2qError, reason_of
@@ -39,6 +40,7 @@ log = logging.getLogger("gpt2q")
 WEIGHTS = "weights.safetensors"
 MANIFEST = "manifest.json"
 _MANIFEST_CHARS = 1 << 22
+_T = TypeVar("_T")
 
 
 class QuantCache:
@@ -192,6 +194,26 @@ class QuantCache:
             shutil.rmtree(path)
         except OSError as exc:
             raise CacheError(f"The cache entry could not be deleted ({reason_of(exc)}).") from exc  # callers name it
+
+    def take(self, key: str, what: str, load: Callable[[], _T], notes: list[str], cannot: str) -> _T | None:
+        """What ``load()`` makes of the entry *key* (which holds *what*), or None when there is no such entry or it
+        is unusable. Any failure of *load* is the entry's: a :class:`CorruptEntry`, or whatever a library raises on
+        a tampered entry whose checksum matches (*cannot* says what failed); it is noted, deleted and None returned
+        (the caller rebuilds), never a traceback. MemoryError and this tool's own errors (a cancel, INT8 kernels
+        this machine lacks) say nothing about the entry: they propagate and the entry stays."""
+        if not self.has(key):
+            return None
+        try:
+            return load()
+        except CorruptEntry as exc:
+            reason = exc.reason
+        except Exception as exc:
+            if isinstance(exc, (MemoryError, Gpt2qError)):
+                raise
+            text = reason_of(exc).replace(f"{self.entry_path(key)}{os.sep}", "")  # the note names the entry once
+            reason = f"{cannot}: {type(exc).__name__}: {text if len(text) <= 200 else text[:199] + '…'}"
+        self.discard(key, what, reason, notes)
+        return None
 
     def discard(self, key: str, what: str, reason: str, notes: list[str]) -> None:
         """Delete the unusable entry *key* (*what* it held, *reason* it is unusable) and say so in *notes*; a failed
