@@ -343,3 +343,82 @@ def test_running_out_of_memory_while_loading_an_entry_keeps_it(tiny_checkpoint: 
         _quantize(tiny_checkpoint)
     monkeypatch.undo()
     assert Path(first.cache_dir).is_dir() and _quantize(tiny_checkpoint)[1].cache_hit
+
+
+# -- an entry folder that is a symbolic link: reported as what it is -----------------------------------------------
+def _linked_entry(tiny_checkpoint: Path, tmp_path: Path) -> tuple[Path, Path, QuantizeReport]:
+    """The default recipe's entry moved out of the cache and linked back in: (the link, its target, the report)."""
+    import shutil
+
+    _, first = _quantize(tiny_checkpoint)
+    link = Path(first.cache_dir)
+    target = Path(shutil.move(str(link), str(tmp_path / "moved-entry")))
+    os.symlink(target, link)
+    return link, target, first
+
+
+def _intact(target: Path) -> list[str]:
+    return sorted(p.name for p in target.iterdir())
+
+
+def test_cache_clear_removes_a_linked_entry_as_a_link_and_says_so(tiny_checkpoint: Path, tmp_path: Path, capsys) -> None:
+    link, target, first = _linked_entry(tiny_checkpoint, tmp_path)
+    quantize_checkpoint(inspect_checkpoint(tiny_checkpoint), RecipeOptions(keep_lm_head=True),
+                        lambda: load_checkpoint(tiny_checkpoint).model, QuantCache())  # a real entry beside it  # fmt: skip
+    listed = {e["key"]: e for e in json.loads(_cli(["cache", "list", "--json"], capsys)[1])["entries"]}
+    assert "symbolic link" in listed[first.cache_key]["problem"] and listed[first.cache_key]["bytes"] == 0
+
+    code, out, err = _cli(["cache", "clear"], capsys)
+    assert code == 0 and out.strip() == "deleted 1 entries", out
+    said = [line for line in err.splitlines() if line.startswith("note:")]
+    assert len(said) == 1 and first.cache_key in said[0] and "symbolic link" in said[0], err
+    assert "target" in said[0] and str(target) in said[0]
+    assert not os.path.lexists(link) and _intact(target) == ["manifest.json", "weights.safetensors"]
+    assert json.loads(_cli(["cache", "list", "--json"], capsys)[1])["entries"] == []
+    _, again = _quantize(tiny_checkpoint)
+    assert not again.cache_hit and not again.notes, "nothing of the cleared cache may be served"
+
+
+def test_cache_clear_json_counts_only_what_it_deleted(tiny_checkpoint: Path, tmp_path: Path, capsys) -> None:
+    link, target, first = _linked_entry(tiny_checkpoint, tmp_path)
+    code, out, _ = _cli(["cache", "clear", "--json"], capsys)
+    cleared = json.loads(out)
+    assert code == 0 and cleared["deleted"] == 0 and len(cleared["notes"]) == 1 and first.cache_key in cleared["notes"][0]
+    assert not os.path.lexists(link) and _intact(target) == ["manifest.json", "weights.safetensors"]
+
+
+def test_a_linked_entry_is_not_followed_its_link_removed_and_the_model_rebuilt(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    link, target, first = _linked_entry(tiny_checkpoint, tmp_path)
+    _, second = _quantize(tiny_checkpoint)
+    assert not second.cache_hit and len(second.notes) == 1, second.notes
+    note = second.notes[0]
+    assert note.count(first.cache_key) == 1 and "symbolic link" in note and "left alone" in note, note
+    assert "could not be deleted" not in note and "it was deleted" not in note
+    assert link.is_dir() and not link.is_symlink() and _intact(target) == ["manifest.json", "weights.safetensors"]
+    _, third = _quantize(tiny_checkpoint)
+    assert third.cache_hit and not third.notes
+
+
+def test_deleting_a_linked_entry_removes_the_link_only(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    link, target, first = _linked_entry(tiny_checkpoint, tmp_path)
+    QuantCache().delete(first.cache_key)  # what the window's cache manager does
+    assert not os.path.lexists(link) and _intact(target) == ["manifest.json", "weights.safetensors"]
+
+
+def test_an_entry_that_cannot_be_deleted_gets_one_note_that_says_so(tiny_checkpoint: Path, monkeypatch) -> None:
+    import shutil
+
+    _, first = _quantize(tiny_checkpoint)
+    _tamper(Path(first.cache_dir) / "manifest.json", "fp32_bytes-abc")
+    real_rmtree = shutil.rmtree
+
+    def refuse(path: Any, *args: Any, **kw: Any) -> None:
+        if Path(path).name == first.cache_key:
+            raise PermissionError(13, "Permission denied")
+        real_rmtree(path, *args, **kw)
+
+    monkeypatch.setattr(shutil, "rmtree", refuse)
+    _, second = _quantize(tiny_checkpoint)
+    unusable = [n for n in second.notes if first.cache_key in n]
+    assert len(unusable) == 1 and "could not be deleted (Permission denied)" in unusable[0], second.notes
+    assert "was deleted" not in " ".join(second.notes) and "it was deleted and rebuilt" not in " ".join(second.notes)

@@ -59,6 +59,16 @@ def remove_path(path: Path) -> None:
         path.unlink()
 
 
+def link_target(path: Path) -> str | None:
+    """Where the symbolic link *path* points (None when *path* is not a link)."""
+    if not path.is_symlink():
+        return None
+    try:
+        return os.readlink(path)
+    except OSError as exc:
+        return f"? ({exc.strerror or exc})"
+
+
 def pid_alive(pid: int) -> bool:
     """True if a process with id *pid* exists."""
     try:
