@@ -57,8 +57,11 @@ def cmd_cache(args: argparse.Namespace, out: TextIO) -> int:
 
     cache = QuantCache()
     if args.action == "clear":
-        n = cache.clear()
-        print(json.dumps({"deleted": n, "cache_dir": str(cache.root)}) if args.json else f"deleted {n} entries", file=out)
+        said: list[str] = []  # links removed, entries that stay: not counted as deleted
+        n = cache.clear(said)
+        notes(said)
+        cleared = {"deleted": n, "cache_dir": str(cache.root), "notes": said}
+        print(json.dumps(cleared) if args.json else f"deleted {n} entries", file=out)
         return 0
     entries = cache.entries()
     if args.json:

@@ -65,14 +65,25 @@ def read_regular_text(path: Path) -> str:
         return fh.read()
 
 
-def read_json(path: Path, limit: int) -> Any:
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object's members as a dict; ``ValueError`` naming a key the object lists twice."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"it lists the key {key!r} twice")
+        out[key] = value
+    return out
+
+
+def read_json(path: Path, limit: int, unique_keys: bool = False) -> Any:
     """The JSON value in the regular file *path* of at most *limit* characters; ``OSError`` (also for a FIFO,
-    device, socket or folder, without blocking) or ``ValueError`` (bad UTF-8, bad JSON, too large, too deep)."""
+    device, socket or folder, without blocking) or ``ValueError`` (bad UTF-8, bad JSON, too large, too deep, or
+    with *unique_keys* an object that lists a key twice: JSON keeps the last silently)."""
     with open_regular(path, "r", encoding="utf-8") as fh:
         text = fh.read(limit + 1)
     if len(text) > limit:
         raise ValueError(f"larger than {limit:,} characters")
     try:
-        return json.loads(text)
+        return json.loads(text, object_pairs_hook=_unique_pairs if unique_keys else None)
     except RecursionError as exc:
         raise ValueError("nested too deeply") from exc

@@ -149,12 +149,13 @@ class Session:
         progress: ProgressFn | None = None, cancelled: CancelFn | None = None,
     ) -> Path:  # fmt: skip
         """Write the ONNX Runtime INT8 model of *options* to the folder *out*, ready to run without gpt2q
-        (a non-empty *out* is refused unless *overwrite*, before any work); returns *out*. The report goes to
-        :attr:`on_quantized` as for any quantization."""
+        (before any work, refused: a non-empty *out* unless *overwrite*, one inside the data folder or that cannot
+        be written); returns *out*. The report goes to :attr:`on_quantized` as for any quantization."""
         from gpt2q_desktop.core.ort.takeaway import check_destination, write_takeaway
+        from gpt2q_desktop.core.store.model_cache import QuantCache
 
-        out = Path(out)
-        check_destination(out, overwrite)
+        out, cache = Path(out), self._cache or QuantCache()
+        check_destination(out, overwrite, (cache.data_dir, cache.root))
         tokenizer = self.tokenizer
         report = self.quantize(options, progress, cancelled, Runtime.ONNXRUNTIME)
         assert self._onnx is not None

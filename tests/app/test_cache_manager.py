@@ -43,3 +43,23 @@ def test_an_unusable_entry_says_why_instead_of_a_runtime(onnx_cache: Path) -> No
     assert model.index(row, HEADERS.index("Runtime")).data() == "?"
     assert model.index(row, HEADERS.index("Holds")).data().startswith("unusable: ")
     shutil.rmtree(entry.path)
+
+
+def test_a_linked_entry_is_shown_as_a_link_and_deleting_it_removes_the_link_only(onnx_cache: Path, tmp_path: Path) -> None:
+    import os
+
+    from gpt2q_desktop.app.controllers.cache_controller import CacheController
+
+    entry = QuantCache().entries()[0]
+    target = Path(shutil.move(str(entry.path), str(tmp_path / "moved")))
+    os.symlink(target, entry.path)
+    controller = CacheController(None)
+    controller.refresh()
+    model = controller.model
+    row = _column(model, "Key").index(entry.key)
+    assert model.index(row, HEADERS.index("Source")).data() == "(symbolic link)"
+    assert "symbolic link" in model.index(row, HEADERS.index("Holds")).data()
+    controller.dialog.selected_rows = lambda: [row]  # type: ignore[method-assign]
+    controller.delete_selected()
+    assert not os.path.lexists(entry.path) and sorted(p.name for p in target.iterdir()) == ["manifest.json", "model.onnx"]
+    assert entry.key not in _column(controller.model, "Key") and controller.model.rowCount() == 3

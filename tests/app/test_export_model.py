@@ -70,3 +70,12 @@ def test_a_refused_export_is_shown_and_the_app_keeps_working(make_app, run, boxe
     assert boxes and "is a file" in boxes[-1] and "Traceback" not in boxes[-1]
     run(app, lambda: app.run_prompt("Hello"))
     assert app.history.rowCount() == 1
+
+
+def test_an_export_into_the_data_folder_is_refused_with_a_message(make_app, run, boxes, data_dir, tiny_checkpoint):
+    app = make_app(tiny_checkpoint)
+    out = data_dir / "cache" / "my-export"
+    run(app, lambda: app.export_controller.export_to(str(out)))
+    assert boxes and "inside gpt2q's data folder" in boxes[-1] and "Traceback" not in boxes[-1]
+    assert not out.exists()
+    assert app.window.quantize_panel.result.text() == "Not quantized yet.", "nothing was built"

@@ -238,3 +238,187 @@ def test_entry_path_taken_by_a_file_is_replaced(tiny_checkpoint: Path) -> None:
     _, second = _quantize(tiny_checkpoint)
     assert second.cache_dir == str(entry) and not second.notes
     assert _quantize(tiny_checkpoint)[1].cache_hit
+
+
+# -- tampered tensors whose checksum matches: the checksum check alone cannot catch them ----------------------------
+def _fix_checksum(entry: Path, payload: str) -> None:
+    """Make *entry*'s manifest vouch for its (tampered) *payload*: size and sha256 as they now are."""
+    import hashlib
+
+    data = (entry / payload).read_bytes()
+    manifest = json.loads((entry / "manifest.json").read_text())
+    manifest.update(weights_bytes=len(data), weights_sha256=hashlib.sha256(data).hexdigest())
+    (entry / "manifest.json").write_text(json.dumps(manifest))
+
+
+def _rewrite_tensors(entry: Path, change: Callable[[dict[str, torch.Tensor]], None]) -> None:
+    from safetensors.torch import load_file, save_file
+
+    tensors = load_file(str(entry / "weights.safetensors"))
+    change(tensors)
+    save_file(tensors, str(entry / "weights.safetensors"))
+    _fix_checksum(entry, "weights.safetensors")
+
+
+def _edit(key: str, edit: Callable[[torch.Tensor], torch.Tensor]) -> Callable[[dict[str, torch.Tensor]], None]:
+    return lambda t: t.__setitem__(key, edit(t[key]).contiguous())
+
+
+_H0, _WPE = "transformer.h.0", "transformer.wpe"
+TENSOR_TAMPERS = {
+    "bias-missing": (lambda t: t.pop(f"{_H0}.attn.c_attn.bias"), "c_attn.bias is missing"),
+    "bias-short": (_edit(f"{_H0}.mlp.c_proj.bias", lambda b: b[:10]), "c_proj.bias is torch.float32 [10]"),
+    "weight-transposed": (_edit(f"{_H0}.mlp.c_fc.weight_int8", lambda w: w.t()), "c_fc.weight_int8 is torch.int8 [64, 256]"),
+    "scales-doubled": (_edit(f"{_H0}.attn.c_proj.weight_scales", lambda s: torch.cat([s, s])), "weight_scales"),
+    "scales-float64": (_edit(f"{_H0}.attn.c_proj.weight_scales", lambda s: s.double()), "torch.float64"),
+    "layer-norm-short": (_edit("transformer.ln_f.weight", lambda w: w[:32]), "ln_f.weight is torch.float32 [32]"),
+    "layer-norm-fp16": (_edit("transformer.ln_f.bias", lambda b: b.half()), "ln_f.bias is torch.float16"),
+    "position-rows-short": (
+        lambda t: t.update({f"{_WPE}.weight_int8": t[f"{_WPE}.weight_int8"][:8], f"{_WPE}.scales": t[f"{_WPE}.scales"][:8]}),
+        "wpe.weight_int8 is torch.int8 [8, 64]",
+    ),
+    "token-rows-as-floats": (_edit("transformer.wte.weight_int8", lambda w: w.float()), "wte.weight_int8 is torch.float32"),
+    "unexpected-tensor": (lambda t: t.__setitem__(f"{_H0}.attn.extra", torch.zeros(3)), "unexpected tensor"),
+}
+
+
+@pytest.mark.parametrize("how", TENSOR_TAMPERS)
+def test_a_tampered_entry_whose_checksum_matches_is_noted_deleted_and_rebuilt(tiny_checkpoint: Path, how: str) -> None:
+    good, first = _quantize(tiny_checkpoint)
+    change, says = TENSOR_TAMPERS[how]
+    _rewrite_tensors(Path(first.cache_dir), change)
+    QuantCache().payload(first.cache_key)  # the manifest and the checksum vouch for the tampered file
+
+    rebuilt, second = _quantize(tiny_checkpoint)
+    assert not second.cache_hit and len(second.notes) == 1, second.notes
+    note = second.notes[0]
+    assert note.count(first.cache_key) == 1 and "was unusable (the model cannot be rebuilt from it" in note, note
+    assert note.endswith("it was deleted and rebuilt.") and says in note and "\n" not in note, note
+    assert torch.equal(last_logits(rebuilt, IDS), last_logits(good, IDS))
+    long_ids = torch.arange(1000, 1040).unsqueeze(0)  # past the 8 rows a short position embedding would hold
+    assert torch.equal(last_logits(rebuilt, long_ids), last_logits(good, long_ids))
+    _, third = _quantize(tiny_checkpoint)
+    assert third.cache_hit and not third.notes
+
+
+def test_cli_quantize_with_a_tampered_entry_notes_it_once_and_exits_0(tiny_checkpoint: Path, capsys) -> None:
+    _, first = _quantize(tiny_checkpoint)
+    _rewrite_tensors(Path(first.cache_dir), TENSOR_TAMPERS["bias-missing"][0])
+    code, out, err = _cli(["quantize", str(tiny_checkpoint), "--json"], capsys)
+    assert code == 0 and "Traceback" not in err and json.loads(out)["cache_hit"] is False
+    assert err.count(first.cache_key) == 1 and "c_attn.bias is missing" in err
+
+
+class _OddFailure(Exception):
+    """Something no list of expected exceptions would name."""
+
+
+def test_any_exception_while_rebuilding_makes_the_entry_unusable(tiny_checkpoint: Path, monkeypatch) -> None:
+    from gpt2q_desktop.core.torch_int8.recipe import DynamicInt8Recipe
+
+    good, first = _quantize(tiny_checkpoint)
+
+    def odd(self: Any, config: Any, flattened: Any) -> Any:
+        raise _OddFailure("a library\nfailed oddly")
+
+    monkeypatch.setattr(DynamicInt8Recipe, "rebuild", odd)
+    rebuilt, second = _quantize(tiny_checkpoint)
+    assert not second.cache_hit and len(second.notes) == 1
+    assert "(the model cannot be rebuilt from it: _OddFailure: a library failed oddly)" in second.notes[0]
+    assert torch.equal(last_logits(rebuilt, IDS), last_logits(good, IDS))
+    monkeypatch.undo()
+    assert _quantize(tiny_checkpoint)[1].cache_hit
+
+
+def test_running_out_of_memory_while_loading_an_entry_keeps_it(tiny_checkpoint: Path, monkeypatch) -> None:
+    from gpt2q_desktop.core.torch_int8.recipe import DynamicInt8Recipe
+
+    _, first = _quantize(tiny_checkpoint)
+
+    def no_memory(self: Any, config: Any, flattened: Any) -> Any:
+        raise MemoryError
+
+    monkeypatch.setattr(DynamicInt8Recipe, "rebuild", no_memory)
+    with pytest.raises(MemoryError):
+        _quantize(tiny_checkpoint)
+    monkeypatch.undo()
+    assert Path(first.cache_dir).is_dir() and _quantize(tiny_checkpoint)[1].cache_hit
+
+
+# -- an entry folder that is a symbolic link: reported as what it is -----------------------------------------------
+def _linked_entry(tiny_checkpoint: Path, tmp_path: Path) -> tuple[Path, Path, QuantizeReport]:
+    """The default recipe's entry moved out of the cache and linked back in: (the link, its target, the report)."""
+    import shutil
+
+    _, first = _quantize(tiny_checkpoint)
+    link = Path(first.cache_dir)
+    target = Path(shutil.move(str(link), str(tmp_path / "moved-entry")))
+    os.symlink(target, link)
+    return link, target, first
+
+
+def _intact(target: Path) -> list[str]:
+    return sorted(p.name for p in target.iterdir())
+
+
+def test_cache_clear_removes_a_linked_entry_as_a_link_and_says_so(tiny_checkpoint: Path, tmp_path: Path, capsys) -> None:
+    link, target, first = _linked_entry(tiny_checkpoint, tmp_path)
+    quantize_checkpoint(inspect_checkpoint(tiny_checkpoint), RecipeOptions(keep_lm_head=True),
+                        lambda: load_checkpoint(tiny_checkpoint).model, QuantCache())  # a real entry beside it  # fmt: skip
+    listed = {e["key"]: e for e in json.loads(_cli(["cache", "list", "--json"], capsys)[1])["entries"]}
+    assert "symbolic link" in listed[first.cache_key]["problem"] and listed[first.cache_key]["bytes"] == 0
+
+    code, out, err = _cli(["cache", "clear"], capsys)
+    assert code == 0 and out.strip() == "deleted 1 entries", out
+    said = [line for line in err.splitlines() if line.startswith("note:")]
+    assert len(said) == 1 and first.cache_key in said[0] and "symbolic link" in said[0], err
+    assert "target" in said[0] and str(target) in said[0]
+    assert not os.path.lexists(link) and _intact(target) == ["manifest.json", "weights.safetensors"]
+    assert json.loads(_cli(["cache", "list", "--json"], capsys)[1])["entries"] == []
+    _, again = _quantize(tiny_checkpoint)
+    assert not again.cache_hit and not again.notes, "nothing of the cleared cache may be served"
+
+
+def test_cache_clear_json_counts_only_what_it_deleted(tiny_checkpoint: Path, tmp_path: Path, capsys) -> None:
+    link, target, first = _linked_entry(tiny_checkpoint, tmp_path)
+    code, out, _ = _cli(["cache", "clear", "--json"], capsys)
+    cleared = json.loads(out)
+    assert code == 0 and cleared["deleted"] == 0 and len(cleared["notes"]) == 1 and first.cache_key in cleared["notes"][0]
+    assert not os.path.lexists(link) and _intact(target) == ["manifest.json", "weights.safetensors"]
+
+
+def test_a_linked_entry_is_not_followed_its_link_removed_and_the_model_rebuilt(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    link, target, first = _linked_entry(tiny_checkpoint, tmp_path)
+    _, second = _quantize(tiny_checkpoint)
+    assert not second.cache_hit and len(second.notes) == 1, second.notes
+    note = second.notes[0]
+    assert note.count(first.cache_key) == 1 and "symbolic link" in note and "left alone" in note, note
+    assert "could not be deleted" not in note and "it was deleted" not in note
+    assert link.is_dir() and not link.is_symlink() and _intact(target) == ["manifest.json", "weights.safetensors"]
+    _, third = _quantize(tiny_checkpoint)
+    assert third.cache_hit and not third.notes
+
+
+def test_deleting_a_linked_entry_removes_the_link_only(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    link, target, first = _linked_entry(tiny_checkpoint, tmp_path)
+    QuantCache().delete(first.cache_key)  # what the window's cache manager does
+    assert not os.path.lexists(link) and _intact(target) == ["manifest.json", "weights.safetensors"]
+
+
+def test_an_entry_that_cannot_be_deleted_gets_one_note_that_says_so(tiny_checkpoint: Path, monkeypatch) -> None:
+    import shutil
+
+    _, first = _quantize(tiny_checkpoint)
+    _tamper(Path(first.cache_dir) / "manifest.json", "fp32_bytes-abc")
+    real_rmtree = shutil.rmtree
+
+    def refuse(path: Any, *args: Any, **kw: Any) -> None:
+        if Path(path).name == first.cache_key:
+            raise PermissionError(13, "Permission denied")
+        real_rmtree(path, *args, **kw)
+
+    monkeypatch.setattr(shutil, "rmtree", refuse)
+    _, second = _quantize(tiny_checkpoint)
+    unusable = [n for n in second.notes if first.cache_key in n]
+    assert len(unusable) == 1 and "could not be deleted (Permission denied)" in unusable[0], second.notes
+    assert "was deleted" not in " ".join(second.notes) and "it was deleted and rebuilt" not in " ".join(second.notes)

@@ -356,6 +356,52 @@ def _break_tokenizer(folder: Path, tmp_path: Path) -> Path:
     return folder
 
 
+def _shard(folder: Path, weights: str = "safetensors") -> dict[str, str]:
+    """Split *folder*'s weights into two shards with an index (keys alternating); the index's weight_map."""
+    from safetensors.torch import load_file, save_file
+
+    state = load_file(str(folder / "model.safetensors"))
+    (folder / "model.safetensors").unlink()
+    keys, weight_map = sorted(state), {}
+    for i, part in enumerate((keys[::2], keys[1::2]), 1):
+        name = f"model-0000{i}-of-00002.safetensors" if weights == "safetensors" else f"pytorch_model-0000{i}-of-00002.bin"
+        tensors = {k: state[k].contiguous() for k in part}
+        save_file(tensors, str(folder / name)) if weights == "safetensors" else torch.save(tensors, folder / name)
+        weight_map.update(dict.fromkeys(part, name))
+    index = "model.safetensors.index.json" if weights == "safetensors" else "pytorch_model.bin.index.json"
+    (folder / index).write_text(json.dumps({"weight_map": weight_map}))
+    return weight_map
+
+
+def _copy_in_other_shard(folder: Path, weights: str = "safetensors", key: str = "lm_head.weight") -> Path:
+    """A zero copy of *key* in the shard the index does not map it to (merged last, it would win)."""
+    from safetensors.torch import load_file, save_file
+
+    weight_map = _shard(folder, weights)
+    other = next(name for name in set(weight_map.values()) if name != weight_map[key])
+    if weights == "safetensors":
+        state = load_file(str(folder / other))
+        state[key] = torch.zeros(50257, 64)
+        save_file(state, str(folder / other))
+    else:
+        state = torch.load(folder / other, weights_only=True)
+        state[key] = torch.zeros(50257, 64)
+        torch.save(state, folder / other)
+    return folder
+
+
+def _break_shared_shard(folder: Path, tmp_path: Path) -> Path:
+    return _copy_in_other_shard(folder)
+
+
+def _break_index_twice(folder: Path, tmp_path: Path) -> Path:
+    weight_map = _shard(folder)
+    index = folder / "model.safetensors.index.json"
+    first = json.dumps({"lm_head.weight": weight_map["lm_head.weight"]})[1:-1]
+    index.write_text(index.read_text().replace('{"weight_map": {', '{"weight_map": {' + first + ", ", 1))
+    return folder
+
+
 @pytest.mark.parametrize(
     ("hostile", "cause"),
     [
@@ -368,6 +414,8 @@ def _break_tokenizer(folder: Path, tmp_path: Path) -> Path:
         (_break_folder, "model.safetensors is a folder, not a file"),
         (_break_loop, "is a symbolic link loop"),
         (_break_tokenizer, "vocab.json cannot be read as a tokenizer file"),
+        (_break_shared_shard, "The tensor lm_head.weight is in two weight files"),
+        (_break_index_twice, "lists the key 'lm_head.weight' twice"),
     ],
 )
 def test_cli_prints_one_line_and_caches_nothing(tmp_path: Path, tiny_checkpoint: Path, capsys, hostile, cause) -> None:
@@ -394,3 +442,75 @@ def test_a_dangling_tokenizer_json_beside_good_vocab_and_merges_is_skipped(tmp_p
     info = inspect_checkpoint(folder)
     assert info.tokenizer_dir == folder
     assert load_checkpoint(folder).tokenizer("Hello world", add_special_tokens=False)["input_ids"] == [15496, 995]
+
+
+# -- a tokenizer whose ids go past the model's vocabulary ----------------------------------------------------------
+def _far_id_tokenizer(folder: Path, kind: str) -> None:
+    """*folder*'s tokenizer with the 50,257 entries of GPT-2's, but the id of ``Ġcat`` moved to 70,000."""
+    vocab = json.loads((folder / "vocab.json").read_text(encoding="utf-8"))
+    assert len(vocab) == 50257 and vocab["Ġcat"] < 50257
+    if kind == "vocab.json":
+        vocab["Ġcat"] = 70_000
+        (folder / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
+        return
+    from gpt2q_desktop.core.checkpoints.checkpoint import load_tokenizer
+
+    spec = json.loads(load_tokenizer(folder).backend_tokenizer.to_str())
+    spec["model"]["vocab"]["Ġcat"] = 70_000
+    (folder / "tokenizer.json").write_text(json.dumps(spec), encoding="utf-8")
+    for name in ("vocab.json", "merges.txt"):
+        (folder / name).unlink()
+
+
+@pytest.mark.parametrize("kind", ["vocab.json", "tokenizer.json"])
+def test_a_token_id_past_the_vocabulary_is_refused_when_the_checkpoint_loads(tmp_path: Path, tiny_checkpoint: Path, kind: str) -> None:
+    folder = _copy(tiny_checkpoint, tmp_path)
+    _far_id_tokenizer(folder, kind)
+    with pytest.raises(TokenizerError) as caught:
+        load_checkpoint(folder)
+    message = str(caught.value)
+    assert "70,000" in message and "50,257" in message and "\n" not in message, message
+
+
+def test_cli_compare_with_a_token_id_past_the_vocabulary_prints_one_line(tmp_path: Path, tiny_checkpoint: Path, capsys) -> None:
+    folder = _copy(tiny_checkpoint, tmp_path)
+    _far_id_tokenizer(folder, "vocab.json")
+    fast = ["--repeats", "1", "--warmup", "0", "--threads", "1"]
+    code = main(["compare", str(folder), "--prompt", "The cat sat on the mat", *fast])
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("gpt2q: error:")]
+    assert code == 2 and len(lines) == 1 and "token ids up to 70,000" in lines[0], err
+    assert "Traceback" not in err
+
+
+# -- a tensor in two shards, a key twice in an index ---------------------------------------------------------------
+@pytest.mark.parametrize("weights", ["safetensors", "bin"])
+def test_a_tensor_in_two_shards_is_refused(tmp_path: Path, tiny_checkpoint: Path, weights: str) -> None:
+    folder = _copy_in_other_shard(_copy(tiny_checkpoint, tmp_path), weights)
+    with pytest.raises(CheckpointError) as caught:
+        load_checkpoint(folder)
+    message = str(caught.value)
+    assert "lm_head.weight is in two weight files" in message and "\n" not in message, message
+    assert "model-00001-of-00002" in message and "model-00002-of-00002" in message
+    if weights == "safetensors":  # its headers tell at once
+        _refused_fast(folder, CheckpointError, "lm_head.weight is in two weight files")
+
+
+def test_a_read_of_bin_shards_refuses_a_tensor_twice(tmp_path: Path, tiny_checkpoint: Path) -> None:
+    folder = _copy_in_other_shard(_copy(tiny_checkpoint, tmp_path), "bin")
+    shards = tuple(sorted(folder.glob("pytorch_model-*.bin")))
+    with pytest.raises(CheckpointError, match="in two weight files"):
+        read_state_dict(shards, PYTORCH_BIN)
+
+
+def test_an_index_listing_a_key_twice_is_refused(tmp_path: Path, tiny_checkpoint: Path) -> None:
+    folder = _break_index_twice(_copy(tiny_checkpoint, tmp_path), tmp_path)
+    _refused_fast(folder, CheckpointError, "model.safetensors.index.json", "lists the key 'lm_head.weight' twice")
+
+
+def test_sharded_weights_without_a_shared_tensor_still_load(tmp_path: Path, tiny_checkpoint: Path, tiny_model) -> None:
+    folder = _copy(tiny_checkpoint, tmp_path)
+    _shard(folder)
+    loaded = load_checkpoint(folder)
+    assert len(loaded.info.weight_files) == 2
+    assert torch.equal(loaded.model.lm_head.weight, tiny_model.lm_head.weight)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -137,6 +138,73 @@ def test_a_corrupt_onnx_entry_is_noted_deleted_and_rebuilt(trained_checkpoint: P
     report = again.quantize(RecipeOptions(), None, None, "onnxruntime")
     assert any("unusable (weights checksum mismatch)" in n for n in report.notes)
     assert not report.cache_hit and report.layers_quantized == 9
+
+
+def _entry_of(checkpoint: Path, graph: str) -> Any:
+    return next(e for e in QuantCache().entries() if e.manifest["graph"] == graph and e.source_name == checkpoint.name)
+
+
+def _vouch_for(entry: Path) -> None:
+    """The manifest made to match the (tampered) graph: size and checksum as the file now is."""
+    import hashlib
+
+    data = (entry / "model.onnx").read_bytes()
+    manifest = json.loads((entry / "manifest.json").read_text())
+    manifest.update(weights_bytes=len(data), weights_sha256=hashlib.sha256(data).hexdigest())
+    (entry / "manifest.json").write_text(json.dumps(manifest))
+
+
+def _random_bytes(entry: Path) -> None:
+    (entry / "model.onnx").write_bytes(np.random.default_rng(0).bytes(4096))
+
+
+def _external_data_outside(entry: Path) -> None:
+    """The graph's largest initializer moved to a file two folders up (the data folder), where it fits exactly."""
+    import onnx
+
+    model = onnx.load(str(entry / "model.onnx"))
+    tensor = max(model.graph.initializer, key=lambda t: len(t.raw_data))
+    (entry.parent.parent / "outside.bin").write_bytes(tensor.raw_data)
+    tensor.ClearField("raw_data")
+    tensor.data_location = onnx.TensorProto.EXTERNAL
+    tensor.external_data.add(key="location", value="../../outside.bin")
+    (entry / "model.onnx").write_bytes(model.SerializeToString())
+
+
+@pytest.mark.parametrize("graph", ["int8", "fp32"])
+@pytest.mark.parametrize("tamper", [_random_bytes, _external_data_outside], ids=["random-bytes", "external-data-outside"])
+def test_a_tampered_onnx_entry_whose_checksum_matches_is_noted_deleted_and_rebuilt(
+    tiny_checkpoint: Path, onnx_cache: Path, graph: str, tamper: Any
+) -> None:  # fmt: skip
+    entry = _entry_of(tiny_checkpoint, graph)
+    tamper(entry.path)
+    _vouch_for(entry.path)
+    QuantCache().payload(entry.key)  # the manifest and the checksum vouch for the tampered graph
+    session = Session()
+    session.open(tiny_checkpoint)
+    report = session.quantize(RecipeOptions(), None, None, "onnxruntime")
+    unusable = [n for n in report.notes if "unusable" in n]
+    assert len(unusable) == 1 and unusable[0].count(entry.key) == 1 and "\n" not in unusable[0], report.notes
+    assert f"The cached ONNX model {entry.key} was unusable (ONNX Runtime cannot run it: " in unusable[0]
+    assert unusable[0].endswith("it was deleted and rebuilt.")
+    assert not report.cache_hit and report.layers_quantized == 9 and report.int8_bytes > 100_000
+    row = next(session.compare(["The cat sat"], RecipeOptions(), FAST, runtimes=("onnxruntime",)))
+    assert row.fp32.token and row.int8.token
+    again = Session()
+    again.open(tiny_checkpoint)
+    assert again.quantize(RecipeOptions(), None, None, "onnxruntime").cache_hit
+
+
+def test_cli_quantize_never_reports_a_tampered_onnx_entry_as_a_cache_hit(tiny_checkpoint: Path, onnx_cache: Path, capsys) -> None:
+    from gpt2q_desktop.cli.main import main
+
+    entry = _entry_of(tiny_checkpoint, "int8")
+    _random_bytes(entry.path)
+    _vouch_for(entry.path)
+    assert main(["quantize", str(tiny_checkpoint), "--runtime", "onnxruntime"]) == 0
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err and captured.err.count(entry.key) == 1
+    assert "from cache" not in captured.out and "0.0 MB" not in captured.out and "(0% of FP32)" not in captured.out
 
 
 def test_a_tampered_onnx_manifest_is_refused(onnx_cache: Path) -> None:

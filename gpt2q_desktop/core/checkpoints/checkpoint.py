@@ -191,7 +191,8 @@ def _find_weights(folder: Path) -> tuple[tuple[Path, ...], str]:
             continue
         if not sharded:
             return (path,), fmt
-        index = read_checkpoint_json(path, "The weight index")
+        # unique_keys: a key listed twice leaves which shard holds it a guess
+        index = read_checkpoint_json(path, "The weight index", unique_keys=True)
         weight_map = index.get("weight_map") if isinstance(index, dict) else None
         if not isinstance(weight_map, dict) or not weight_map:
             raise CheckpointError(f"The weight index {path} has no weight_map.")

@@ -50,13 +50,14 @@ _CROSS = {
 }  # fmt: skip
 
 
-def read_checkpoint_json(path: Path, what: str) -> Any:
-    """The JSON in the regular file *path*; :class:`CheckpointError` naming it otherwise."""
+def read_checkpoint_json(path: Path, what: str, unique_keys: bool = False) -> Any:
+    """The JSON in the regular file *path*; :class:`CheckpointError` naming it otherwise (with *unique_keys*,
+    also when an object in it lists a key twice)."""
     problem = file_problem(path)
     if problem:
         raise CheckpointError(f"{path} {problem}.")
     try:
-        return read_json(path, MAX_JSON_CHARS)
+        return read_json(path, MAX_JSON_CHARS, unique_keys)
     except (OSError, ValueError) as exc:  # ValueError: bad UTF-8 or JSON, too large or too deep
         raise CheckpointError(f"{what} {path} cannot be read: {exc}") from exc
 

@@ -26,7 +26,8 @@ TOKENIZER_FILES = "(tokenizer.json, or vocab.json + merges.txt)"
 _TOKENIZER_PROBE = "hello world 0123"  # lower-case ASCII: survives any normaliser a GPT-2 tokenizer may have
 _KEEP = 4
 """Tokenizers kept built (a few MB each)."""
-_built: OrderedDict[str, PreTrainedTokenizerFast] = OrderedDict()
+_built: OrderedDict[str, tuple[PreTrainedTokenizerFast, int]] = OrderedDict()
+"""Built tokenizers by content, each with its largest token id."""
 _lock = threading.Lock()
 
 
@@ -80,8 +81,9 @@ def _digest(files: tuple[Path, ...]) -> str:
     return h.hexdigest()
 
 
-def _build(folder: Path, files: tuple[Path, ...]) -> PreTrainedTokenizerFast:
-    """Check the files, build the tokenizer and make sure it round-trips plain text."""
+def _build(folder: Path, files: tuple[Path, ...]) -> tuple[PreTrainedTokenizerFast, int]:
+    """Check the files, build the tokenizer and make sure it round-trips plain text; the tokenizer and its largest
+    token id (what the model's embedding must cover: ids need not be dense, so their count does not tell it)."""
     from transformers import GPT2TokenizerFast
 
     for path in files:
@@ -102,26 +104,33 @@ def _build(folder: Path, files: tuple[Path, ...]) -> PreTrainedTokenizerFast:
             f"The tokenizer {names} in {folder} cannot encode plain text ({_TOKENIZER_PROBE!r}): "
             "it is not a working GPT-2 tokenizer."
         )
-    return tok
+    return tok, max(tok.get_vocab().values())
 
 
 def load_tokenizer(folder: Path, vocab_size: int | None = None) -> PreTrainedTokenizerFast:
     """The GPT-2 tokenizer of ``tokenizer.json`` or ``vocab.json`` + ``merges.txt`` in *folder* (built once per
-    content; callers must not change it); refused if it holds more tokens than *vocab_size*."""
+    content; callers must not change it); refused if it holds more tokens than *vocab_size*, or a token id the
+    model's vocabulary of *vocab_size* does not reach (before any prompt could use it)."""
     files, problem = _tokenizer_files(folder)
     if files is None:
         raise TokenizerError(problem or f"{folder} holds no GPT-2 tokenizer {TOKENIZER_FILES}.")
     key = _digest(files)
     with _lock:
-        tok = _built.get(key)
-        if tok is None:
-            tok = _built[key] = _build(folder, files)
+        built = _built.get(key)
+        if built is None:
+            built = _built[key] = _build(folder, files)
             while len(_built) > _KEEP:
                 _built.popitem(last=False)
         _built.move_to_end(key)
+    tok, largest = built
     if vocab_size is not None and len(tok) > vocab_size:
         raise TokenizerError(
             f"The tokenizer in {folder} has {len(tok):,} tokens but the model only {vocab_size:,}: "
             "they do not belong together."
+        )
+    if vocab_size is not None and largest >= vocab_size:
+        raise TokenizerError(
+            f"The tokenizer in {folder} has token ids up to {largest:,} but the model's vocabulary has "
+            f"{vocab_size:,} (ids 0 to {vocab_size - 1:,}): they do not belong together."
         )
     return tok

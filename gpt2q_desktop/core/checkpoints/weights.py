@@ -34,11 +34,26 @@ def safetensors_layout(paths: tuple[Path, ...]) -> tuple[dict[str, tuple[int, ..
     """
     shapes: dict[str, tuple[int, ...]] = {}
     dtypes: set[str] = set()
+    owners: dict[str, Path] = {}
     for path in paths:
         file_shapes, file_dtypes = _file_layout(path)
+        _refuse_shared_tensors(owners, path, file_shapes)
         shapes.update(file_shapes)
         dtypes |= file_dtypes
     return normalise_keys(shapes), dtypes
+
+
+def _refuse_shared_tensors(owners: dict[str, Path], path: Path, keys: Any) -> None:
+    """Refuse a tensor of the weight file *path* that an earlier file (*owners*: key → file) also holds: which
+    copy the model should get is then a guess (the index names one, the other would win when merged). Records
+    *path* as the owner of *keys*."""
+    for key in keys:
+        if key in owners:
+            raise CheckpointError(
+                f"The tensor {key} is in two weight files, {owners[key].name} and {path.name}: "
+                "the shards disagree on which copy to use; refused."
+            )
+    owners.update(dict.fromkeys(keys, path))
 
 
 _DTYPE_WORDS = {"F32": "FP32", "F16": "FP16", "BF16": "BF16"}
@@ -120,6 +135,7 @@ def read_state_dict(weight_files: tuple[Path, ...], weight_format: str) -> dict[
     from gpt2q_desktop.core.quiet import quiet_torch
 
     state: dict[str, Any] = {}
+    owners: dict[str, Path] = {}
     for path in weight_files:
         problem = file_problem(path)
         if problem:
@@ -142,6 +158,7 @@ def read_state_dict(weight_files: tuple[Path, ...], weight_format: str) -> dict[
             raise UnsafeCheckpointError(f"{path.name} is corrupt or truncated ({kind}).") from exc
         if not isinstance(part, dict) or not all(isinstance(key, str) for key in part):
             raise UnsafeCheckpointError(f"{path.name} does not hold a state_dict.")
+        _refuse_shared_tensors(owners, path, part)
         _refuse_non_finite(path, part)
         state.update(part)
     return state

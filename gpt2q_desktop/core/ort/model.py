@@ -62,6 +62,15 @@ class OrtCausalLM:
                 self._threads = threads
             return self._inference
 
+    def check(self) -> None:
+        """Load the graph into an inference session (kept for the next calls on as many threads) and run it on one
+        token: a graph ONNX Runtime cannot read (not a graph, external data outside its folder...) or of another
+        model's vocabulary raises here, when it is taken from the cache, not in the middle of a run."""
+        logits = self.logits(torch.zeros(1, 1, dtype=torch.long), torch.zeros(1, dtype=torch.long))
+        vocab = getattr(self.config, "vocab_size", None)
+        if tuple(logits.shape) != (1, 1, vocab):
+            raise ValueError(f"its logits for one token are {list(logits.shape)}, not [1, 1, {vocab}]")
+
     def logits(self, ids: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
         """The logits [1, len(positions), vocab] at *positions* of the token ids *ids* [1, seq]."""
         feed = {"input_ids": ids.numpy().astype(np.int64), "positions": positions.numpy().astype(np.int64)}

@@ -27,7 +27,7 @@ from gpt2q_desktop.core.ort.recipe import NAME
 from gpt2q_desktop.core.progress import CancelFn, ProgressFn
 from gpt2q_desktop.core.results import QuantizeReport
 from gpt2q_desktop.core.runtimes import Runtime
-from gpt2q_desktop.core.store.manifest import ONNX_PAYLOAD, CorruptEntry
+from gpt2q_desktop.core.store.manifest import ONNX_PAYLOAD
 from gpt2q_desktop.core.store.model_cache import QuantCache
 
 log = logging.getLogger("gpt2q")
@@ -53,15 +53,20 @@ def _installed_version(name: str) -> str:
         return str(importlib.import_module(name).__version__)
 
 
-def _cached(cache: QuantCache, key: str, notes: list[str]) -> tuple[dict[str, Any], Path] | None:
-    """The verified manifest and graph of entry *key*, or None; a corrupt entry is noted and deleted."""
-    if not cache.has(key):
-        return None
-    try:
-        return cache.payload(key)
-    except CorruptEntry as exc:
-        cache.discard(key, "ONNX model", exc.reason, notes)
-        return None
+def _cached(
+    cache: QuantCache, key: str, config: Any, notes: list[str], checked: dict[Path, OrtCausalLM]
+) -> tuple[dict[str, Any], Path] | None:
+    """The verified manifest and graph of entry *key*, or None; the graph is loaded and run on one token now (its
+    model kept in *checked*), so an unusable entry, whatever ONNX Runtime raises on it, is noted and deleted."""
+
+    def load() -> tuple[dict[str, Any], Path]:
+        manifest, path = cache.payload(key)
+        model = OrtCausalLM(path, config)
+        model.check()
+        checked[path] = model
+        return manifest, path
+
+    return cache.take(key, "ONNX model", load, notes, "ONNX Runtime cannot run it")
 
 
 def _work_dir(cache: QuantCache) -> tempfile.TemporaryDirectory[str]:
@@ -141,8 +146,9 @@ def onnx_models(
     fp32_key = cache.key_for(info, {}, FP32_RECIPE, lib)
     int8_key = cache.key_for(info, options.as_dict(), NAME, lib)
     notes: list[str] = []
-    fp32 = _cached(cache, fp32_key, notes)
-    int8 = _cached(cache, int8_key, notes)
+    checked: dict[Path, OrtCausalLM] = {}
+    fp32 = _cached(cache, fp32_key, config, notes, checked)
+    int8 = _cached(cache, int8_key, config, notes, checked)
     work = None
     if fp32 is not None and int8 is not None:
         log.info("Cache hit: ONNX Runtime graphs %s (FP32) and %s (INT8)", fp32_key, int8_key)
@@ -173,7 +179,7 @@ def onnx_models(
             )  # fmt: skip
             int8 = (manifest, _store(cache, int8_key, manifest, job.int8_path, notes))
     assert fp32 is not None and int8 is not None
-    fp32_model, int8_model = OrtCausalLM(fp32[1], config), OrtCausalLM(int8[1], config)
+    fp32_model, int8_model = (checked.get(g[1]) or OrtCausalLM(g[1], config) for g in (fp32, int8))
     unstored = [g for g in (fp32[1], int8[1]) if work is not None and Path(work.name) in g.parents]
     if unstored:  # a graph the cache could not take lives in the work folder: keep it while the models live
         fp32_model.keep_alive = int8_model.keep_alive = work

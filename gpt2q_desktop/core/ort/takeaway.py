@@ -9,10 +9,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from gpt2q_desktop.core.errors import Gpt2qError
+from gpt2q_desktop.core.errors import Gpt2qError, reason_of
 from gpt2q_desktop.core.results import QuantizeReport
 
 MODEL, CONFIG, TOKENIZER, README = "model.onnx", "config.json", "tokenizer.json", "README.md"
@@ -37,12 +39,58 @@ class ExportError(Gpt2qError):
     """The export folder cannot be used as it is."""
 
 
-def check_destination(out: Path, overwrite: bool) -> None:
-    """Refuse a file, or a folder that already holds something unless *overwrite* (checked before any work)."""
+def _inside(out: Path, folders: Sequence[Path]) -> Path | None:
+    """The first of *folders* that *out* is, or is inside, once links are resolved (None: none of them)."""
+    try:
+        real = out.resolve()
+    except (OSError, RuntimeError):  # RuntimeError: a symlink loop (Python < 3.13); refused as not writable
+        return None
+    for folder in folders:
+        try:
+            root = folder.resolve()
+        except (OSError, RuntimeError):
+            continue
+        if real == root or root in real.parents:
+            return folder
+    return None
+
+
+def _write_problem(out: Path) -> str | None:
+    """Why the export could not write into *out* (or create it), found by making and removing a temporary folder
+    in it, or in the nearest folder above it that exists; None if it can."""
+    existing = out
+    while not os.path.lexists(existing) and existing.parent != existing:
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"{existing} is not a folder" + (f", so {out} cannot be created" if existing != out else "")
+    try:
+        os.rmdir(tempfile.mkdtemp(dir=existing, prefix=".gpt2q-probe-"))
+    except OSError as exc:
+        return f"{existing} is not writable ({reason_of(exc)})"
+    return None
+
+
+def check_destination(out: Path, overwrite: bool, data_folders: Sequence[Path] = ()) -> None:
+    """Refuse, before any work: a folder inside any of *data_folders* (gpt2q's data folder and cache: an export
+    there would pass for a cache entry, be deleted by ``cache clear`` or overwrite an entry, ``--force`` or not), a
+    file, a folder that already holds something unless *overwrite*, and a place that cannot be written."""
+    inside = _inside(out, data_folders)
+    if inside is not None:
+        raise ExportError(
+            f"{out} is inside gpt2q's data folder {inside} (the model cache and the history live there): "
+            "choose a folder outside it."
+        )
     if out.exists() and not out.is_dir():
         raise ExportError(f"{out} is a file: choose a folder to export into.")
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
+    try:
+        full = out.is_dir() and any(out.iterdir())
+    except OSError as exc:
+        raise ExportError(f"Cannot export to {out}: it cannot be listed ({reason_of(exc)}).") from exc
+    if full and not overwrite:
         raise ExportError(f"The folder {out} is not empty: choose an empty folder, or allow overwriting (--force).")
+    problem = _write_problem(out)
+    if problem is not None:
+        raise ExportError(f"Cannot export to {out}: {problem}.")
 
 
 def _readme(name: str, report: QuantizeReport) -> str:
@@ -86,7 +134,5 @@ def write_takeaway(out: Path, int8_graph: Path, config: dict[str, Any], tokenize
         os.replace(out / f".{TOKENIZER}.tmp", out / TOKENIZER)
         _write(out / README, _readme(name, report))
     except OSError as exc:
-        from gpt2q_desktop.core.errors import reason_of
-
         raise ExportError(f"Could not write the export to {out} ({reason_of(exc)}).") from exc
     return out

@@ -63,6 +63,16 @@ def remove_path(path: Path) -> None:
         path.unlink()
 
 
+def link_target(path: Path) -> str | None:
+    """Where the symbolic link *path* points (None when *path* is not a link)."""
+    if not path.is_symlink():
+        return None
+    try:
+        return os.readlink(path)
+    except OSError as exc:
+        return f"? ({exc.strerror or exc})"
+
+
 def pid_alive(pid: int) -> bool:
     """True if a process with id *pid* exists. On Windows ``os.kill(pid, 0)`` would send Ctrl+C (signal 0 is
     ``CTRL_C_EVENT`` there), so the process is looked up instead."""

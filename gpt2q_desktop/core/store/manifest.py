@@ -117,7 +117,10 @@ class CacheEntry:
 
     @property
     def bytes(self) -> int:
-        """The size of the entry's regular files (those that vanish or cannot be read count 0)."""
+        """The size of the entry's regular files (those that vanish or cannot be read count 0; a symbolic link in an
+        entry's place holds none of the cache's)."""
+        if self.path.is_symlink():
+            return 0
         try:
             files = list(self.path.iterdir())
         except OSError:

@@ -7,8 +7,9 @@ weight bytes, the recipe options, the recipe's name and the torch version (and o
 
 Writes are atomic: an entry is assembled in a ``.tmp-*`` folder, every file fsync-ed, then renamed into
 place, so a crash, a full disk or a cancel never leaves half an entry where a whole one is expected.
-A corrupt or foreign entry is detected before use (checksum, manifest, layout) and never loaded. Only regular
-files are opened: a FIFO, device or socket in the cache never blocks a run.
+A corrupt or foreign entry is detected before use (checksum, manifest, layout) and never loaded; one that passes
+those checks but cannot be loaded whole (:meth:`QuantCache.take`: a tampered tensor or graph under a matching
+checksum) is deleted too. Only regular files are opened: a FIFO, device or socket in the cache never blocks a run.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from gpt2q_desktop.core.checkpoints.checkpoint import CheckpointInfo
 from gpt2q_desktop.core.errors import CacheError, Gpt2qError, reason_of
@@ -31,7 +32,15 @@ from gpt2q_desktop.core.files import file_problem, read_json
 from gpt2q_desktop.core.paths import data_dir
 from gpt2q_desktop.core.sizes import mb
 from gpt2q_desktop.core.store.digests import DigestIndex
-from gpt2q_desktop.core.store.durable import TMP_PREFIX, atomic_write_text, fsync_dir, pid_alive, remove_path, sha256_of
+from gpt2q_desktop.core.store.durable import (
+    TMP_PREFIX,
+    atomic_write_text,
+    fsync_dir,
+    link_target,
+    pid_alive,
+    remove_path,
+    sha256_of,
+)
 from gpt2q_desktop.core.store.manifest import CACHE_FORMAT, CacheEntry, CorruptEntry, manifest_problem
 from gpt2q_desktop.core.text import counted
 
@@ -39,6 +48,12 @@ log = logging.getLogger("gpt2q")
 WEIGHTS = "weights.safetensors"
 MANIFEST = "manifest.json"
 _MANIFEST_CHARS = 1 << 22
+_T = TypeVar("_T")
+
+
+def _cause(exc: CacheError) -> str:
+    """The reason behind a failed deletion, without the sentence around it."""
+    return reason_of(exc.__cause__) if exc.__cause__ is not None else str(exc)
 
 
 class QuantCache:
@@ -73,10 +88,16 @@ class QuantCache:
         return self.root / key
 
     def has(self, key: str) -> bool:
-        return (self.entry_path(key) / MANIFEST).is_file()
+        """True when there is an entry *key* to take (or to report as unusable: a symbolic link in its place)."""
+        path = self.entry_path(key)
+        return path.is_symlink() or (path / MANIFEST).is_file()
 
     def manifest(self, key: str) -> dict[str, Any]:
-        """The entry's manifest, every field checked; :class:`CorruptEntry` if it is unreadable or unsound."""
+        """The entry's manifest, every field checked; :class:`CorruptEntry` if it is unreadable or unsound, or the
+        entry's folder is a symbolic link (what it points to is not the cache's)."""
+        target = link_target(self.entry_path(key))
+        if target is not None:
+            raise CorruptEntry(key, f"its folder is a symbolic link to {target}, which the cache does not follow")
         try:
             manifest = read_json(self.entry_path(key) / MANIFEST, _MANIFEST_CHARS)
         except (OSError, ValueError) as exc:
@@ -124,12 +145,13 @@ class QuantCache:
             raise CacheError(f"Cannot list the cache folder {self.root} ({reason_of(exc)}).") from exc
         out = []
         for path in paths:
-            if not path.is_dir() or path.name.startswith(TMP_PREFIX):
+            if not (path.is_dir() or path.is_symlink()) or path.name.startswith(TMP_PREFIX):
                 continue
             try:
                 out.append(CacheEntry(path.name, path, self.manifest(path.name)))
             except CorruptEntry as exc:
-                out.append(CacheEntry(path.name, path, {"source": {"name": "(corrupt entry)"}}, exc.reason))
+                name = "(symbolic link)" if path.is_symlink() else "(corrupt entry)"
+                out.append(CacheEntry(path.name, path, {"source": {"name": name}}, exc.reason))
         return sorted(out, key=lambda e: e.created, reverse=True)
 
     def total_bytes(self) -> int:
@@ -184,32 +206,79 @@ class QuantCache:
         log.info("Cache entry written: %s (%s)", final, mb(full["weights_bytes"]))
         return CacheEntry(key, final, full)
 
-    def delete(self, key: str) -> None:
+    def delete(self, key: str) -> bool:
+        """Delete the entry *key*: its folder, or only the link when a symbolic link stands in its place (its target is
+        not the cache's and is left alone); True if it was a link. :class:`CacheError` if it cannot be deleted."""
         path = self.entry_path(key)
-        if path.parent != self.root or not path.is_dir():
+        link = path.is_symlink()
+        if path.parent != self.root or not (link or path.is_dir()):
             raise CacheError(f"No cache entry {key!r}.")
         try:
-            shutil.rmtree(path)
+            if link:
+                path.unlink()
+            else:
+                shutil.rmtree(path)
         except OSError as exc:
             raise CacheError(f"The cache entry could not be deleted ({reason_of(exc)}).") from exc  # callers name it
+        return link
+
+    def take(self, key: str, what: str, load: Callable[[], _T], notes: list[str], cannot: str) -> _T | None:
+        """What ``load()`` makes of the entry *key* (which holds *what*), or None when there is no such entry or it
+        is unusable. Any failure of *load* is the entry's: a :class:`CorruptEntry`, or whatever a library raises on
+        a tampered entry whose checksum matches (*cannot* says what failed); it is noted, deleted and None returned
+        (the caller rebuilds), never a traceback. MemoryError and this tool's own errors (a cancel, INT8 kernels
+        this machine lacks) say nothing about the entry: they propagate and the entry stays."""
+        if not self.has(key):
+            return None
+        try:
+            return load()
+        except CorruptEntry as exc:
+            reason = exc.reason
+        except Exception as exc:
+            if isinstance(exc, (MemoryError, Gpt2qError)):
+                raise
+            text = reason_of(exc).replace(f"{self.entry_path(key)}{os.sep}", "")  # the note names the entry once
+            reason = f"{cannot}: {type(exc).__name__}: {text if len(text) <= 200 else text[:199] + '…'}"
+        self.discard(key, what, reason, notes)
+        return None
 
     def discard(self, key: str, what: str, reason: str, notes: list[str]) -> None:
-        """Delete the unusable entry *key* (*what* it held, *reason* it is unusable) and say so in *notes*; a failed
-        deletion is noted too (the caller rebuilds either way)."""
-        notes.append(f"The cached {what} {key} was unusable ({reason}); it was deleted and rebuilt.")
+        """Delete the unusable entry *key* (*what* it held, *reason* it is unusable) and say in one note what became
+        of it: deleted, its link removed, or left where it is because it could not be deleted (the caller rebuilds
+        either way)."""
+        said = f"The cached {what} {key} was unusable ({reason})"
         try:
-            self.delete(key)
+            link = self.delete(key)
         except CacheError as exc:
-            notes.append(str(exc))
+            notes.append(f"{said} and could not be deleted ({_cause(exc)}); the model was rebuilt.")
+            return
+        if link:
+            notes.append(f"{said}; the link was removed (its target left alone) and the model rebuilt.")
+        else:
+            notes.append(f"{said}; it was deleted and rebuilt.")
 
-    def clear(self) -> int:
-        """Delete every entry (and any leftover temporary folder); returns how many entries went."""
-        entries = self.entries()
-        for entry in entries:
-            shutil.rmtree(entry.path, ignore_errors=True)
+    def clear(self, notes: list[str] | None = None) -> int:
+        """Delete every entry (and any leftover temporary folder); returns how many entry folders were deleted. A
+        symbolic link in an entry's place is removed without touching its target, and an entry that cannot be
+        deleted stays: each is said in *notes*, not counted."""
+        deleted, said = 0, [] if notes is None else notes
+        for entry in self.entries():
+            target = link_target(entry.path)
+            try:
+                self.delete(entry.key)
+            except CacheError as exc:
+                said.append(f"The cache entry {entry.key} could not be deleted ({_cause(exc)}); it stays.")
+                continue
+            if target is None:
+                deleted += 1
+            else:
+                said.append(
+                    f"The cache entry {entry.key} was a symbolic link to {target}: the link was removed, its target "
+                    "left alone."
+                )
         self.sweep(force=True)
-        log.info("Cache cleared: %s deleted", counted(len(entries), "entry", "entries"))
-        return len(entries)
+        log.info("Cache cleared: %s deleted%s", counted(deleted, "entry", "entries"), "".join(f"; {n}" for n in said))
+        return deleted
 
     def sweep(self, force: bool = False) -> None:
         """Remove temporary folders left by a crashed writer (those whose process is gone)."""
@@ -219,7 +288,7 @@ class QuantCache:
             pid_text = path.name[len(TMP_PREFIX):].split("-", 1)[0]
             alive = pid_text.isdigit() and pid_alive(int(pid_text))
             if force or not alive:
-                if path.is_dir():
+                if path.is_dir() and not path.is_symlink():
                     shutil.rmtree(path, ignore_errors=True)
                 else:
                     with contextlib.suppress(OSError):

@@ -11,11 +11,11 @@ import torch
 from torch import nn
 
 from gpt2q_desktop.core.checkpoints.checkpoint import CheckpointInfo, gpt2_config
-from gpt2q_desktop.core.errors import CacheError, reason_of
+from gpt2q_desktop.core.errors import CacheError
 from gpt2q_desktop.core.options import RecipeOptions
 from gpt2q_desktop.core.progress import CancelFn, ProgressFn
 from gpt2q_desktop.core.results import QuantizeReport
-from gpt2q_desktop.core.store.model_cache import CorruptEntry, QuantCache
+from gpt2q_desktop.core.store.model_cache import QuantCache
 from gpt2q_desktop.core.torch_int8.modules import (
     count_eligible,
     count_int8_embeddings,
@@ -26,8 +26,6 @@ from gpt2q_desktop.core.torch_int8.recipe import DynamicInt8Recipe, Flattened, Q
 
 log = logging.getLogger("gpt2q")
 DEFAULT_RECIPE: QuantizationRecipe = DynamicInt8Recipe()
-_UNUSABLE = (CorruptEntry, ArithmeticError, AttributeError, LookupError, RuntimeError, TypeError, ValueError)
-"""What loading a cache entry raises when the entry is unusable (not MemoryError, not a cancel)."""
 
 
 def _report(qmodel: nn.Module, n_layer: int, recipe: QuantizationRecipe, options: RecipeOptions, **figures: Any) -> QuantizeReport:
@@ -45,21 +43,20 @@ def _report(qmodel: nn.Module, n_layer: int, recipe: QuantizationRecipe, options
 def _from_cache(
     cache: QuantCache, key: str, config: Any, recipe: QuantizationRecipe, options: RecipeOptions, notes: list[str]
 ) -> tuple[nn.Module, QuantizeReport] | None:
-    """The cached INT8 model under *key*, or None; a corrupt entry is noted in *notes* (naming it once) and deleted.
+    """The cached INT8 model under *key*, or None; an unusable entry is noted in *notes* (naming it once) and deleted.
 
-    The cache has checked the manifest's every field and the weights' checksum; a layout or tensors the recipe
-    cannot rebuild from are just as corrupt."""
-    if not cache.has(key):
-        return None
+    The cache has checked the manifest's every field and the weights' checksum; tensors or a layout the recipe
+    cannot rebuild the whole model from (a missing or mis-shaped tensor, anything it raises) are just as unusable."""
     start = time.perf_counter()
-    try:
+
+    def load() -> tuple[dict[str, Any], nn.Module]:
         manifest, tensors = cache.load_tensors(key)
-        qmodel = recipe.rebuild(config, Flattened(tensors, manifest["layout"]))
-    except _UNUSABLE as exc:
-        rebuild = f"the model cannot be rebuilt from it: {type(exc).__name__} {reason_of(exc)}"
-        reason = exc.reason if isinstance(exc, CorruptEntry) else rebuild
-        cache.discard(key, "INT8 model", reason, notes)
+        return manifest, recipe.rebuild(config, Flattened(tensors, manifest["layout"]))
+
+    loaded = cache.take(key, "INT8 model", load, notes, "the model cannot be rebuilt from it")
+    if loaded is None:
         return None
+    manifest, qmodel = loaded
     return qmodel, _report(
         qmodel, config.n_layer, recipe, options,
         fp32_bytes=int(manifest["fp32_bytes"]),

@@ -169,41 +169,25 @@ class DynamicInt8Recipe:
         return out
 
     def rebuild(self, config: Any, flattened: Flattened) -> nn.Module:
+        """The quantized model of *flattened* on a skeleton of *config*; ``ValueError`` (or whatever torch raises)
+        when a tensor is missing, unexpected or of another shape or dtype than the model's, or the layout does not
+        fit the model: a model is returned whole or not at all."""
         from gpt2q_desktop.core.checkpoints.weights import skeleton
+        from gpt2q_desktop.core.torch_int8.stored import assign_plain, stored_embedding, stored_linear
 
         use_int8_kernels(self.kernels)
         layout, tensors = flattened.layout, dict(flattened.tensors)
         model = skeleton(config)
         convert_all_conv1d(model)
         for name in layout.get("int8_embeddings", []):
-            set_submodule(model, name, Int8Embedding(tensors.pop(f"{name}.weight_int8"), tensors.pop(f"{name}.scales")))
+            set_submodule(model, name, stored_embedding(model, name, tensors))
         with quiet_torch():
             for name in layout.get("quantized_linears", []):
-                if name == "lm_head" and layout.get("lm_head_shares_wte"):
-                    wte = model.transformer.wte
-                    zeros = torch.zeros(wte.scales.shape, dtype=torch.long)
-                    set_submodule(model, name, dynamic_linear(wte.weight_int8, wte.scales, zeros, None))
-                    continue
-                set_submodule(
-                    model,
-                    name,
-                    dynamic_linear(
-                        tensors.pop(f"{name}.weight_int8"),
-                        tensors.pop(f"{name}.weight_scales"),
-                        tensors.pop(f"{name}.weight_zero_points"),
-                        tensors.pop(f"{name}.bias", None),
-                    ),
-                )
-        for key, tensor in tensors.items():
-            owner, _, leaf = key.rpartition(".")
-            module = model.get_submodule(owner)
-            if leaf in module._parameters:
-                module._parameters[leaf] = nn.Parameter(tensor, requires_grad=False)
-            elif leaf in module._buffers:
-                module._buffers[leaf] = tensor
-            else:
-                raise ValueError(f"unexpected tensor {key}")
+                set_submodule(model, name, stored_linear(model, name, tensors, bool(layout.get("lm_head_shares_wte"))))
+        assign_plain(model, tensors)
         if layout.get("lm_head_tied_fp32"):
+            if not isinstance(model.lm_head, nn.Linear) or isinstance(model.transformer.wte, Int8Embedding):
+                raise ValueError("lm_head is tied to an FP32 token embedding the entry does not hold")
             model.lm_head.weight = model.transformer.wte.weight
         left = [n for n, t in [*model.named_parameters(), *model.named_buffers()] if t.is_meta]
         if left:
