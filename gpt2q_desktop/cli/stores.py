@@ -61,7 +61,7 @@ def cmd_cache(args: argparse.Namespace, out: TextIO) -> int:
         n = cache.clear(said)
         notes(said)
         cleared = {"deleted": n, "cache_dir": str(cache.root), "notes": said}
-        print(json.dumps(cleared) if args.json else f"deleted {n} entries", file=out)
+        print(json.dumps(cleared) if args.json else f"deleted {counted(n, 'entry', 'entries')}", file=out)
         return 0
     entries = cache.entries()
     if args.json:

@@ -62,4 +62,4 @@ def test_a_linked_entry_is_shown_as_a_link_and_deleting_it_removes_the_link_only
     controller.dialog.selected_rows = lambda: [row]  # type: ignore[method-assign]
     controller.delete_selected()
     assert not os.path.lexists(entry.path) and sorted(p.name for p in target.iterdir()) == ["manifest.json", "model.onnx"]
-    assert entry.key not in _column(controller.model, "Key") and controller.model.rowCount() == 3
+    assert entry.key not in _column(controller.model, "Key") and controller.model.rowCount() == 1

@@ -369,7 +369,7 @@ def test_cache_clear_removes_a_linked_entry_as_a_link_and_says_so(tiny_checkpoin
     assert "symbolic link" in listed[first.cache_key]["problem"] and listed[first.cache_key]["bytes"] == 0
 
     code, out, err = _cli(["cache", "clear"], capsys)
-    assert code == 0 and out.strip() == "deleted 1 entries", out
+    assert code == 0 and out.strip() == "deleted 1 entry", out
     said = [line for line in err.splitlines() if line.startswith("note:")]
     assert len(said) == 1 and first.cache_key in said[0] and "symbolic link" in said[0], err
     assert "target" in said[0] and str(target) in said[0]

@@ -174,14 +174,14 @@ def _external_data_outside(entry: Path) -> None:
 @pytest.mark.parametrize("graph", ["int8", "fp32"])
 @pytest.mark.parametrize("tamper", [_random_bytes, _external_data_outside], ids=["random-bytes", "external-data-outside"])
 def test_a_tampered_onnx_entry_whose_checksum_matches_is_noted_deleted_and_rebuilt(
-    tiny_checkpoint: Path, onnx_cache: Path, graph: str, tamper: Any
+    trained_checkpoint: Path, onnx_cache: Path, graph: str, tamper: Any
 ) -> None:  # fmt: skip
-    entry = _entry_of(tiny_checkpoint, graph)
+    entry = _entry_of(trained_checkpoint, graph)
     tamper(entry.path)
     _vouch_for(entry.path)
     QuantCache().payload(entry.key)  # the manifest and the checksum vouch for the tampered graph
     session = Session()
-    session.open(tiny_checkpoint)
+    session.open(trained_checkpoint)
     report = session.quantize(RecipeOptions(), None, None, "onnxruntime")
     unusable = [n for n in report.notes if "unusable" in n]
     assert len(unusable) == 1 and unusable[0].count(entry.key) == 1 and "\n" not in unusable[0], report.notes
@@ -191,17 +191,17 @@ def test_a_tampered_onnx_entry_whose_checksum_matches_is_noted_deleted_and_rebui
     row = next(session.compare(["The cat sat"], RecipeOptions(), FAST, runtimes=("onnxruntime",)))
     assert row.fp32.token and row.int8.token
     again = Session()
-    again.open(tiny_checkpoint)
+    again.open(trained_checkpoint)
     assert again.quantize(RecipeOptions(), None, None, "onnxruntime").cache_hit
 
 
-def test_cli_quantize_never_reports_a_tampered_onnx_entry_as_a_cache_hit(tiny_checkpoint: Path, onnx_cache: Path, capsys) -> None:
+def test_cli_quantize_never_reports_a_tampered_onnx_entry_as_a_cache_hit(trained_checkpoint: Path, onnx_cache: Path, capsys) -> None:
     from gpt2q_desktop.cli.main import main
 
-    entry = _entry_of(tiny_checkpoint, "int8")
+    entry = _entry_of(trained_checkpoint, "int8")
     _random_bytes(entry.path)
     _vouch_for(entry.path)
-    assert main(["quantize", str(tiny_checkpoint), "--runtime", "onnxruntime"]) == 0
+    assert main(["quantize", str(trained_checkpoint), "--runtime", "onnxruntime"]) == 0
     captured = capsys.readouterr()
     assert "Traceback" not in captured.err and captured.err.count(entry.key) == 1
     assert "from cache" not in captured.out and "0.0 MB" not in captured.out and "(0% of FP32)" not in captured.out
