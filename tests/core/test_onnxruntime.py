@@ -305,3 +305,52 @@ def test_an_export_ends_without_a_leaked_semaphore_warning(tiny_checkpoint: Path
     proc = subprocess.run(args, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "out" / "model.onnx").is_file() and "leaked" not in proc.stderr
+
+
+def _children(pid: int) -> dict[int, str]:
+    """Live child processes of *pid* and their command lines (Linux's /proc)."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        try:
+            status = (entry / "status").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, ValueError):
+            continue
+        fields = dict(line.split(":\t", 1) for line in status.splitlines() if ":\t" in line)
+        if fields.get("PPid", "").strip() == str(pid) and not fields.get("State", "").startswith("Z"):
+            found[int(entry.name)] = cmdline
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads child processes from /proc")
+def test_the_export_child_ends_when_the_cli_is_killed(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    """SIGKILL of the CLI mid-export left its child tracing for seconds (1.8 GB and 20 s on gpt2-small's shape)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    args = [sys.executable, "-m", "gpt2q_desktop.cli", "export", str(tiny_checkpoint), str(tmp_path / "out")]
+    proc = subprocess.Popen(args, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    try:
+        for line in proc.stderr:  # the first stage line: the child is tracing
+            if "Tracing" in line:
+                break
+        workers = {pid for pid, cmd in _children(proc.pid).items() if "spawn_main" in cmd}
+        assert workers, _children(proc.pid)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    deadline = time.monotonic() + 3.0
+    while time.monotonic() < deadline and any(_alive(pid) for pid in workers):
+        time.sleep(0.05)
+    assert not any(_alive(pid) for pid in workers)
+    assert not (tmp_path / "out" / "model.onnx").exists()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return not Path(f"/proc/{pid}/status").read_text().split("State:\t", 1)[1].startswith("Z")
+    except (OSError, IndexError):
+        return False

@@ -42,8 +42,31 @@ class BuildJob:
         return stages
 
 
+def _end_with_parent() -> None:
+    """Exit this child the moment its parent ends, even by SIGKILL: nobody would read what it writes.
+
+    ``parent_process().sentinel`` is a pipe end that reads EOF (POSIX) or the parent's process handle that is
+    signalled (Windows) when the parent is gone; a daemon thread waits on it.
+    """
+    import os
+    import threading
+    from multiprocessing.connection import wait
+
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+    sentinel = parent.sentinel
+
+    def watch() -> None:
+        wait([sentinel])
+        os._exit(1)
+
+    threading.Thread(target=watch, name="gpt2q-parent-watch", daemon=True).start()
+
+
 def _child(conn: Any, job: BuildJob) -> None:
     """The child's work: each stage announced, then ``("done", result)`` or ``("error", kind, message)``."""
+    _end_with_parent()
     try:
         result: dict[str, Any] = {}
         stage = 0
