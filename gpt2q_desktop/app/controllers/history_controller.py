@@ -107,7 +107,7 @@ class HistoryController(QObject):
         self.history.append(row, self.stored.add(row))
         if self.checkpoint not in (None, row.checkpoint):
             self.show_checkpoint(None)
-        elif self.panel.checkpoint.findData(row.checkpoint) < 0:
+        elif not self.panel.offers(row.checkpoint):
             self._offer_checkpoints(self.checkpoint)
         self.show_messages()
 
@@ -197,7 +197,7 @@ class HistoryController(QObject):
 
     def copy_selection(self) -> None:
         """Copy the selected rows (in model order) as tab-separated text with a header line."""
-        rows = self.window.history_panel.selected_source_rows()
+        rows = self.panel.selected_source_rows()
         if not rows:
             self.window.show_status("Select history rows to copy.")
             return
@@ -212,4 +212,4 @@ class HistoryController(QObject):
         self._chart.flush()
 
     def _update_chart(self, _: object = None) -> None:
-        self.window.history_panel.chart.set_points(*chart_points(self.shown_rows()))
+        self.panel.show_points(*chart_points(self.shown_rows()))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from PySide6.QtCore import QRegularExpression, QSortFilterProxyModel, Qt, Signal, SignalInstance
 from PySide6.QtGui import QAction, QKeySequence, QResizeEvent
 from PySide6.QtWidgets import (
@@ -21,7 +23,7 @@ from gpt2q_desktop.core.runtimes import Runtime
 
 from ..models.history_model import CHECKPOINT_ROLE, HEADERS, SORT_ROLE, HistoryModel
 from .colors import SIDES, side_color, side_name
-from .latency_chart import LatencyChart
+from .latency_chart import LatencyChart, Point
 
 ALL_CHECKPOINTS = "All checkpoints"
 UNNAMED = "(no name)"
@@ -174,6 +176,14 @@ class HistoryPanel(QWidget):
     def current_checkpoint(self) -> str | None:
         """The checkpoint the filter shows (None: all)."""
         return self.checkpoint.currentData()
+
+    def offers(self, name: str | None) -> bool:
+        """Whether the filter offers checkpoint *name*."""
+        return self.checkpoint.findData(name) >= 0
+
+    def show_points(self, points: Sequence[Point], prompts: Sequence[str]) -> None:
+        """Draw one point per prompt, oldest first, in the latency chart."""
+        self.chart.set_points(points, prompts)
 
     def selected_source_rows(self) -> list[int]:
         """The selected rows, as rows of the history model (not of the sorted view)."""
