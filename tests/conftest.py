@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.parallel import built_once, machine_share
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ["HF_HUB_OFFLINE"] = "1"
 
@@ -16,6 +18,13 @@ TRAIN_TEXT = (
     "The cat sat on the mat. The dog sat on the rug. The sky is blue and the grass is green. "
     "Once upon a time there was a little girl who lived in a village near the forest. "
 ) * 4
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """A test marked ``timing`` runs (its fixtures made and torn down included) with no other test beside it."""
+    with machine_share(item.config, alone=item.get_closest_marker("timing") is not None):
+        yield
 
 
 @pytest.fixture(autouse=True)
@@ -63,7 +72,10 @@ def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory, tiny_model) -> Pat
     """A Hugging Face folder (safetensors + GPT-2 tokenizer files) of :func:`tiny_model`."""
     from gpt2q_desktop.core.checkpoints.synthetic import save_checkpoint
 
-    return save_checkpoint(tiny_model, tmp_path_factory.mktemp("tiny") / "tiny-gpt2")
+    with built_once(tmp_path_factory, "tiny") as (folder, make):
+        if make:
+            save_checkpoint(tiny_model, folder / "tiny-gpt2")
+    return folder / "tiny-gpt2"
 
 
 @pytest.fixture(scope="session")
@@ -71,7 +83,10 @@ def trained_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny GPT-2 trained briefly on a short English text, so its predictions are peaked."""
     from gpt2q_desktop.core.checkpoints.synthetic import save_checkpoint
 
-    return save_checkpoint(_train(_tiny_model(seed=1)), tmp_path_factory.mktemp("trained") / "trained-gpt2")
+    with built_once(tmp_path_factory, "trained") as (folder, make):
+        if make:
+            save_checkpoint(_train(_tiny_model(seed=1)), folder / "trained-gpt2")
+    return folder / "trained-gpt2"
 
 
 @pytest.fixture(autouse=True)
@@ -99,10 +114,11 @@ def _built_onnx_cache(tmp_path_factory: pytest.TempPathFactory, trained_checkpoi
     from gpt2q_desktop.core.session import Session
     from gpt2q_desktop.core.store.model_cache import QuantCache
 
-    root = tmp_path_factory.mktemp("onnx-cache")
-    session = Session(QuantCache(root))
-    session.open(trained_checkpoint)
-    session.quantize(RecipeOptions(), runtime=Runtime.ONNXRUNTIME)
+    with built_once(tmp_path_factory, "onnx-cache") as (root, make):
+        if make:
+            session = Session(QuantCache(root))
+            session.open(trained_checkpoint)
+            session.quantize(RecipeOptions(), runtime=Runtime.ONNXRUNTIME)
     return root / "cache"
 
 
@@ -113,3 +129,30 @@ def onnx_cache(_built_onnx_cache: Path, data_dir: Path) -> Path:
     import shutil
 
     return Path(shutil.copytree(_built_onnx_cache, data_dir / "cache"))
+
+
+@pytest.fixture
+def prebuilt_onnx_build(monkeypatch: pytest.MonkeyPatch, _built_onnx_cache: Path, trained_checkpoint: Path) -> None:
+    """ONNX builds of the trained checkpoint under the default recipe served from the session's graphs, for tests
+    of what is around the build (cache, notes, window), not of the build: each stage reported, the files copied."""
+    import shutil
+
+    from gpt2q_desktop.core.options import RecipeOptions
+    from gpt2q_desktop.core.ort import pipeline
+    from gpt2q_desktop.core.store.manifest import ONNX_PAYLOAD
+    from gpt2q_desktop.core.store.model_cache import QuantCache
+
+    entries = {entry.manifest["graph"]: entry for entry in QuantCache(_built_onnx_cache.parent).entries()}
+
+    def build(job, progress=None, cancelled=None) -> dict:
+        assert job.info.path.resolve() == trained_checkpoint.resolve() and job.options in (None, RecipeOptions())
+        for done, stage in enumerate(job.stages):
+            if progress is not None:
+                progress(done, len(job.stages), stage)
+        if job.trace_fp32:
+            shutil.copyfile(entries["fp32"].path / ONNX_PAYLOAD, job.fp32_path)
+        if job.int8_path is not None:
+            shutil.copyfile(entries["int8"].path / ONNX_PAYLOAD, job.int8_path)
+        return {"counts": entries["int8"].manifest["counts"]}
+
+    monkeypatch.setattr(pipeline, "run_build", build)

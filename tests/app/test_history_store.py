@@ -264,6 +264,7 @@ def locked(path: Path, how: str) -> Iterator[None]:
         assert locker.wait(timeout=30) == 0
 
 
+@pytest.mark.timing
 def test_rows_added_while_another_process_locks_the_database_are_saved_once_it_is_free(
     make_app, run, qtbot, data_dir, tiny_checkpoint
 ):
@@ -285,6 +286,7 @@ def test_rows_added_while_another_process_locks_the_database_are_saved_once_it_i
     assert "saved" in app.window.statusBar().currentMessage()
 
 
+@pytest.mark.timing
 def test_the_window_starts_at_once_while_another_process_holds_the_database(make_app, qtbot, boxes, data_dir):
     store = HistoryStore(data_dir / "history.sqlite3")
     store.add([fake_row("before", "alpha")])

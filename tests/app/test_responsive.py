@@ -16,6 +16,8 @@ import pytest
 from gpt2q_desktop.core.options import RunSettings
 from tests.app.stalls import Ticks, stall_watch
 
+pytestmark = pytest.mark.timing  # event-loop gaps: no other test beside these
+
 
 @pytest.fixture(scope="module")
 def medium(tmp_path_factory: pytest.TempPathFactory) -> Path:

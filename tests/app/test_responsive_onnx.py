@@ -17,6 +17,8 @@ from PySide6.QtCore import Qt
 from gpt2q_desktop.core.store.model_cache import QuantCache
 from tests.app.stalls import stall_watch
 
+pytestmark = pytest.mark.timing  # event-loop gaps: no other test beside these
+
 TRACING, QUANTIZING = "Tracing the FP32 model into an ONNX graph", "Quantizing the ONNX graph to INT8"
 
 

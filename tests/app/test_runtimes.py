@@ -94,9 +94,11 @@ def test_both_runtimes_show_four_results_and_two_history_rows(
     assert "| runtime |" in markdown and "| ONNX Runtime |" in markdown
 
 
-def test_quantizing_on_onnx_runtime_shows_its_stages_and_its_report(make_app, run, monkeypatch, tiny_checkpoint):
+def test_quantizing_on_onnx_runtime_shows_its_stages_and_its_report(
+    make_app, run, monkeypatch, trained_checkpoint, prebuilt_onnx_build
+):
     quantized = _spy(monkeypatch, "quantize")
-    app = make_app(tiny_checkpoint)
+    app = make_app(trained_checkpoint)
     panel = app.window.quantize_panel
     steps: list[str] = []
     app.runner.worker.progress.connect(lambda job, done, total, message: steps.append(message))

@@ -174,7 +174,7 @@ def _external_data_outside(entry: Path) -> None:
 @pytest.mark.parametrize("graph", ["int8", "fp32"])
 @pytest.mark.parametrize("tamper", [_random_bytes, _external_data_outside], ids=["random-bytes", "external-data-outside"])
 def test_a_tampered_onnx_entry_whose_checksum_matches_is_noted_deleted_and_rebuilt(
-    trained_checkpoint: Path, onnx_cache: Path, graph: str, tamper: Any
+    trained_checkpoint: Path, onnx_cache: Path, prebuilt_onnx_build: None, graph: str, tamper: Any
 ) -> None:  # fmt: skip
     entry = _entry_of(trained_checkpoint, graph)
     tamper(entry.path)
@@ -195,7 +195,9 @@ def test_a_tampered_onnx_entry_whose_checksum_matches_is_noted_deleted_and_rebui
     assert again.quantize(RecipeOptions(), None, None, "onnxruntime").cache_hit
 
 
-def test_cli_quantize_never_reports_a_tampered_onnx_entry_as_a_cache_hit(trained_checkpoint: Path, onnx_cache: Path, capsys) -> None:
+def test_cli_quantize_never_reports_a_tampered_onnx_entry_as_a_cache_hit(
+    trained_checkpoint: Path, onnx_cache: Path, prebuilt_onnx_build: None, capsys
+) -> None:  # fmt: skip
     from gpt2q_desktop.cli.main import main
 
     entry = _entry_of(trained_checkpoint, "int8")
@@ -278,7 +280,9 @@ def test_the_cli_takes_runtime_both_and_exports_what_compare_predicts(trained_ch
     assert ran.stdout.strip() == repr(rows[1]["int8"]["token"])
 
 
-def test_graphs_the_cache_cannot_take_are_used_from_the_work_folder(trained_checkpoint: Path, monkeypatch) -> None:
+def test_graphs_the_cache_cannot_take_are_used_from_the_work_folder(
+    trained_checkpoint: Path, prebuilt_onnx_build: None, monkeypatch
+) -> None:  # fmt: skip
     from gpt2q_desktop.core.errors import CacheError
 
     def full(self, *args, **kwargs):
@@ -322,6 +326,7 @@ def _children(pid: int) -> dict[int, str]:
     return found
 
 
+@pytest.mark.timing
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads child processes from /proc")
 def test_the_export_child_ends_when_the_cli_is_killed(tiny_checkpoint: Path, tmp_path: Path) -> None:
     """SIGKILL of the CLI mid-export left its child tracing for seconds (1.8 GB and 20 s on gpt2-small's shape)."""
