@@ -1,8 +1,9 @@
 """Entry script frozen by PyInstaller (packaging/gpt2q-desktop.spec).
 
-One executable, two faces: started as ``gpt2q`` (the symlink next to it in the bundle) it is the
-command-line tool; started as ``gpt2q-desktop`` it is the window (whose ``--self-test`` runs
-:mod:`gpt2q_desktop.app.selftest`).
+One entry script, two faces: started as ``gpt2q`` (``gpt2q.exe``) it is the command-line tool; started as
+``gpt2q-desktop`` it is the window (whose ``--self-test`` runs :mod:`gpt2q_desktop.app.selftest`). On Linux
+``gpt2q`` is a symlink to the one program; on Windows and macOS it is a second, console program built from this
+same script (packaging/platforms.py).
 """
 
 import os
