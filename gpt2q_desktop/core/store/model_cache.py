@@ -39,6 +39,7 @@ from gpt2q_desktop.core.store.durable import (
     link_target,
     pid_alive,
     remove_path,
+    replace_retrying,
     sha256_of,
 )
 from gpt2q_desktop.core.store.manifest import CACHE_FORMAT, CacheEntry, CorruptEntry, manifest_problem
@@ -195,7 +196,7 @@ class QuantCache:
             fsync_dir(tmp)
             final = self.entry_path(key)
             remove_path(final)
-            os.rename(tmp, final)
+            replace_retrying(tmp, final)
             fsync_dir(self.root)
         except BaseException as exc:
             shutil.rmtree(tmp, ignore_errors=True)

@@ -1,0 +1,96 @@
+"""Files Windows holds: renames an antivirus or the indexer refuses for a moment, cache files a loaded model keeps
+mapped, a log file another process has open. Windows' refusals are played here by ``PermissionError``s that carry
+Windows' error codes, as Python raises them there."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from gpt2q_desktop.core.store import durable
+
+SHARING_VIOLATION = 32
+
+
+def in_use(path: object = "") -> PermissionError:
+    """The error Python raises on Windows for a file another program has open."""
+    exc = PermissionError(13, "The process cannot access the file because it is being used by another process", path)
+    exc.winerror = SHARING_VIOLATION  # type: ignore[attr-defined]
+    return exc
+
+
+def refusing(times: int, real: Callable[..., None]) -> Callable[..., None]:
+    """A rename that Windows refuses *times* times, then does."""
+    calls = []
+
+    def rename(source: object, target: object) -> None:
+        calls.append(source)
+        if len(calls) <= times:
+            raise in_use(source)
+        real(source, target)
+
+    return rename
+
+
+@pytest.fixture
+def pauses(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The pauses the retries waited (none really waited)."""
+    waited: list[float] = []
+    monkeypatch.setattr(durable.time, "sleep", waited.append)
+    return waited
+
+
+def test_a_rename_refused_twice_is_tried_again_and_done(tmp_path: Path, monkeypatch, pauses) -> None:
+    monkeypatch.setattr(os, "replace", refusing(2, os.replace))
+    target = tmp_path / "notes.json"
+    durable.atomic_write_text(target, "{}")
+    assert target.read_text() == "{}" and pauses == list(durable.RENAME_PAUSES[:2])
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.json"]
+
+
+def test_a_rename_always_refused_says_so_and_leaves_nothing(tmp_path: Path, monkeypatch, pauses) -> None:
+    monkeypatch.setattr(os, "replace", refusing(99, os.replace))
+    with pytest.raises(PermissionError) as caught:
+        durable.atomic_write_text(tmp_path / "notes.json", "{}")
+    assert "still refused after 6 tries" in str(caught.value) and "another program holds the file" in str(caught.value)
+    assert pauses == list(durable.RENAME_PAUSES) and list(tmp_path.iterdir()) == []
+
+
+def test_other_rename_errors_are_not_retried(tmp_path: Path, monkeypatch, pauses) -> None:
+    def denied(source: object, target: object) -> None:
+        raise PermissionError(13, "Permission denied")  # Linux's EACCES: no Windows error code, nothing to wait for
+
+    monkeypatch.setattr(os, "replace", denied)
+    with pytest.raises(PermissionError, match="Permission denied"):
+        durable.replace_retrying(tmp_path / "a", tmp_path / "b")
+    assert pauses == []
+
+
+def test_a_cache_entry_whose_rename_is_refused_twice_is_cached(tiny_checkpoint: Path, monkeypatch, pauses) -> None:
+    from gpt2q_desktop.core.store.model_cache import QuantCache
+
+    flaky = refusing(2, os.replace)
+    monkeypatch.setattr(os, "replace", flaky)
+    monkeypatch.setattr(os, "rename", flaky)
+    cache = QuantCache()
+    entry = cache.store_file("k" * 32, {}, lambda path: path.write_bytes(b"payload"))
+    assert cache.has("k" * 32) and (entry.path / "weights.safetensors").read_bytes() == b"payload"
+    assert len(pauses) == 2
+
+
+def test_a_cache_entry_whose_rename_is_always_refused_is_a_note_naming_the_holder(tiny_checkpoint, monkeypatch, pauses):
+    from gpt2q_desktop.core.errors import CacheError
+    from gpt2q_desktop.core.store.model_cache import QuantCache
+
+    cache = QuantCache()
+    cache.root.mkdir(parents=True)
+    real_replace = os.replace
+    monkeypatch.setattr(
+        os, "replace", lambda s, t: (refusing(99, real_replace) if Path(s).parent == cache.root else real_replace)(s, t)
+    )
+    with pytest.raises(CacheError, match="another program holds the file"):
+        cache.store_file("k" * 32, {}, lambda path: path.write_bytes(b"payload"))
+    assert not cache.has("k" * 32) and list(cache.root.iterdir()) == []
