@@ -5,6 +5,7 @@ Windows' error codes, as Python raises them there."""
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -94,3 +95,48 @@ def test_a_cache_entry_whose_rename_is_always_refused_is_a_note_naming_the_holde
     with pytest.raises(CacheError, match="another program holds the file"):
         cache.store_file("k" * 32, {}, lambda path: path.write_bytes(b"payload"))
     assert not cache.has("k" * 32) and list(cache.root.iterdir()) == []
+
+
+def _cached(checkpoint: Path) -> tuple[object, object]:
+    """The INT8 model of *checkpoint* loaded from the cache (quantized and stored first), and its report."""
+    from gpt2q_desktop.core.checkpoints.checkpoint import inspect_checkpoint, load_checkpoint
+    from gpt2q_desktop.core.options import RecipeOptions
+    from gpt2q_desktop.core.store.model_cache import QuantCache
+    from gpt2q_desktop.core.torch_int8.pipeline import quantize_checkpoint
+
+    info = inspect_checkpoint(checkpoint)
+    quantize_checkpoint(info, RecipeOptions(), lambda: load_checkpoint(checkpoint).model, QuantCache())
+    model, report = quantize_checkpoint(info, RecipeOptions(), lambda: pytest.fail("not from the cache"), QuantCache())
+    assert report.cache_hit
+    return model, report
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc/self/maps")
+def test_a_model_loaded_from_the_cache_keeps_no_file_of_it_mapped(tiny_checkpoint: Path) -> None:
+    """Windows cannot delete a mapped file: an entry must stay deletable while a model built from it is in use."""
+    model, report = _cached(tiny_checkpoint)
+    with open("/proc/self/maps", encoding="utf-8") as fh:
+        mapped = [line.split()[-1] for line in fh if report.cache_dir in line]
+    assert mapped == [] and model is not None
+
+
+def test_an_entry_windows_will_not_delete_stays_whole_and_clear_says_why(tiny_checkpoint, monkeypatch, capsys) -> None:
+    """A file in use (another gpt2q holds the model) cannot be deleted on Windows: ``cache clear`` counts it as not
+    deleted, says why, and leaves it whole (still listed and loadable), never half deleted."""
+    from gpt2q_desktop.cli.main import main
+    from gpt2q_desktop.core.store.model_cache import QuantCache
+
+    _, report = _cached(tiny_checkpoint)
+    real_unlink = os.unlink
+
+    def unlink(path: object, *args: object, **kwargs: object) -> None:
+        if Path(str(path)).name == "weights.safetensors":
+            raise in_use(str(path))
+        real_unlink(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "unlink", unlink)
+    assert main(["cache", "clear"]) == 0
+    said = capsys.readouterr()
+    assert said.out.strip() == "deleted 0 entries"
+    assert "could not be deleted (weights.safetensors is in use by another program" in " ".join(said.err.split())
+    assert QuantCache().payload(report.cache_key)  # whole: manifest and weights checked
