@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from gpt2q_desktop.core.errors import reason_of
 from gpt2q_desktop.core.files import open_regular
 
 log = logging.getLogger("gpt2q")
@@ -94,6 +95,22 @@ def remove_path(path: Path) -> None:
         shutil.rmtree(path)
     elif os.path.lexists(path):
         path.unlink()
+
+
+def remove_folder(path: Path, last: str) -> None:
+    """Remove the folder *path*, its file *last* last: when Windows will not delete a file (in use), *last* and the
+    files after it are still there."""
+    for child in sorted(path.iterdir(), key=lambda p: p.name == last):
+        remove_path(child)
+    path.rmdir()
+
+
+def deletion_problem(exc: BaseException) -> str:
+    """Why a file could not be deleted, in words: on Windows mostly that another program has it open."""
+    if in_use_on_windows(exc):
+        name = Path(getattr(exc, "filename", None) or "a file").name
+        return f"{name} is in use by another program (a gpt2q window or command using this model, or an antivirus)"
+    return reason_of(exc)
 
 
 def link_target(path: Path) -> str | None:

@@ -35,10 +35,11 @@ from gpt2q_desktop.core.store.digests import DigestIndex
 from gpt2q_desktop.core.store.durable import (
     TMP_PREFIX,
     atomic_write_text,
+    deletion_problem,
     fsync_dir,
-    in_use_on_windows,
     link_target,
     pid_alive,
+    remove_folder,
     remove_path,
     replace_retrying,
     sha256_of,
@@ -53,25 +54,9 @@ _MANIFEST_CHARS = 1 << 22
 _T = TypeVar("_T")
 
 
-def _deletion_problem(exc: BaseException) -> str:
-    """Why an entry could not be deleted, in words: on Windows mostly a file that another program has open."""
-    if in_use_on_windows(exc):
-        name = Path(getattr(exc, "filename", None) or "a file").name
-        return f"{name} is in use by another program (a gpt2q window or command using this model, or an antivirus)"
-    return reason_of(exc)
-
-
 def _cause(exc: CacheError) -> str:
     """The reason behind a failed deletion, without the sentence around it."""
-    return _deletion_problem(exc.__cause__) if exc.__cause__ is not None else str(exc)
-
-
-def _remove_entry(path: Path) -> None:
-    """Delete an entry's folder, its manifest last: when a file cannot be deleted (Windows: in use), the entry is
-    left whole and still listed, never half deleted."""
-    for child in sorted(path.iterdir(), key=lambda p: p.name == MANIFEST):
-        remove_path(child)
-    path.rmdir()
+    return deletion_problem(exc.__cause__) if exc.__cause__ is not None else str(exc)
 
 
 class QuantCache:
@@ -144,9 +129,7 @@ class QuantCache:
 
     def load_tensors(self, key: str) -> tuple[dict[str, Any], dict[str, Any]]:
         """The verified manifest and tensors of an entry; :class:`CorruptEntry` if anything is off. The tensors are
-        copied out of the memory-mapped file, which is unmapped before they are returned: Windows cannot delete a
-        mapped file, and the entry must stay deletable while a model built from it is in use (the copy costs some
-        20 ms on a 12-layer model)."""
+        copies, the file unmapped (Windows cannot delete a mapped file; the copy takes some 20 ms on 12 layers)."""
         from safetensors.torch import load_file
 
         manifest, weights = self.payload(key)
@@ -238,11 +221,10 @@ class QuantCache:
             if link:
                 path.unlink()
             else:
-                _remove_entry(path)
+                remove_folder(path, last=MANIFEST)  # a file Windows will not delete leaves the entry whole
         except OSError as exc:
-            raise CacheError(
-                f"The cache entry could not be deleted ({_deletion_problem(exc)})."
-            ) from exc  # callers name it
+            problem = deletion_problem(exc)  # the callers name the entry
+            raise CacheError(f"The cache entry could not be deleted ({problem}).") from exc
         return link
 
     def take(self, key: str, what: str, load: Callable[[], _T], notes: list[str], cannot: str) -> _T | None:
@@ -308,7 +290,7 @@ class QuantCache:
         if not self.root.is_dir():
             return
         for path in self.root.glob(f"{TMP_PREFIX}*"):
-            pid_text = path.name[len(TMP_PREFIX) :].split("-", 1)[0]
+            pid_text = path.name[len(TMP_PREFIX):].split("-", 1)[0]
             alive = pid_text.isdigit() and pid_alive(int(pid_text))
             if force or not alive:
                 if path.is_dir() and not path.is_symlink():
