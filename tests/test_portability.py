@@ -4,6 +4,7 @@ call on a path Windows or macOS runs."""
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import subprocess
@@ -76,3 +77,125 @@ def test_the_window_says_to_install_the_visual_cpp_runtime_when_torchs_dlls_do_n
     box = [line for line in done.stdout.splitlines() if line.startswith("BOX ")]
     assert len(box) == 1 and "Microsoft Visual C++ Redistributable" in box[0] and "fbgemm.dll" in box[0]
     assert "Visual C++ Redistributable" in (tmp_path / "data" / "logs" / "gpt2q.log").read_text(encoding="utf-8")
+
+
+POSIX_ONLY: dict[str, tuple[str, ...]] = {
+    "/proc": ("OSError", "FileNotFoundError"),
+    "os.kill": (),  # on Windows signal 0 is CTRL_C_EVENT: the call succeeds and does harm; only a platform check
+    "signal.SIG": (),
+    "os.fork": (),
+    "os.mkfifo": ("AttributeError",),
+    "os.symlink": ("OSError",),  # present on Windows, refused without the privilege
+    "os.sysconf": ("AttributeError",),
+    "os.sched_getaffinity": ("AttributeError",),
+    "os.RTLD_": ("AttributeError",),
+    "fcntl": ("ImportError",),
+    "resource": ("ImportError",),
+    "termios": ("ImportError",),
+}
+"""POSIX-only uses, and the exceptions that, caught around a use, make it safe where the OS lacks it (besides a
+platform check in the same function)."""
+ALLOWED = {
+    ("gpt2q_desktop.core.measure.system_cpu", "_linux_busy_seconds", "os.sysconf"): "called by busy_seconds off "
+    "Windows and macOS only",
+    ("gpt2q_desktop.core.measure.system_cpu", "_mac_busy_seconds", "os.sysconf"): "called by busy_seconds on macOS "
+    "only",
+}
+"""Unguarded uses that are safe, with the reason."""
+
+
+def _posix_use(node: ast.AST) -> str | None:
+    """Which :data:`POSIX_ONLY` use *node* is, if any."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.startswith("/proc"):
+        return "/proc"
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+        name = f"{node.value.id}.{node.attr}"
+        if name.startswith(("signal.SIG", "os.RTLD_")):
+            return name[: name.index(".") + 4 if name.startswith("signal") else name.index(".") + 6]
+        return name if name in POSIX_ONLY else None
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        names = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
+        return next((n for n in names if n in POSIX_ONLY), None)
+    return None
+
+
+def _checks_platform(scope: ast.AST) -> bool:
+    """*scope* looks at the platform: ``sys.platform``, ``os.name``, ``platform.system()`` or ``hasattr(os, ...)``."""
+    for node in ast.walk(scope):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            if (node.value.id, node.attr) in {("sys", "platform"), ("os", "name"), ("platform", "system")}:
+                return True
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "hasattr":
+            return True
+    return False
+
+
+def _caught(node: ast.AST, parents: dict[ast.AST, ast.AST], exceptions: tuple[str, ...]) -> bool:
+    """*node* is in the body of a ``try`` that catches one of *exceptions*."""
+    child, parent = node, parents.get(node)
+    while parent is not None:
+        if isinstance(parent, ast.Try) and child in parent.body:
+            for handler in parent.handlers:
+                kinds = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
+                if any(isinstance(k, ast.Name) and k.id in exceptions for k in kinds):
+                    return True
+        child, parent = parent, parents.get(parent)
+    return False
+
+
+def posix_only_uses(source: str) -> list[tuple[str, str, int, bool]]:
+    """Each POSIX-only use in *source*: its function, what it is, its line and whether it is guarded."""
+    tree = ast.parse(source)
+    parents = {child: parent for parent in ast.walk(tree) for child in ast.iter_child_nodes(parent)}
+    found = []
+    for node in ast.walk(tree):
+        use = _posix_use(node)
+        if use is None:
+            continue
+        scopes, up = [], parents.get(node)
+        while up is not None:
+            if isinstance(up, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                scopes.append(up)
+            up = parents.get(up)
+        function = scopes[0].name if scopes else "<module>"
+        guarded = any(_checks_platform(s) for s in scopes) or _caught(node, parents, POSIX_ONLY[use])
+        found.append((function, use, getattr(node, "lineno", 0), guarded))
+    return sorted(found, key=lambda use: use[2])
+
+
+def test_the_scan_finds_posix_only_calls_and_their_guards() -> None:
+    source = (
+        "import os, sys\n"
+        "def alive(pid):\n    os.kill(pid, 0)\n"
+        "def alive_checked(pid):\n    if sys.platform == 'win32':\n        return None\n    os.kill(pid, 0)\n"
+        "def alive_caught(pid):\n    try:\n        os.kill(pid, 0)\n    except OSError:\n        pass\n"
+        "def status():\n    try:\n        return open('/proc/self/status').read()\n"
+        "    except OSError:\n        return None\n"
+        "def fifo(p):\n    os.mkfifo(p)\n"
+    )
+    assert [(f, use, ok) for f, use, _, ok in posix_only_uses(source)] == [
+        ("alive", "os.kill", False),
+        ("alive_checked", "os.kill", True),
+        ("alive_caught", "os.kill", False),  # a caught error is no guard: on Windows os.kill does harm, silently
+        ("status", "/proc", True),
+        ("fifo", "os.mkfifo", False),
+    ]
+
+
+def test_every_posix_only_call_in_the_package_is_guarded() -> None:
+    """No ``/proc``, ``os.kill``, ``os.mkfifo``, ``os.symlink``, ``fcntl``, ``signal.SIG*``... on a path Windows or
+    macOS runs: each use is guarded by a platform check in its function, by catching what the OS raises when it
+    lacks it, or listed in :data:`ALLOWED` with the reason."""
+    import gpt2q_desktop
+
+    package = Path(gpt2q_desktop.__file__).parent
+    unguarded, seen = [], []
+    for path in sorted(package.rglob("*.py")):
+        module = ".".join(path.relative_to(package.parent).with_suffix("").parts)
+        for function, use, line, guarded in posix_only_uses(path.read_text(encoding="utf-8")):
+            seen.append(f"{module}:{line} {function} {use}")
+            if not guarded and (module, function, use) not in ALLOWED:
+                unguarded.append(f"{module}:{line} {function}: {use}")
+    print("\n".join(seen))
+    assert "gpt2q_desktop.core.store.durable" in " ".join(seen), "the scan sees pid_alive's os.kill"
+    assert not unguarded, unguarded
