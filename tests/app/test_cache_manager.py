@@ -10,6 +10,7 @@ from pathlib import Path
 from gpt2q_desktop.app.models.cache_model import HEADERS, CacheModel
 from gpt2q_desktop.cli.main import main
 from gpt2q_desktop.core.store.model_cache import QuantCache
+from tests.platform_marks import make_symlink
 
 
 def _column(model: CacheModel, header: str) -> list[str]:
@@ -52,7 +53,7 @@ def test_a_linked_entry_is_shown_as_a_link_and_deleting_it_removes_the_link_only
 
     entry = QuantCache().entries()[0]
     target = Path(shutil.move(str(entry.path), str(tmp_path / "moved")))
-    os.symlink(target, entry.path)
+    make_symlink(target, entry.path)
     controller = CacheController(None)
     controller.refresh()
     model = controller.model
