@@ -7,9 +7,12 @@ from __future__ import annotations
 import ast
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 FBGEMM_MISSING = (
@@ -199,3 +202,38 @@ def test_every_posix_only_call_in_the_package_is_guarded() -> None:
     print("\n".join(seen))
     assert "gpt2q_desktop.core.store.durable" in " ".join(seen), "the scan sees pid_alive's os.kill"
     assert not unguarded, unguarded
+
+
+def _git(*args: str) -> str | None:
+    """What ``git`` prints in this checkout (None without git or a checkout)."""
+    if shutil.which("git") is None:
+        return None
+    done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    return done.stdout if done.returncode == 0 else None
+
+
+def _attributes(paths: list[str], *names: str) -> dict[tuple[str, str], str]:
+    out = _git("check-attr", *names, "--", *paths) or ""
+    return {(path, name): value for path, name, value in (line.split(": ", 2) for line in out.splitlines())}
+
+
+def test_shell_scripts_keep_lf_and_binary_resources_stay_binary() -> None:
+    """Without ``.gitattributes`` Git on Windows checks shell scripts out with CRLF, and bash stops on the first
+    carriage return; images, weights and the tokenizer's files must come out byte for byte."""
+    tracked = (_git("ls-files") or "").splitlines()
+    if not tracked:
+        pytest.skip("not a git checkout")
+    scripts = [p for p in tracked if p.endswith(".sh") or _starts_with_shebang(ROOT / p)]
+    assert {"packaging/build.sh", ".ci/run"} <= set(scripts)
+    attrs = _attributes(scripts, "eol")
+    assert {p: attrs[(p, "eol")] for p in scripts} == dict.fromkeys(scripts, "lf")
+    exact = [p for p in tracked if p.endswith((".png", ".safetensors")) or p.startswith("resources/")]
+    attrs = _attributes(exact, "text")
+    assert {p: attrs[(p, "text")] for p in exact} == dict.fromkeys(exact, "unset")
+
+
+def _starts_with_shebang(path: Path) -> bool:
+    if path.suffix == ".py" or not path.is_file():
+        return False
+    with open(path, "rb") as fh:
+        return fh.read(2) == b"#!"
