@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 
 from gpt2q_desktop.core.checkpoints.checkpoint import CheckpointInfo
 from gpt2q_desktop.core.errors import CacheError, Gpt2qError, reason_of
-from gpt2q_desktop.core.files import file_problem, read_json
+from gpt2q_desktop.core.files import file_problem, open_regular, read_json
 from gpt2q_desktop.core.paths import data_dir
 from gpt2q_desktop.core.sizes import mb
 from gpt2q_desktop.core.store.digests import DigestIndex
@@ -128,13 +128,13 @@ class QuantCache:
         return manifest, path
 
     def load_tensors(self, key: str) -> tuple[dict[str, Any], dict[str, Any]]:
-        """The verified manifest and tensors of an entry; :class:`CorruptEntry` if anything is off. The tensors are
-        copies, the file unmapped (Windows cannot delete a mapped file; the copy takes some 20 ms on 12 layers)."""
-        from safetensors.torch import load_file
+        """The verified manifest and tensors of an entry (read, not mapped: Windows cannot delete a mapped file)."""
+        from safetensors.torch import load
 
         manifest, weights = self.payload(key)
         try:
-            tensors = {name: tensor.clone() for name, tensor in load_file(str(weights)).items()}
+            with open_regular(weights) as fh:
+                tensors = load(fh.read())
         except Exception as exc:
             raise CorruptEntry(key, f"unreadable weights ({reason_of(exc)})") from exc
         return manifest, tensors
