@@ -82,6 +82,20 @@ def test_the_window_says_to_install_the_visual_cpp_runtime_when_torchs_dlls_do_n
     assert "Visual C++ Redistributable" in (tmp_path / "data" / "logs" / "gpt2q.log").read_text(encoding="utf-8")
 
 
+
+def test_the_self_test_imports_torch_before_qt_on_windows_and_names_the_missing_runtime(tmp_path: Path) -> None:
+    """``python -m gpt2q_desktop.app.selftest`` runs the Qt checks first: on Windows torch must be imported before."""
+    code = AS_ON_WINDOWS + (
+        "import sys\nfrom gpt2q_desktop.app.selftest.run import run\ncode = run([])\n"
+        "print('Qt imported:', 'PySide6' in sys.modules)\nsys.exit(code)\n"
+    )
+    done = _python(code, tmp_path)
+    assert done.returncode == 1, done.stderr[-2000:]
+    verdict, qt = done.stdout.splitlines()[-2:]
+    assert verdict.startswith("self-test FAILED: PyTorch could not load its libraries (") and "fbgemm.dll" in verdict
+    assert "Visual C++ Redistributable" in verdict and qt == "Qt imported: False"
+
+
 POSIX_ONLY: dict[str, tuple[str, ...]] = {
     "/proc": ("OSError", "FileNotFoundError"),
     "os.kill": (),  # on Windows signal 0 is CTRL_C_EVENT: the call succeeds and does harm; only a platform check
