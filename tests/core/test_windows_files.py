@@ -140,3 +140,24 @@ def test_an_entry_windows_will_not_delete_stays_whole_and_clear_says_why(tiny_ch
     assert said.out.strip() == "deleted 0 entries"
     assert "could not be deleted (weights.safetensors is in use by another program" in " ".join(said.err.split())
     assert QuantCache().payload(report.cache_key)  # whole: manifest and weights checked
+
+
+def test_an_onnx_work_folder_windows_will_not_empty_yet_fails_nothing_and_is_swept_later(monkeypatch) -> None:
+    """An antivirus scanning a graph the build just wrote: the work folder stays, and the cache's sweep removes it
+    once this process is gone."""
+    from gpt2q_desktop.core.ort.pipeline import _work_dir
+    from gpt2q_desktop.core.store.model_cache import QuantCache
+
+    cache = QuantCache()
+    work = _work_dir(cache)
+    (Path(work.name) / "int8.onnx").write_bytes(b"graph")
+    real_unlink = os.unlink
+
+    def unlink(path: object, *args: object, **kwargs: object) -> None:
+        if str(path).endswith("int8.onnx"):
+            raise in_use(str(path))
+        real_unlink(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "unlink", unlink)
+    work.cleanup()
+    assert Path(work.name).parent == cache.root and Path(work.name).name.startswith(f".tmp-{os.getpid()}-")
