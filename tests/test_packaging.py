@@ -109,7 +109,7 @@ def test_pngs_are_rendered_from_the_svg() -> None:
     assert render_icons.main(["--check"]) == 0, "run: python packaging/render_icons.py"
 
 
-@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+@pytest.mark.skipif(sys.platform != "linux" or shutil.which("bash") is None, reason="a Linux desktop entry, by bash")
 def test_install_desktop_entry_for_the_user(tmp_path: Path) -> None:
     fake = tmp_path / "my bundle" / "gpt2q-desktop"
     fake.parent.mkdir()
@@ -128,6 +128,7 @@ def test_install_desktop_entry_for_the_user(tmp_path: Path) -> None:
     assert not desktop.exists()
 
 
+@pytest.mark.skipif(sys.platform == "win32" or shutil.which("bash") is None, reason="needs bash (not WSL's)")
 def test_shell_scripts_parse() -> None:
     for script in (
         PACKAGING / "build.sh",

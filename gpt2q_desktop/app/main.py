@@ -1,4 +1,8 @@
-"""``gpt2q-desktop``: build the window, paint it, then open the checkpoint (torch loads on the worker thread)."""
+"""``gpt2q-desktop``: build the window, paint it, then open the checkpoint (torch loads on the worker thread).
+
+On Windows torch is imported before Qt, as this module is imported (:func:`~..core.platforms.import_torch_first`):
+since torch 2.9 the other order can fail to load ``c10.dll``. There the window paints a little later.
+"""
 
 from __future__ import annotations
 
@@ -9,21 +13,27 @@ import sys
 from collections.abc import Sequence
 from types import TracebackType
 
-from PySide6.QtCore import QTimer
-from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QApplication
+from gpt2q_desktop.core.platforms import import_torch_first
 
-from gpt2q_desktop.core.logs import LOGGER, setup_logging
+TORCH_PROBLEM = import_torch_first()
+"""Why torch cannot load (its DLLs, on Windows), found before Qt is imported; None when it loads or is not loaded
+yet."""
 
-from ..version import __version__
-from .controllers.main_controller import MainController
-from .gc_guard import MainThreadCollector
-from .icon import ICON_NAME, app_icon
-from .models.history_model import HistoryModel
-from .platform_check import xcb_problem
-from .settings import APPLICATION, ORGANIZATION, AppSettings
-from .views.main_window import APP_TITLE, MainWindow
-from .worker import JobRunner
+from PySide6.QtCore import QTimer  # noqa: E402 - after torch, on Windows
+from PySide6.QtGui import QGuiApplication  # noqa: E402
+from PySide6.QtWidgets import QApplication, QMessageBox  # noqa: E402
+
+from gpt2q_desktop.core.logs import LOGGER, setup_logging  # noqa: E402
+
+from ..version import __version__  # noqa: E402
+from .controllers.main_controller import MainController  # noqa: E402
+from .gc_guard import MainThreadCollector  # noqa: E402
+from .icon import ICON_NAME, app_icon  # noqa: E402
+from .models.history_model import HistoryModel  # noqa: E402
+from .platform_check import xcb_problem  # noqa: E402
+from .settings import APPLICATION, ORGANIZATION, AppSettings  # noqa: E402
+from .views.main_window import APP_TITLE, MainWindow  # noqa: E402
+from .worker import JobRunner  # noqa: E402
 
 ENV_QUIT_AFTER_MS = "GPT2Q_QUIT_AFTER_MS"
 """Close the window after this many milliseconds (smoke checks)."""
@@ -60,9 +70,24 @@ def _install_excepthook(controller: MainController) -> None:
     sys.excepthook = hook
 
 
+def _cannot_start(problem: str, self_test: bool) -> int:
+    """Torch's DLLs did not load: say why and what to do, in the log, on stderr and (unless this is the self-test)
+    in a message box, as the window program has no console on Windows."""
+    setup_logging()
+    log.error("%s", problem)
+    if self_test:
+        return 1
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    app.setApplicationDisplayName(APP_TITLE)
+    QMessageBox.critical(None, APP_TITLE, problem)
+    return 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the window (or, with ``--self-test``, the self-test); returns the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
+    if TORCH_PROBLEM:
+        return _cannot_start(TORCH_PROBLEM, "--self-test" in args)
     if "--self-test" in args:
         from .selftest.run import run as self_test  # imported only when asked for
 

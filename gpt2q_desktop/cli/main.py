@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from gpt2q_desktop.core.errors import Gpt2qError
+from gpt2q_desktop.core.platforms import torch_load_problem
 
 from .commands import cmd_bench, cmd_compare, cmd_eval, cmd_export, cmd_quantize, cmd_sensitivity
 from .output import err
@@ -70,6 +71,13 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     except Gpt2qError as exc:
         log.debug("user error", exc_info=True)
         err(f"gpt2q: error: {exc}")
+        return 2
+    except Exception as exc:
+        problem = torch_load_problem(exc)  # Windows without the Visual C++ runtime: one line, what to install
+        if problem is None:
+            raise
+        log.debug("torch did not load", exc_info=True)
+        err(f"gpt2q: error: {problem}")
         return 2
     except KeyboardInterrupt:
         print("\ngpt2q: cancelled; the cache holds only complete entries (written whole or not at all).", file=sys.stderr)

@@ -17,7 +17,31 @@ MAX_BYTES = 2_000_000
 """The log file is rotated at this size (some 10,000 lines) ..."""
 BACKUPS = 2
 """... keeping this many older files (``gpt2q.log.1`` the newest)."""
+RETRY_AFTER = 20
+"""A rotation that failed is tried again once the file has grown by this fraction (1/20) of its size limit."""
 _OWN = "_gpt2q_own"  # marks the handlers set up here, so other handlers (the window's log pane) don't count
+
+
+class SharedRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """A rotating log file that the window and ``gpt2q`` commands write at the same time. On Windows a file another
+    process has open cannot be renamed (WinError 32): the standard handler then loses that record and every later
+    one ("--- Logging error ---"); this one writes on to the current file and tries the rotation again once the
+    file has grown a little (:data:`RETRY_AFTER`)."""
+
+    _next_try = 0
+
+    def shouldRollover(self, record: logging.LogRecord) -> bool:  # noqa: N802 - logging's name
+        return bool(super().shouldRollover(record)) and self.stream.tell() >= self._next_try
+
+    def doRollover(self) -> None:  # noqa: N802 - logging's name
+        try:
+            super().doRollover()
+        except OSError:
+            if self.stream is None:  # closed for the rename: the same file again, appended to
+                self.stream = self._open()
+            self._next_try = self.stream.seek(0, 2) + self.maxBytes // RETRY_AFTER
+        else:
+            self._next_try = 0
 
 
 def log_file() -> Path:
@@ -41,7 +65,7 @@ def setup_logging(verbose: bool = False) -> Path | None:
     path = log_file()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        handler = logging.handlers.RotatingFileHandler(path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8")
+        handler = SharedRotatingFileHandler(path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8")
     except OSError:
         return None
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(threadName)s %(message)s"))

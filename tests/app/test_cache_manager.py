@@ -10,6 +10,7 @@ from pathlib import Path
 from gpt2q_desktop.app.models.cache_model import HEADERS, CacheModel
 from gpt2q_desktop.cli.main import main
 from gpt2q_desktop.core.store.model_cache import QuantCache
+from tests.platform_marks import make_symlink
 
 
 def _column(model: CacheModel, header: str) -> list[str]:
@@ -52,7 +53,7 @@ def test_a_linked_entry_is_shown_as_a_link_and_deleting_it_removes_the_link_only
 
     entry = QuantCache().entries()[0]
     target = Path(shutil.move(str(entry.path), str(tmp_path / "moved")))
-    os.symlink(target, entry.path)
+    make_symlink(target, entry.path)
     controller = CacheController(None)
     controller.refresh()
     model = controller.model
@@ -63,3 +64,30 @@ def test_a_linked_entry_is_shown_as_a_link_and_deleting_it_removes_the_link_only
     controller.delete_selected()
     assert not os.path.lexists(entry.path) and sorted(p.name for p in target.iterdir()) == ["manifest.json", "model.onnx"]
     assert entry.key not in _column(controller.model, "Key") and controller.model.rowCount() == 1
+
+
+def test_an_entry_windows_will_not_delete_stays_listed_whole_and_the_dialog_says_which_file(
+    tiny_checkpoint: Path, monkeypatch
+) -> None:  # fmt: skip
+    """The window's cache manager on Windows, where another gpt2q has the entry's weights open: the entry is not
+    half deleted, it stays listed, and the dialog says which file is in use."""
+    import os
+
+    from gpt2q_desktop.app.controllers.cache_controller import CacheController
+    from tests.core.test_windows_files import _cached, in_use
+
+    _, report = _cached(tiny_checkpoint)
+    real_unlink = os.unlink
+
+    def unlink(path, *args, **kwargs) -> None:
+        if Path(str(path)).name == "weights.safetensors":
+            raise in_use(str(path))
+        real_unlink(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "unlink", unlink)
+    controller = CacheController(None)
+    controller.refresh()
+    controller.dialog.selected_rows = lambda: [0]  # type: ignore[method-assign]
+    controller.delete_selected()
+    assert _column(controller.model, "Key") == [report.cache_key] and QuantCache().payload(report.cache_key)
+    assert "weights.safetensors is in use by another program" in controller.dialog.summary.text()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import threading
 from pathlib import Path
@@ -14,6 +13,7 @@ from gpt2q_desktop.app.views.main_window import APP_TITLE, message_box
 from gpt2q_desktop.core.checkpoints.sources import find_hf_gpt2
 from gpt2q_desktop.core.options import RecipeOptions
 from gpt2q_desktop.core.runtimes import Runtime
+from tests.platform_marks import make_fifo
 
 
 def test_a_folder_refused_at_once_leaves_the_open_checkpoint_in_place(make_app, run, boxes, tmp_path, tiny_checkpoint):
@@ -66,7 +66,7 @@ def _snapshot(hub: Path, repo: str) -> Path:
 
 def test_a_fifo_in_the_hugging_face_cache_never_blocks_the_scan(tmp_path):
     hub = tmp_path / "hf" / "hub"
-    os.mkfifo(_snapshot(hub, "someone/stuck") / "config.json")
+    make_fifo(_snapshot(hub, "someone/stuck") / "config.json")
     good = _snapshot(hub, "someone/tiny-gpt2")
     (good / "config.json").write_text(json.dumps({"model_type": "gpt2"}))
     found: list = []

@@ -134,3 +134,33 @@ def test_a_noisy_timing_run_is_measured_again_then_marked(monkeypatch, tiny_chec
     assert row.as_dict()["noisy"] is True
     table = render_bench([BenchRow("m", 1, 8, "fp32_full", 10.0, 11.0, 400), row], 10.0, 2)
     assert "NOISY (int8 p90 is 9.0× its median)" in table and "--retries N" in table
+
+
+class _WorkingSet:
+    """Windows' ``K32GetProcessMemoryInfo``: a working set of 300 MiB, 450 MiB at its peak."""
+
+    def GetCurrentProcess(self) -> int:  # noqa: N802 - Windows' name
+        return -1
+
+    def K32GetProcessMemoryInfo(self, process, counters, size) -> int:  # noqa: N802
+        counters._obj.WorkingSetSize, counters._obj.PeakWorkingSetSize = 300 << 20, 450 << 20
+        return 1
+
+
+def test_serving_memory_is_measured_on_windows_and_never_a_zero_where_it_cannot_be(monkeypatch) -> None:
+    """Off Linux there is no ``/proc``: Windows says its working set; where nothing says, the row says so."""
+    import subprocess
+
+    from gpt2q_desktop.core.bench import serving_memory
+    from gpt2q_desktop.core.platforms import not_measured
+
+    monkeypatch.setattr(serving_memory.sys, "platform", "win32")
+    monkeypatch.setattr(serving_memory, "_kernel32", _WorkingSet)
+    assert (serving_memory._rss_mb("VmRSS"), serving_memory._rss_mb("VmHWM")) == (300.0, 450.0)
+
+    unmeasured = subprocess.CompletedProcess([], 0, stdout='{"base_mb": null, "peak_mb": null}\n', stderr="")
+    monkeypatch.setattr(serving_memory.subprocess, "run", lambda *a, **k: unmeasured)
+    assert serving_memory.serving_memory_mb(Path("m"), None, Path("d"), 1) == not_measured()
+    row = BenchRow("m", 2, 4, "int8", 1.0, 1.0, 10, extra={"serving_memory": not_measured("win32")})
+    table = render_bench([BenchRow("m", 2, 4, "fp32_full", 2.0, 2.0, 40), row], bandwidth_gbs=10.0, threads=1)
+    assert "serving memory not measured on Windows" in table

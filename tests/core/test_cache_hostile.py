@@ -20,6 +20,7 @@ from gpt2q_desktop.core.options import RecipeOptions
 from gpt2q_desktop.core.results import QuantizeReport
 from gpt2q_desktop.core.store.model_cache import QuantCache
 from gpt2q_desktop.core.torch_int8.pipeline import quantize_checkpoint
+from tests.platform_marks import make_fifo, make_symlink
 
 IDS = torch.tensor([[464, 3290, 318]])
 TIMEOUT = 240.0
@@ -198,7 +199,7 @@ def test_special_digest_index_is_ignored_and_left_alone(tiny_checkpoint: Path, d
     index = data_dir / "file-digests.json"
     data_dir.mkdir(parents=True)
     if kind == "fifo":
-        os.mkfifo(index)
+        make_fifo(index)
     else:
         index.mkdir()
     _, report = _in_thread(lambda: _quantize(tiny_checkpoint), index)
@@ -210,7 +211,7 @@ def test_special_digest_index_is_ignored_and_left_alone(tiny_checkpoint: Path, d
 
 def test_fifo_digest_index_cli(tiny_checkpoint: Path, data_dir: Path, capsys) -> None:
     data_dir.mkdir(parents=True)
-    os.mkfifo(data_dir / "file-digests.json")
+    make_fifo(data_dir / "file-digests.json")
     assert _in_thread(lambda: main(["quantize", str(tiny_checkpoint)]), data_dir / "file-digests.json") == 0
 
 
@@ -219,7 +220,7 @@ def test_fifo_in_an_entry_is_never_opened(tiny_checkpoint: Path, name: str) -> N
     _, first = _quantize(tiny_checkpoint)
     fifo = Path(first.cache_dir) / name
     fifo.unlink()
-    os.mkfifo(fifo)
+    make_fifo(fifo)
     listed = _in_thread(lambda: QuantCache().entries(), fifo)
     assert len(listed) == 1 and (name == "weights.safetensors" or listed[0].problem)
     _, second = _in_thread(lambda: _quantize(tiny_checkpoint), fifo)
@@ -353,7 +354,7 @@ def _linked_entry(tiny_checkpoint: Path, tmp_path: Path) -> tuple[Path, Path, Qu
     _, first = _quantize(tiny_checkpoint)
     link = Path(first.cache_dir)
     target = Path(shutil.move(str(link), str(tmp_path / "moved-entry")))
-    os.symlink(target, link)
+    make_symlink(target, link)
     return link, target, first
 
 
@@ -406,18 +407,16 @@ def test_deleting_a_linked_entry_removes_the_link_only(tiny_checkpoint: Path, tm
 
 
 def test_an_entry_that_cannot_be_deleted_gets_one_note_that_says_so(tiny_checkpoint: Path, monkeypatch) -> None:
-    import shutil
-
     _, first = _quantize(tiny_checkpoint)
     _tamper(Path(first.cache_dir) / "manifest.json", "fp32_bytes-abc")
-    real_rmtree = shutil.rmtree
+    real_unlink = os.unlink
 
     def refuse(path: Any, *args: Any, **kw: Any) -> None:
-        if Path(path).name == first.cache_key:
+        if Path(path).parent.name == first.cache_key:  # the entry's files
             raise PermissionError(13, "Permission denied")
-        real_rmtree(path, *args, **kw)
+        real_unlink(path, *args, **kw)
 
-    monkeypatch.setattr(shutil, "rmtree", refuse)
+    monkeypatch.setattr(os, "unlink", refuse)
     _, second = _quantize(tiny_checkpoint)
     unusable = [n for n in second.notes if first.cache_key in n]
     assert len(unusable) == 1 and "could not be deleted (Permission denied)" in unusable[0], second.notes

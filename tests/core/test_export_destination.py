@@ -14,6 +14,7 @@ from gpt2q_desktop.cli.main import main
 from gpt2q_desktop.core.options import RecipeOptions
 from gpt2q_desktop.core.ort.takeaway import ExportError, check_destination
 from gpt2q_desktop.core.session import Session
+from tests.platform_marks import make_symlink, posix_only
 
 KEY = "0123456789abcdef0123456789abcdef"
 
@@ -41,7 +42,7 @@ def _entry(data_dir: Path) -> Path:
 
 def _linked_cache(data_dir: Path, tmp_path: Path) -> Path:
     (data_dir / "cache").mkdir(parents=True)
-    os.symlink(data_dir / "cache", tmp_path / "elsewhere")
+    make_symlink(data_dir / "cache", tmp_path / "elsewhere")
     return tmp_path / "elsewhere" / "my-export"
 
 
@@ -80,7 +81,7 @@ def test_a_data_folder_reached_through_a_link_is_still_the_data_folder(
 ) -> None:  # fmt: skip
     real = tmp_path / "real-data"
     (real / "cache").mkdir(parents=True)
-    os.symlink(real, tmp_path / "data-link")
+    make_symlink(real, tmp_path / "data-link")
     monkeypatch.setenv("GPT2Q_DATA_DIR", str(tmp_path / "data-link"))
     session = Session()
     session.open(tiny_checkpoint)
@@ -119,6 +120,7 @@ def test_a_destination_that_cannot_be_created_is_refused_before_the_build(
     assert not no_build
 
 
+@posix_only
 @pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root writes into read-only folders")
 @pytest.mark.parametrize("exists", [True, False], ids=["the-folder", "its-parent"])
 def test_a_read_only_destination_is_refused_before_the_build(

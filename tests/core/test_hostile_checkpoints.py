@@ -29,9 +29,9 @@ from gpt2q_desktop.core.errors import (
     TokenizerError,
     UnsafeCheckpointError,
 )
+from tests.platform_marks import fifo_only, make_fifo, make_symlink, posix_only
 
 _WTE_WITHOUT_DATA = b'{"transformer.wte.weight": {"dtype": "F32", "shape": [50257, 64], "data_offsets": [0, 12865792]}}'
-fifo_only = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
 
 
 def _copy(src: Path, tmp_path: Path) -> Path:
@@ -243,14 +243,14 @@ def test_fifos_are_refused_without_blocking(tmp_path: Path, tiny_checkpoint: Pat
         (folder / "model.safetensors").unlink()
     else:
         (folder / name).unlink()
-    os.mkfifo(folder / name)
+    make_fifo(folder / name)
     _refused_fast(folder, error, f"{folder / name} is a named pipe (FIFO), not a file.")
 
 
 @fifo_only
 @pytest.mark.parametrize("fmt", [SAFETENSORS, PYTORCH_BIN])
 def test_weight_reader_refuses_a_fifo_itself(tmp_path: Path, fmt: str) -> None:
-    os.mkfifo(tmp_path / "weights")
+    make_fifo(tmp_path / "weights")
     with pytest.raises(CheckpointError, match="is a named pipe"):
         _within(lambda: read_state_dict((tmp_path / "weights",), fmt))
 
@@ -259,7 +259,7 @@ def test_weight_reader_refuses_a_fifo_itself(tmp_path: Path, fmt: str) -> None:
 def test_fifo_shard_named_by_the_index_is_refused(tmp_path: Path, tiny_checkpoint: Path) -> None:
     folder = _copy(tiny_checkpoint, tmp_path)
     (folder / "model.safetensors").unlink()
-    os.mkfifo(folder / "shard.safetensors")
+    make_fifo(folder / "shard.safetensors")
     (folder / "model.safetensors.index.json").write_text(json.dumps({"weight_map": {"a": "shard.safetensors"}}))
     _refused_fast(folder, CheckpointError, "'shard.safetensors', which is a named pipe (FIFO)")
 
@@ -268,8 +268,8 @@ def test_fifo_shard_named_by_the_index_is_refused(tmp_path: Path, tiny_checkpoin
     ("make", "cause"),
     [
         (lambda p: p.mkdir(), "is a folder, not a file."),
-        (lambda p: os.symlink(p.name, p), "is a symbolic link loop."),
-        (lambda p: os.symlink(os.devnull, p), "is a device, not a file."),
+        (lambda p: make_symlink(p.name, p), "is a symbolic link loop."),
+        pytest.param(lambda p: make_symlink(os.devnull, p), "is a device, not a file.", marks=posix_only),
     ],
 )
 def test_weights_that_are_not_files_name_the_real_cause(tmp_path: Path, tiny_checkpoint: Path, make, cause) -> None:
@@ -282,7 +282,7 @@ def test_weights_that_are_not_files_name_the_real_cause(tmp_path: Path, tiny_che
 
 def test_symlink_loop_checkpoint_folder_is_not_called_missing(tmp_path: Path) -> None:
     loop = tmp_path / "loop"
-    os.symlink(loop.name, loop)
+    make_symlink(loop.name, loop)
     message = _refused_fast(loop, CheckpointError, f"{loop} is a symbolic link loop.")
     assert "does not exist" not in message
 
@@ -336,7 +336,7 @@ def _break_finite(folder: Path, tmp_path: Path) -> Path:
 
 def _break_fifo(folder: Path, tmp_path: Path) -> Path:
     (folder / "model.safetensors").unlink()
-    os.mkfifo(folder / "model.safetensors")
+    make_fifo(folder / "model.safetensors")
     return folder
 
 
@@ -347,7 +347,7 @@ def _break_folder(folder: Path, tmp_path: Path) -> Path:
 
 
 def _break_loop(folder: Path, tmp_path: Path) -> Path:
-    os.symlink("loop", tmp_path / "loop")
+    make_symlink("loop", tmp_path / "loop")
     return tmp_path / "loop"
 
 
@@ -438,7 +438,7 @@ def test_a_bin_state_dict_with_non_text_keys_is_refused(tmp_path: Path, tiny_mod
 
 def test_a_dangling_tokenizer_json_beside_good_vocab_and_merges_is_skipped(tmp_path: Path, tiny_checkpoint: Path) -> None:
     folder = _copy(tiny_checkpoint, tmp_path)
-    os.symlink(tmp_path / "gone.json", folder / "tokenizer.json")
+    make_symlink(tmp_path / "gone.json", folder / "tokenizer.json")
     info = inspect_checkpoint(folder)
     assert info.tokenizer_dir == folder
     assert load_checkpoint(folder).tokenizer("Hello world", add_special_tokens=False)["input_ids"] == [15496, 995]

@@ -41,3 +41,30 @@ def test_the_log_file_rotates_and_keeps_info_lines(monkeypatch, undo_logging):
     assert [f.name for f in files] == ["gpt2q.log", "gpt2q.log.1", "gpt2q.log.2"][: logs.BACKUPS + 1]
     assert all(f.stat().st_size <= logs.MAX_BYTES for f in files)
     assert info_lines(path)[-1].endswith("line 099 of what the app did")
+
+
+def test_a_rotation_windows_refuses_loses_no_record(monkeypatch, capsys, undo_logging):
+    """On Windows the window and a ``gpt2q`` command write one log file; the file another process has open cannot
+    be renamed (WinError 32). Records go on to the current file, and the rotation happens once it can."""
+    import os
+
+    from tests.core.test_windows_files import in_use
+
+    monkeypatch.setattr(logs, "MAX_BYTES", 2_000)
+    path = setup_logging()
+    real_rename = os.rename
+
+    def refused(source: str, target: str) -> None:
+        raise in_use(source)
+
+    monkeypatch.setattr(os, "rename", refused)
+    for i in range(100):
+        logging.getLogger(LOGGER).info("line %03d of what the app did", i)
+    assert "Logging error" not in capsys.readouterr().err
+    assert len(info_lines(path)) == 100 and not path.with_name("gpt2q.log.1").exists()
+
+    monkeypatch.setattr(os, "rename", real_rename)
+    for i in range(100, 200):
+        logging.getLogger(LOGGER).info("line %03d of what the app did", i)
+    assert "Logging error" not in capsys.readouterr().err
+    assert path.with_name("gpt2q.log.1").exists() and info_lines(path)[-1].endswith("line 199 of what the app did")

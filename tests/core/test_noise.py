@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from gpt2q_desktop.core.measure.noise import LoadWatch, fix, sample_problems, verdict
 
 
@@ -90,3 +92,76 @@ def test_compare_under_a_cpu_hog_on_every_timed_core_marks_its_rows_noisy(traine
     assert all(r.noisy and r.as_dict()["noisy"] is True for r in rows)
     assert all(r.speedup_text().startswith("unreliable") for r in rows)
     assert "NOISY" in render(rows, "table") and rows[0].noise_text().endswith(fix(settings.threads))
+
+
+class _SystemTimes:
+    """Windows' ``GetSystemTimes`` (in 100 ns units; kernel time includes idle time) over a list of readings."""
+
+    def __init__(self, readings: list[tuple[int, int, int]]) -> None:
+        self.readings = readings
+
+    def GetSystemTimes(self, idle, kernel, user) -> int:  # noqa: N802 - Windows' name
+        idle._obj.value, kernel._obj.value, user._obj.value = self.readings.pop(0)
+        return 1
+
+
+class _HostStatistics:
+    """macOS's ``host_statistics(HOST_CPU_LOAD_INFO)`` (ticks: user, system, idle, nice) over a list of readings."""
+
+    def __init__(self, readings: list[tuple[int, int, int, int]]) -> None:
+        self.readings = readings
+
+    def host_statistics(self, host, flavor, ticks, count) -> int:
+        assert flavor == 3 and count._obj.value == 4
+        ticks[:] = self.readings.pop(0)
+        return 0  # KERN_SUCCESS
+
+
+def _watch(monkeypatch) -> float | None:
+    """What a load watch of one second says while this process itself uses no CPU."""
+    from gpt2q_desktop.core.measure import noise
+
+    clock = iter([100.0, 101.0])
+    monkeypatch.setattr(noise.time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(noise, "_own_seconds", lambda: 5.0)
+    return noise.LoadWatch().start().stop()
+
+
+def test_the_load_watch_sees_other_programs_on_windows(monkeypatch) -> None:
+    """Off Linux there is no ``/proc/stat``: Windows says its busy time through GetSystemTimes."""
+    import ctypes
+
+    from gpt2q_desktop.core.measure import system_cpu
+
+    s = 10_000_000  # one second in 100 ns
+    readings = [(50 * s, 60 * s, 20 * s), (50 * s + s // 2, 61 * s, 21 * s)]  # 2 s busy, 0.5 s idle, in 1 s
+    monkeypatch.setattr(system_cpu.sys, "platform", "win32")
+    monkeypatch.setattr(ctypes, "WinDLL", lambda name: _SystemTimes(readings), raising=False)
+    assert _watch(monkeypatch) == pytest.approx(1.5)
+
+
+def test_the_load_watch_sees_other_programs_on_macos(monkeypatch) -> None:
+    import ctypes
+    import os
+
+    from gpt2q_desktop.core.measure import system_cpu
+
+    tick = os.sysconf("SC_CLK_TCK")
+    readings = [(1000, 500, 9000, 0), (1000 + tick, 500 + tick // 2, 9000, 0)]  # 1.5 s busy in 1 s
+    monkeypatch.setattr(system_cpu.sys, "platform", "darwin")
+    monkeypatch.setattr(system_cpu, "_mac_host", lambda: 7)
+    monkeypatch.setattr(ctypes, "CDLL", lambda name: _HostStatistics(readings))
+    assert _watch(monkeypatch) == pytest.approx(1.5)
+
+
+def test_the_load_watch_says_nothing_where_the_os_does_not_say(monkeypatch) -> None:
+    import ctypes
+
+    from gpt2q_desktop.core.measure import system_cpu
+
+    def missing(name: str) -> None:
+        raise OSError(f"no {name}")
+
+    monkeypatch.setattr(system_cpu.sys, "platform", "win32")
+    monkeypatch.setattr(ctypes, "WinDLL", missing, raising=False)
+    assert _watch(monkeypatch) is None

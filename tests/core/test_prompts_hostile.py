@@ -14,6 +14,7 @@ from gpt2q_desktop.cli.output import StderrProgress
 from gpt2q_desktop.core.options import RecipeOptions, RunSettings
 from gpt2q_desktop.core.session import Session
 from gpt2q_desktop.core.text import printable, read_prompts, time_left
+from tests.platform_marks import make_fifo
 
 FAST = ["--repeats", "2", "--warmup", "0", "--threads", "1"]
 RAW = ("\x07", "\x1b", "\u202e")
@@ -117,7 +118,7 @@ def test_a_prompts_file_or_text_that_is_not_a_regular_file_is_refused_without_bl
     from gpt2q_desktop.core.measure.quality import read_text
 
     fifo = tmp_path / "prompts.txt"
-    os.mkfifo(fifo)
+    make_fifo(fifo)
     outcomes: list[str] = []
 
     def attempt(read) -> None:

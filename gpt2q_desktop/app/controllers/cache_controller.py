@@ -51,6 +51,7 @@ class CacheController(QObject):
                 cache.delete(entry.key)
             except (CacheError, OSError) as exc:
                 log.warning("could not delete cache entry %s: %s", entry.key, exc)
+                self.refresh()  # the rows deleted before it are gone; this one stays whole
                 self.dialog.show_summary(f"Could not delete {entry.source_name}: {exc}")
                 return
             log.info("deleted cache entry %s (%s)", entry.key, entry.source_name)

@@ -66,7 +66,12 @@ def run(argv: Sequence[str] | None = None) -> int:
         out("self-test FAILED: --min-agreement must be between 0 and 1")
         return 1
     from gpt2q_desktop.core.paths import demo_student_dir
+    from gpt2q_desktop.core.platforms import import_torch_first, torch_load_problem
 
+    problem = import_torch_first()  # on Windows, before the Qt checks import Qt
+    if problem:
+        out(f"self-test FAILED: {problem}")
+        return 1
     checkpoint = Path(args.checkpoint).expanduser() if args.checkpoint else demo_student_dir()
     prompts = [p for p in (args.prompt or DEFAULT_PROMPTS) if p.strip()]
     if not prompts:
@@ -90,7 +95,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # any crash (a module missing from a bundle, a broken plugin...) is a failure
         if sys.stderr is not None:
             traceback.print_exc()
-        out(f"self-test FAILED: {type(exc).__name__}: {exc}")
+        out(f"self-test FAILED: {torch_load_problem(exc) or f'{type(exc).__name__}: {exc}'}")
         return 1
     parts = [outcome.layers, outcome.agreement, outcome.speed]
     if outcome.qt:

@@ -156,17 +156,20 @@ def _time_variants(
 
 def _variant_extra(
     variant: str, figures: dict[str, Any], med: dict[str, float], checks: dict[str, Any]
-) -> dict[str, float]:
+) -> dict[str, Any]:
     """Quantize and cache-load seconds, serving memory, the ONNX Runtime figures and, for decode steps, streamed
     bytes and speedup."""
-    extra: dict[str, float] = {}
+    extra: dict[str, Any] = {}
     key = _size_key(variant)
     report = figures["reports"].get(key)
     if report is not None:
         extra["quantize_s"] = report.quantize_seconds
         extra["cache_load_s"] = figures["loads"][key].seconds
-    if figures["memory"].get(key) is not None:
-        extra["peak_rss_mb"], extra["model_rss_mb"] = figures["memory"][key]
+    memory = figures["memory"].get(key)
+    if isinstance(memory, tuple):
+        extra["peak_rss_mb"], extra["model_rss_mb"] = memory
+    elif memory:
+        extra["serving_memory"] = memory  # why it was not measured
     if variant in ORT_VARIANTS:
         extra.update(ort_extra(variant, figures["ort"], checks[variant], med))
     if variant.endswith("_decode"):

@@ -22,7 +22,7 @@ class BenchRow:
     bytes: int
     ratio_vs_fp32_full: float = 0.0
     ratio_vs_fp32_last: float = 0.0
-    extra: dict[str, float] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
     noise: str = ""
     """Why this variant's timing is unreliable (empty: clean)."""
 
@@ -59,6 +59,8 @@ def _notes(r: BenchRow, bandwidth_gbs: float) -> list[str]:
         notes.append(f"quantize {r.extra['quantize_s']:.2f}s, cache load {r.extra['cache_load_s']:.2f}s ({speed:.1f}×)")
     if "peak_rss_mb" in r.extra and r.variant in ("fp32_last", "int8", "int8_per_channel"):
         notes.append(f"serving: peak RSS {r.extra['peak_rss_mb']:.0f} MB, model {r.extra['model_rss_mb']:.0f} MB")
+    elif "serving_memory" in r.extra and r.variant in ("fp32_last", "int8", "int8_per_channel"):
+        notes.append(f"serving memory {r.extra['serving_memory']}")
     if r.variant in ORT_VARIANTS:
         notes += ort_notes(r.variant, r.extra)
     if "streamed_mb" in r.extra:

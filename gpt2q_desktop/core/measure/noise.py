@@ -2,8 +2,8 @@
 
 A pair of timings (FP32 and INT8, taken interleaved) is *noisy* when either one's samples spread widely (p90 far
 above the median), drift between the first and second half of the run, or when other programs kept the CPU
-busy while it ran (Linux: ``/proc/stat`` against this process's own CPU time). A noisy speedup is shown as
-unreliable, with the likely cause and the fix, never as a plain "slower".
+busy while it ran (the machine's busy time, :mod:`~.system_cpu`, against this process's own). A noisy speedup is
+shown as unreliable, with the likely cause and the fix, never as a plain "slower".
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from gpt2q_desktop.core.measure.metrics import percentile
+from gpt2q_desktop.core.measure.system_cpu import busy_seconds
 
 MAX_P90_OVER_MEDIAN = 1.5
 """p90 / median above this: the samples spread too widely (idle machines here stay under 1.2)."""
@@ -86,20 +87,6 @@ def noisy_each(
     return {name: v.reasons for name, v in verdicts.items() if v.noisy}
 
 
-def _busy_seconds() -> float | None:
-    """CPU seconds the whole machine has spent busy since boot (Linux), or None where unknown."""
-    try:
-        with open("/proc/stat", encoding="ascii") as fh:
-            fields = fh.readline().split()
-    except OSError:
-        return None
-    if not fields or fields[0] != "cpu":
-        return None
-    ticks = [int(x) for x in fields[1:9]]
-    idle = ticks[3] + ticks[4]  # idle + iowait
-    return (sum(ticks) - idle) / os.sysconf("SC_CLK_TCK")
-
-
 def _own_seconds() -> float:
     t = os.times()
     return t.user + t.system
@@ -109,12 +96,12 @@ class LoadWatch:
     """Measures how many cores' worth of CPU *other* programs used between :meth:`start` and :meth:`stop`."""
 
     def start(self) -> LoadWatch:
-        self._busy, self._own, self._wall = _busy_seconds(), _own_seconds(), time.monotonic()
+        self._busy, self._own, self._wall = busy_seconds(), _own_seconds(), time.monotonic()
         return self
 
     def stop(self) -> float | None:
         """Other programs' CPU use in cores (None where the OS does not say)."""
-        busy, wall = _busy_seconds(), time.monotonic() - self._wall
+        busy, wall = busy_seconds(), time.monotonic() - self._wall
         if busy is None or self._busy is None or wall <= 0:
             return None
         others = (busy - self._busy) - (_own_seconds() - self._own)

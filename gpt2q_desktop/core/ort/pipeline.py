@@ -71,12 +71,14 @@ def _cached(
 
 def _work_dir(cache: QuantCache) -> tempfile.TemporaryDirectory[str]:
     """A private folder for the child's files: inside the cache root (the same disk, so storing is a link) if
-    it can be made there, else in the system's temporary folder."""
+    it can be made there, else in the system's temporary folder. A file Windows will not delete yet (an antivirus
+    scanning it) does not fail the run: the cache's sweep removes the folder later."""
     try:
         cache.root.mkdir(parents=True, exist_ok=True)
-        return tempfile.TemporaryDirectory(dir=cache.root, prefix=f".tmp-{os.getpid()}-onnx-")
+        prefix = f".tmp-{os.getpid()}-onnx-"
+        return tempfile.TemporaryDirectory(dir=cache.root, prefix=prefix, ignore_cleanup_errors=True)
     except OSError:
-        return tempfile.TemporaryDirectory(prefix="gpt2q-onnx-")
+        return tempfile.TemporaryDirectory(prefix="gpt2q-onnx-", ignore_cleanup_errors=True)
 
 
 def _link_or_copy(src: Path, dst: Path) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 
 from gpt2q_desktop.core.errors import Gpt2qError, reason_of
 from gpt2q_desktop.core.results import QuantizeReport
+from gpt2q_desktop.core.store.durable import replace_retrying
 
 MODEL, CONFIG, TOKENIZER, README = "model.onnx", "config.json", "tokenizer.json", "README.md"
 
@@ -118,7 +119,7 @@ def _write(path: Path, data: str | None = None, source: Path | None = None) -> N
             shutil.copyfile(source, tmp)
         else:
             tmp.write_text(data or "", encoding="utf-8")
-        os.replace(tmp, path)
+        replace_retrying(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -131,7 +132,7 @@ def write_takeaway(out: Path, int8_graph: Path, config: dict[str, Any], tokenize
         _write(out / MODEL, source=int8_graph)
         _write(out / CONFIG, json.dumps(config, indent=2, sort_keys=True) + "\n")
         tokenizer.backend_tokenizer.save(str(out / f".{TOKENIZER}.tmp"))
-        os.replace(out / f".{TOKENIZER}.tmp", out / TOKENIZER)
+        replace_retrying(out / f".{TOKENIZER}.tmp", out / TOKENIZER)
         _write(out / README, _readme(name, report))
     except OSError as exc:
         raise ExportError(f"Could not write the export to {out} ({reason_of(exc)}).") from exc

@@ -4,18 +4,52 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
+import logging
 import os
 import shutil
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from gpt2q_desktop.core.errors import reason_of
 from gpt2q_desktop.core.files import open_regular
 
+log = logging.getLogger("gpt2q")
 TMP_PREFIX = ".tmp-"
 """Names of the folders and files a writer assembles before renaming them into place."""
+RENAME_PAUSES = (0.05, 0.1, 0.2, 0.4, 0.8)
+"""Seconds waited before each new try of a rename Windows refused because another program holds a file."""
+_WINDOWS_IN_USE = {5, 32}
+"""``ERROR_ACCESS_DENIED`` (also a mapped file's), ``ERROR_SHARING_VIOLATION``."""
+
+
+def in_use_on_windows(exc: BaseException) -> bool:
+    """True when *exc* is Windows refusing to rename or delete a file because a program has it open or mapped (an
+    antivirus or the search indexer for a moment, or a model loaded from it)."""
+    return getattr(exc, "winerror", None) in _WINDOWS_IN_USE
+
+
+def replace_retrying(source: str | Path, target: str | Path, pauses: tuple[float, ...] = RENAME_PAUSES) -> None:
+    """``os.replace(source, target)``, tried again after each of *pauses* while Windows refuses it because another
+    program holds a file; the last refusal raises a :class:`PermissionError` that says so. Other errors (and any
+    error off Windows) are raised at once."""
+    for tries, pause in enumerate((*pauses, None), start=1):
+        try:
+            os.replace(source, target)
+        except OSError as exc:
+            if not in_use_on_windows(exc):
+                raise
+            if pause is None:
+                why = f"{exc.strerror or exc}; still refused after {tries} tries over {sum(pauses):.1f} s"
+                raise PermissionError(exc.errno, f"{why}: another program holds the file", str(source)) from exc
+            time.sleep(pause)
+            continue
+        if tries > 1:
+            log.info("%s renamed on try %d (Windows refused it for a moment)", source, tries)
+        return
 
 
 def sha256_of(path: Path) -> str:
@@ -49,7 +83,7 @@ def atomic_write_text(path: Path, text: str) -> None:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        replace_retrying(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -61,6 +95,22 @@ def remove_path(path: Path) -> None:
         shutil.rmtree(path)
     elif os.path.lexists(path):
         path.unlink()
+
+
+def remove_folder(path: Path, last: str) -> None:
+    """Remove the folder *path*, its file *last* last: when Windows will not delete a file (in use), *last* and the
+    files after it are still there."""
+    for child in sorted(path.iterdir(), key=lambda p: p.name == last):
+        remove_path(child)
+    path.rmdir()
+
+
+def deletion_problem(exc: BaseException) -> str:
+    """Why a file could not be deleted, in words: on Windows mostly that another program has it open."""
+    if in_use_on_windows(exc):
+        name = Path(getattr(exc, "filename", None) or "a file").name
+        return f"{name} is in use by another program (a gpt2q window or command using this model, or an antivirus)"
+    return reason_of(exc)
 
 
 def link_target(path: Path) -> str | None:

@@ -25,6 +25,7 @@ from gpt2q_desktop.core.errors import Gpt2qError
 from gpt2q_desktop.core.options import TOP_K_SHOWN
 from gpt2q_desktop.core.paths import data_dir
 from gpt2q_desktop.core.results import ComparisonRow
+from gpt2q_desktop.core.store.durable import replace_retrying
 
 log = logging.getLogger("gpt2q")
 FILE_NAME = "history.sqlite3"
@@ -146,11 +147,11 @@ class HistoryStore:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         kept = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
         try:
-            self.path.rename(kept)
+            replace_retrying(self.path, kept)
             for suffix in ("-wal", "-shm"):
                 side = self.path.with_name(self.path.name + suffix)
                 if side.exists():
-                    side.rename(kept.with_name(kept.name + suffix))
+                    replace_retrying(side, kept.with_name(kept.name + suffix))
         except OSError as rename_error:
             raise HistoryError(f"The history database {self.path} is unusable ({exc}) and could not be set aside ({rename_error}).") from exc
         self.notes.append(f"The history database was unusable ({exc}); it was kept as {kept} and a new one started.")

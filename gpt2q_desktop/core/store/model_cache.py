@@ -28,17 +28,20 @@ from typing import Any, TypeVar
 
 from gpt2q_desktop.core.checkpoints.checkpoint import CheckpointInfo
 from gpt2q_desktop.core.errors import CacheError, Gpt2qError, reason_of
-from gpt2q_desktop.core.files import file_problem, read_json
+from gpt2q_desktop.core.files import file_problem, open_regular, read_json
 from gpt2q_desktop.core.paths import data_dir
 from gpt2q_desktop.core.sizes import mb
 from gpt2q_desktop.core.store.digests import DigestIndex
 from gpt2q_desktop.core.store.durable import (
     TMP_PREFIX,
     atomic_write_text,
+    deletion_problem,
     fsync_dir,
     link_target,
     pid_alive,
+    remove_folder,
     remove_path,
+    replace_retrying,
     sha256_of,
 )
 from gpt2q_desktop.core.store.manifest import CACHE_FORMAT, CacheEntry, CorruptEntry, manifest_problem
@@ -53,7 +56,7 @@ _T = TypeVar("_T")
 
 def _cause(exc: CacheError) -> str:
     """The reason behind a failed deletion, without the sentence around it."""
-    return reason_of(exc.__cause__) if exc.__cause__ is not None else str(exc)
+    return deletion_problem(exc.__cause__) if exc.__cause__ is not None else str(exc)
 
 
 class QuantCache:
@@ -125,12 +128,13 @@ class QuantCache:
         return manifest, path
 
     def load_tensors(self, key: str) -> tuple[dict[str, Any], dict[str, Any]]:
-        """The verified manifest and tensors of an entry; :class:`CorruptEntry` if anything is off."""
-        from safetensors.torch import load_file
+        """The verified manifest and tensors of an entry (read, not mapped: Windows cannot delete a mapped file)."""
+        from safetensors.torch import load
 
         manifest, weights = self.payload(key)
         try:
-            tensors = load_file(str(weights))
+            with open_regular(weights) as fh:
+                tensors = load(fh.read())
         except Exception as exc:
             raise CorruptEntry(key, f"unreadable weights ({reason_of(exc)})") from exc
         return manifest, tensors
@@ -195,7 +199,7 @@ class QuantCache:
             fsync_dir(tmp)
             final = self.entry_path(key)
             remove_path(final)
-            os.rename(tmp, final)
+            replace_retrying(tmp, final)
             fsync_dir(self.root)
         except BaseException as exc:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -217,9 +221,10 @@ class QuantCache:
             if link:
                 path.unlink()
             else:
-                shutil.rmtree(path)
+                remove_folder(path, last=MANIFEST)  # a file Windows will not delete leaves the entry whole
         except OSError as exc:
-            raise CacheError(f"The cache entry could not be deleted ({reason_of(exc)}).") from exc  # callers name it
+            problem = deletion_problem(exc)  # the callers name the entry
+            raise CacheError(f"The cache entry could not be deleted ({problem}).") from exc
         return link
 
     def take(self, key: str, what: str, load: Callable[[], _T], notes: list[str], cannot: str) -> _T | None:
