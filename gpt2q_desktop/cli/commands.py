@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from gpt2q_desktop.core.text import counted
 
-from .output import StderrProgress, err, notes
+from .output import StderrProgress, err, notes, print_data
 from .stores import save_history
 
 if TYPE_CHECKING:
@@ -82,9 +82,11 @@ def cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
             notes([row.note])
         rows.append(row)
     save_history(rows)
+    if args.format in ("json", "csv"):
+        print_data(render(rows, args.format).removesuffix("\n"), out)
+        return 0
     print(render(rows, args.format), end="", file=out)
-    if args.format in ("table", "markdown"):
-        print(("\n" if args.format == "markdown" else "") + summary(rows), file=out)
+    print(("\n" if args.format == "markdown" else "") + summary(rows), file=out)
     return 0
 
 
@@ -113,7 +115,9 @@ def cmd_bench(args: argparse.Namespace, out: TextIO) -> int:
     if args.json:
         print(json.dumps([r.as_dict() for r in rows], indent=2), file=out)
     else:
-        print(f"gpt2q bench: {counted(threads, 'thread')}, {counted(args.repeats, 'repeat')}, read bandwidth ≈ {bandwidth:.1f} GB/s", file=out)
+        kernels = ", ".join(dict.fromkeys(r.kernels for r in rows if r.kernels))
+        on = f", PyTorch INT8 on {kernels} kernels" if kernels else ""
+        print(f"gpt2q bench: {counted(threads, 'thread')}, {counted(args.repeats, 'repeat')}, read bandwidth ≈ {bandwidth:.1f} GB/s{on}", file=out)
         print(render_bench(rows, bandwidth, threads), end="", file=out)
     return 0
 
@@ -125,7 +129,7 @@ def _text_path(args: argparse.Namespace) -> Path:
 
 
 def cmd_eval(args: argparse.Namespace, out: TextIO) -> int:
-    from gpt2q_desktop.core.runtimes import runtime_label, runtimes_of
+    from gpt2q_desktop.core.runtimes import Runtime, runtime_label, runtimes_of
 
     text = _text_path(args)
     session = _session(args)
@@ -134,7 +138,8 @@ def cmd_eval(args: argparse.Namespace, out: TextIO) -> int:
         session.evaluate(text, args.max_tokens, _recipe(args), args.threads, StderrProgress(), None, rt) for rt in runtimes
     ]
     if args.json:
-        dicts = [{"text": str(text), "runtime": rt, **r.as_dict()} for rt, r in zip(runtimes, results)]
+        kernels = {rt: session.kernels if rt == Runtime.TORCH else None for rt in runtimes}
+        dicts = [{"text": str(text), "runtime": rt, "kernels": kernels[rt], **r.as_dict()} for rt, r in zip(runtimes, results)]
         print(json.dumps(dicts[0] if len(dicts) == 1 else dicts, indent=2), file=out)
         return 0
     for rt, result in zip(runtimes, results):
