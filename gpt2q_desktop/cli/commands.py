@@ -29,11 +29,22 @@ def _recipe(args: argparse.Namespace) -> RecipeOptions:
     )
 
 
+def _check_kernels(args: argparse.Namespace) -> None:
+    """The INT8 kernels GPT2Q_INT8_KERNELS names, refused before anything else when PyTorch runs: the error is
+    the only line."""
+    from gpt2q_desktop.core.runtimes import Runtime, runtimes_of
+    from gpt2q_desktop.core.torch_int8.kernels import chosen_kernels
+
+    if Runtime.TORCH in runtimes_of(getattr(args, "runtime", Runtime.TORCH)):
+        chosen_kernels()
+
+
 def _session(args: argparse.Namespace, require_tokenizer: bool = True, announce_int8: bool = True) -> Session:
     """A session on the checkpoint the arguments name (checked, not loaded yet); its INT8 reports go to stderr."""
     from gpt2q_desktop.core.paths import demo_student_dir
     from gpt2q_desktop.core.session import Session
 
+    _check_kernels(args)
     session = Session()
     path = Path(args.checkpoint) if args.checkpoint else demo_student_dir()
     info = session.open(path, args.tokenizer, require_tokenizer)
@@ -104,6 +115,7 @@ def cmd_bench(args: argparse.Namespace, out: TextIO) -> int:
     from gpt2q_desktop.core.measure.inference import default_threads
     from gpt2q_desktop.core.paths import demo_student_dir
 
+    _check_kernels(args)
     threads = args.threads or default_threads()
     demo = None if args.no_demo or not demo_student_dir().is_dir() else demo_student_dir()
     bandwidth = read_bandwidth_gbs(threads)
@@ -117,7 +129,8 @@ def cmd_bench(args: argparse.Namespace, out: TextIO) -> int:
     else:
         kernels = ", ".join(dict.fromkeys(r.kernels for r in rows if r.kernels))
         on = f", PyTorch INT8 on {kernels} kernels" if kernels else ""
-        print(f"gpt2q bench: {counted(threads, 'thread')}, {counted(args.repeats, 'repeat')}, read bandwidth ≈ {bandwidth:.1f} GB/s{on}", file=out)
+        timing = f"{counted(threads, 'thread')}, {counted(args.repeats, 'repeat')}"
+        print(f"gpt2q bench: {timing}, read bandwidth ≈ {bandwidth:.1f} GB/s{on}", file=out)
         print(render_bench(rows, bandwidth, threads), end="", file=out)
     return 0
 
@@ -138,8 +151,9 @@ def cmd_eval(args: argparse.Namespace, out: TextIO) -> int:
         session.evaluate(text, args.max_tokens, _recipe(args), args.threads, StderrProgress(), None, rt) for rt in runtimes
     ]
     if args.json:
-        kernels = {rt: session.kernels if rt == Runtime.TORCH else None for rt in runtimes}
-        dicts = [{"text": str(text), "runtime": rt, "kernels": kernels[rt], **r.as_dict()} for rt, r in zip(runtimes, results)]
+        dicts = [{"text": str(text), "runtime": rt, **r.as_dict()} for rt, r in zip(runtimes, results)]
+        for d in dicts:  # the INT8 kernels PyTorch ran on
+            d["kernels"] = session.kernels if d["runtime"] == Runtime.TORCH else None
         print(json.dumps(dicts[0] if len(dicts) == 1 else dicts, indent=2), file=out)
         return 0
     for rt, result in zip(runtimes, results):

@@ -20,6 +20,7 @@ from gpt2q_desktop.cli.main import main
 from gpt2q_desktop.core.bench.table import BenchRow
 from gpt2q_desktop.core.results import ComparisonRow, SideResult, Timing, TopToken
 from gpt2q_desktop.core.store.history import HistoryStore
+from gpt2q_desktop.core.torch_int8.kernels import chosen_kernels
 
 FAST = ["--repeats", "2", "--warmup", "0", "--threads", "1"]
 
@@ -51,7 +52,7 @@ def cp1252_streams() -> Iterator[io.BytesIO]:
 
 @pytest.fixture
 def bench_rows(monkeypatch: pytest.MonkeyPatch) -> list[BenchRow]:
-    """``gpt2q bench --layers 6 --no-demo`` without its minutes: rows that stand for run_bench's, for the CLI to print."""
+    """``gpt2q bench --layers 6 --no-demo`` without its minutes: rows that stand for run_bench's, for the CLI."""
     from gpt2q_desktop.core.bench import probes, run
 
     extra = {"quantize_s": 1.0, "cache_load_s": 0.1, "streamed_mb": 90.0, "ratio_vs_fp32_decode": 3.1}
@@ -123,6 +124,8 @@ def test_json_and_csv_through_a_cp1252_pipe_stay_exact_utf8(
         value = json.loads(text)
         if argv[0] in ("compare", "history"):
             assert [row["prompt"] for row in value] == [PROMPT]
+        if argv[0] in ("compare", "quantize", "eval"):  # the INT8 kernels PyTorch ran on
+            assert (value[0] if argv[0] == "compare" else value)["kernels"] == chosen_kernels()
 
 
 def test_a_real_cp1252_pipe_gets_escapes(tiny_checkpoint: Path) -> None:

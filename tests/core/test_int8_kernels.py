@@ -59,10 +59,10 @@ def test_a_bad_value_stops_the_cli_with_one_line(
     monkeypatch: pytest.MonkeyPatch, capsys, tiny_checkpoint: Path
 ) -> None:
     monkeypatch.setenv(KERNELS_ENV, "tpu")
-    assert main(["quantize", str(tiny_checkpoint)]) == 2
-    lines = capsys.readouterr().err.splitlines()
-    assert lines[-1].startswith("gpt2q: error: GPT2Q_INT8_KERNELS=tpu names no INT8 kernels") and len(lines) == 2
-    assert lines[0].startswith("tiny-gpt2:")  # the checkpoint's summary, then the error alone
+    said = "gpt2q: error: GPT2Q_INT8_KERNELS=tpu names no INT8 kernels gpt2q knows: set one of fbgemm, x86, qnnpack, or unset it."  # noqa: E501
+    for argv in (["quantize", str(tiny_checkpoint)], ["bench", "--no-demo"], ["compare", "--prompt", "The sky is"]):
+        assert main(argv) == 2
+        assert capsys.readouterr().err.splitlines() == [said], argv
 
 
 def test_kernels_are_part_of_the_cache_key_and_named_by_the_report(
