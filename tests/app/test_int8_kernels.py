@@ -8,8 +8,11 @@ from dataclasses import replace
 import pytest
 import torch
 
+from gpt2q_desktop.app.models.cache_model import HEADERS as CACHE_HEADERS
+from gpt2q_desktop.app.models.cache_model import CacheModel
 from gpt2q_desktop.app.models.history_model import HEADERS
 from gpt2q_desktop.core.results import Timing
+from gpt2q_desktop.core.store.model_cache import QuantCache
 
 pytestmark = pytest.mark.skipif(
     "qnnpack" not in torch.backends.quantized.supported_engines, reason="needs torch's qnnpack INT8 kernels"
@@ -26,6 +29,11 @@ def test_the_window_names_the_kernels_that_ran(make_app, run, monkeypatch, tiny_
     assert row.kernels == "qnnpack" and result.int8_card.title.text() == "<b>PyTorch INT8</b> · qnnpack"
     assert app.history.index(0, HEADERS.index("Runtime")).data() == "PyTorch (qnnpack)"
     assert app.window.statusBar().currentMessage().startswith("PyTorch (qnnpack): FP32 ")
+    cache = CacheModel()
+    cache.set_entries(QuantCache().entries())
+    assert [cache.index(0, CACHE_HEADERS.index(name)).data() for name in ("Runtime", "Holds")] == [
+        "PyTorch (qnnpack)", "INT8: per-tensor, lm_head INT8, embeddings INT8"
+    ]
 
     fp32_ms = row.fp32.timing.median_ms
     slower = replace(row, int8=replace(row.int8, timing=Timing(fp32_ms * 1.25, fp32_ms * 1.3, ())), noise=())

@@ -19,6 +19,7 @@ from gpt2q_desktop.core.checkpoints.synthetic import save_checkpoint
 from gpt2q_desktop.core.options import RecipeOptions
 from gpt2q_desktop.core.runtimes import Kernels
 from gpt2q_desktop.core.session import Session
+from gpt2q_desktop.core.store.model_cache import QuantCache
 from gpt2q_desktop.core.torch_int8 import kernels
 from gpt2q_desktop.core.torch_int8.kernels import KERNELS_ENV, KernelsError, chosen_kernels, platform_kernels
 
@@ -81,6 +82,9 @@ def test_kernels_are_part_of_the_cache_key_and_named_by_the_report(
     assert (fbgemm.kernels, qnnpack.kernels) == ("fbgemm", "qnnpack")
     assert " on qnnpack kernels," in qnnpack.summary() and qnnpack.as_dict()["kernels"] == "qnnpack"
     assert json.loads((Path(qnnpack.cache_dir) / "manifest.json").read_text())["kernels"] == "qnnpack"
+    listed = {entry.key: entry for entry in QuantCache().entries()}
+    assert listed[qnnpack.cache_key].describe().startswith("PyTorch (qnnpack) INT8: ")
+    assert listed[fbgemm.cache_key].as_dict()["kernels"] == "fbgemm"
 
 
 def _seed_folder(source: Path, out: Path) -> Path:
