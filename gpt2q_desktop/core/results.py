@@ -149,7 +149,7 @@ class ComparisonRow:
             prompt=str(d["prompt"]), tokens=int(d["prompt_tokens"]), note=str(d.get("note", "")),
             fp32=side(d["fp32"]), int8=side(d["int8"]), kl=float(d["kl"]), top5_overlap=float(d["top5_overlap"]),
             threads=int(d["threads"]), repeats=int(d["repeats"]), runtime=Runtime(d.get("runtime", Runtime.TORCH)),
-            kernels=Kernels(d["kernels"]) if d.get("kernels") is not None else None,
+            kernels=next((k for k in Kernels if k == d.get("kernels")), None),  # unknown: None, as in older rows
             noise=tuple(str(r) for r in d.get("noise_reasons", ())), checkpoint=str(d.get("checkpoint", "")),
             checkpoint_key=str(d.get("checkpoint_key", "")), recipe=str(d.get("recipe", "")),
             time=float(d.get("time", 0.0)),

@@ -236,3 +236,5 @@ def test_a_schema_1_database_gains_the_kernels_column_and_its_rows_read_as_unkno
     assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
     assert db.execute("SELECT kernels FROM rows ORDER BY id").fetchall() == [(None,), ("qnnpack",)]
     db.close()
+    future = {**_row().as_dict(), "kernels": "onednn"}  # kernels a later gpt2q may know: unknown, the row kept
+    assert ComparisonRow.from_dict(future).kernels is None
