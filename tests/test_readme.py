@@ -125,6 +125,10 @@ def run_gpt2q(argv: list[str]) -> tuple[int, str, str]:
 
 
 def test_readme_samples_print_what_the_code_prints(data_dir: Path) -> None:
+    from gpt2q_desktop.core.torch_int8.kernels import chosen_kernels
+
+    if chosen_kernels() != "fbgemm":  # an ARM processor, or GPT2Q_INT8_KERNELS
+        pytest.skip("the samples were printed on fbgemm's INT8 kernels (x86); others round differently")
     commands = samples(README.read_text(encoding="utf-8"))
     run = {shlex.split(c.text, comments=True)[1] for c in commands if c.text.startswith("gpt2q ")}
     assert {"quantize", "compare", "eval", "sensitivity", "cache", "history"} <= run, f"samples found: {run}"

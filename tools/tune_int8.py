@@ -22,9 +22,12 @@ from gpt2q_desktop.core.measure.inference import torch_threads
 from gpt2q_desktop.core.measure.metrics import percentile
 from gpt2q_desktop.core.options import RecipeOptions
 from gpt2q_desktop.core.quiet import quiet_torch
-from gpt2q_desktop.core.torch_int8.recipe import DynamicInt8Recipe, use_int8_kernels
+from gpt2q_desktop.core.runtimes import Kernels
+from gpt2q_desktop.core.torch_int8.kernels import use_int8_kernels
+from gpt2q_desktop.core.torch_int8.recipe import DynamicInt8Recipe
 
-ENGINES = ("x86", "fbgemm", "onednn", "qnnpack")
+ENGINES = tuple(Kernels)
+"""The INT8 kernels gpt2q can choose (``GPT2Q_INT8_KERNELS``)."""
 
 
 def variants(fp32: torch.nn.Module) -> dict[str, tuple[str | None, torch.nn.Module]]:

@@ -32,7 +32,8 @@ def rows_status(rows: Sequence[ComparisonRow]) -> str:
     parts = []
     for row in rows:
         verdict = "same token" if row.agree else "different tokens"
-        runtime = f"{runtime_label(row.runtime)}: " if len(rows) > 1 else ""
+        runtime = f"{runtime_label(row.runtime, row.kernels)}: " if len(rows) > 1 or row.kernels else ""
         fp32, int8 = visible_token(row.fp32.token), visible_token(row.int8.token)
-        parts.append(f"{runtime}FP32 {fp32} | INT8 {int8}: {verdict}, speedup {row.speedup_text()}")
+        speed = f"speedup {row.speedup_text()}" if row.noisy else f"INT8 {row.speedup_text()}"  # "INT8 1.25× slower"
+        parts.append(f"{runtime}FP32 {fp32} | INT8 {int8}: {verdict}, {speed}")
     return "; ".join(parts)

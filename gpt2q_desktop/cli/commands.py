@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from gpt2q_desktop.core.text import counted
 
-from .output import StderrProgress, err, notes
+from .output import StderrProgress, err, notes, print_data
 from .stores import save_history
 
 if TYPE_CHECKING:
@@ -29,11 +29,22 @@ def _recipe(args: argparse.Namespace) -> RecipeOptions:
     )
 
 
+def _check_kernels(args: argparse.Namespace) -> None:
+    """The INT8 kernels GPT2Q_INT8_KERNELS names, refused before anything else when PyTorch runs: the error is
+    the only line."""
+    from gpt2q_desktop.core.runtimes import Runtime, runtimes_of
+    from gpt2q_desktop.core.torch_int8.kernels import chosen_kernels
+
+    if Runtime.TORCH in runtimes_of(getattr(args, "runtime", Runtime.TORCH)):
+        chosen_kernels()
+
+
 def _session(args: argparse.Namespace, require_tokenizer: bool = True, announce_int8: bool = True) -> Session:
     """A session on the checkpoint the arguments name (checked, not loaded yet); its INT8 reports go to stderr."""
     from gpt2q_desktop.core.paths import demo_student_dir
     from gpt2q_desktop.core.session import Session
 
+    _check_kernels(args)
     session = Session()
     path = Path(args.checkpoint) if args.checkpoint else demo_student_dir()
     info = session.open(path, args.tokenizer, require_tokenizer)
@@ -82,9 +93,11 @@ def cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
             notes([row.note])
         rows.append(row)
     save_history(rows)
+    if args.format in ("json", "csv"):
+        print_data(render(rows, args.format).removesuffix("\n"), out)
+        return 0
     print(render(rows, args.format), end="", file=out)
-    if args.format in ("table", "markdown"):
-        print(("\n" if args.format == "markdown" else "") + summary(rows), file=out)
+    print(("\n" if args.format == "markdown" else "") + summary(rows), file=out)
     return 0
 
 
@@ -102,6 +115,7 @@ def cmd_bench(args: argparse.Namespace, out: TextIO) -> int:
     from gpt2q_desktop.core.measure.inference import default_threads
     from gpt2q_desktop.core.paths import demo_student_dir
 
+    _check_kernels(args)
     threads = args.threads or default_threads()
     demo = None if args.no_demo or not demo_student_dir().is_dir() else demo_student_dir()
     bandwidth = read_bandwidth_gbs(threads)
@@ -113,7 +127,10 @@ def cmd_bench(args: argparse.Namespace, out: TextIO) -> int:
     if args.json:
         print(json.dumps([r.as_dict() for r in rows], indent=2), file=out)
     else:
-        print(f"gpt2q bench: {counted(threads, 'thread')}, {counted(args.repeats, 'repeat')}, read bandwidth ≈ {bandwidth:.1f} GB/s", file=out)
+        kernels = ", ".join(dict.fromkeys(r.kernels for r in rows if r.kernels))
+        on = f", PyTorch INT8 on {kernels} kernels" if kernels else ""
+        timing = f"{counted(threads, 'thread')}, {counted(args.repeats, 'repeat')}"
+        print(f"gpt2q bench: {timing}, read bandwidth ≈ {bandwidth:.1f} GB/s{on}", file=out)
         print(render_bench(rows, bandwidth, threads), end="", file=out)
     return 0
 
@@ -125,7 +142,7 @@ def _text_path(args: argparse.Namespace) -> Path:
 
 
 def cmd_eval(args: argparse.Namespace, out: TextIO) -> int:
-    from gpt2q_desktop.core.runtimes import runtime_label, runtimes_of
+    from gpt2q_desktop.core.runtimes import Runtime, runtime_label, runtimes_of
 
     text = _text_path(args)
     session = _session(args)
@@ -135,6 +152,8 @@ def cmd_eval(args: argparse.Namespace, out: TextIO) -> int:
     ]
     if args.json:
         dicts = [{"text": str(text), "runtime": rt, **r.as_dict()} for rt, r in zip(runtimes, results)]
+        for d in dicts:  # the INT8 kernels PyTorch ran on
+            d["kernels"] = session.kernels if d["runtime"] == Runtime.TORCH else None
         print(json.dumps(dicts[0] if len(dicts) == 1 else dicts, indent=2), file=out)
         return 0
     for rt, result in zip(runtimes, results):

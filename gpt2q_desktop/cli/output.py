@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import sys
 import time
 from typing import TextIO
@@ -52,3 +53,16 @@ def notes(lines: list[str], first: str = "") -> None:
         err(first)
     for note in lines:
         err(f"note: {note}")
+
+
+def print_data(text: str, out: TextIO) -> None:
+    """JSON or CSV *text* (and a newline) on *out*, exact: a file or pipe whose encoding is not UTF-8 (cp1252 on
+    Windows) gets the UTF-8 bytes rather than escapes or a crash; a terminal gets text it can show."""
+    buffer = getattr(out, "buffer", None)
+    encoding = codecs.lookup(getattr(out, "encoding", None) or "utf-8").name
+    if encoding == "utf-8" or buffer is None or out.isatty():
+        print(text, file=out)
+        return
+    out.flush()
+    buffer.write((text + "\n").encode("utf-8"))
+    buffer.flush()

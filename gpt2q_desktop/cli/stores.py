@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, TextIO
 from gpt2q_desktop.core.sizes import mb
 from gpt2q_desktop.core.text import counted
 
-from .output import notes
+from .output import notes, print_data
 
 if TYPE_CHECKING:
     from gpt2q_desktop.core.results import ComparisonRow
@@ -24,10 +24,10 @@ def cmd_history(args: argparse.Namespace, out: TextIO) -> int:
     stored = store.load(args.checkpoint)
     rows = [s.row for s in stored]
     if args.json:
-        print(json.dumps([{"id": s.id, **s.row.as_dict()} for s in stored], indent=2, ensure_ascii=False), file=out)
+        print_data(json.dumps([{"id": s.id, **s.row.as_dict()} for s in stored], indent=2, ensure_ascii=False), out)
         return 0
     if args.format == "csv":
-        print(render(rows, "csv"), end="", file=out)
+        print_data(render(rows, "csv").removesuffix("\n"), out)
         return 0
     if not rows:
         print(f"no rows{f' of {args.checkpoint}' if args.checkpoint else ''} in {store.path}", file=out)

@@ -9,7 +9,7 @@ from typing import Any
 from gpt2q_desktop.core.measure.metrics import percentile, speedup
 from gpt2q_desktop.core.measure.noise import Verdict
 from gpt2q_desktop.core.options import RecipeOptions
-from gpt2q_desktop.core.runtimes import Runtime
+from gpt2q_desktop.core.runtimes import Kernels, Runtime
 from gpt2q_desktop.core.sizes import int8_change
 
 
@@ -88,6 +88,8 @@ class ComparisonRow:
     """The INT8 recipe, in words (``RecipeOptions.describe``)."""
     time: float = 0.0
     """When the row was measured (seconds since the epoch)."""
+    kernels: Kernels | None = None
+    """The INT8 kernels PyTorch's INT8 model ran on; None on ONNX Runtime (its own), or unknown (rows made before)."""
 
     @property
     def noisy(self) -> bool:
@@ -125,6 +127,7 @@ class ComparisonRow:
             "threads": self.threads,
             "repeats": self.repeats,
             "runtime": self.runtime,
+            "kernels": self.kernels,
             "noisy": self.noisy,
             "noise": self.noise_text(),
             "noise_reasons": list(self.noise),
@@ -146,6 +149,7 @@ class ComparisonRow:
             prompt=str(d["prompt"]), tokens=int(d["prompt_tokens"]), note=str(d.get("note", "")),
             fp32=side(d["fp32"]), int8=side(d["int8"]), kl=float(d["kl"]), top5_overlap=float(d["top5_overlap"]),
             threads=int(d["threads"]), repeats=int(d["repeats"]), runtime=Runtime(d.get("runtime", Runtime.TORCH)),
+            kernels=next((k for k in Kernels if k == d.get("kernels")), None),  # unknown: None, as in older rows
             noise=tuple(str(r) for r in d.get("noise_reasons", ())), checkpoint=str(d.get("checkpoint", "")),
             checkpoint_key=str(d.get("checkpoint_key", "")), recipe=str(d.get("recipe", "")),
             time=float(d.get("time", 0.0)),
@@ -172,6 +176,8 @@ class QuantizeReport:
     notes: list[str] = field(default_factory=list)
     runtime: Runtime = Runtime.TORCH
     """Where the INT8 model runs."""
+    kernels: Kernels | None = None
+    """The INT8 kernels PyTorch built it for (None on ONNX Runtime: it runs on its own)."""
 
     @property
     def size_ratio(self) -> float:
@@ -189,8 +195,9 @@ class QuantizeReport:
     def summary(self) -> str:
         source = f"from cache in {self.seconds:.2f} s" if self.cache_hit else f"in {self.seconds:.2f} s"
         where = f"{self.runtime.label}: " if self.runtime is Runtime.ONNXRUNTIME else ""
+        on = f" on {self.kernels} kernels" if self.kernels else ""
         return (
-            f"{where}{self.layers_quantized}/{self.layers_eligible} linear layers INT8, "
+            f"{where}{self.layers_quantized}/{self.layers_eligible} linear layers INT8{on}, "
             f"{self.embeddings_int8} embedding{'' if self.embeddings_int8 == 1 else 's'} INT8; "
             f"{int8_change(self.fp32_bytes, self.int8_bytes)}; {source}"
         )

@@ -50,18 +50,22 @@ def runtimes_of(choice: str) -> tuple[Runtime, ...]:
 
 
 class Kernels(_Word):
-    """torch's INT8 kernel libraries ("quantized engines"), in the order the recipe prefers them."""
+    """torch's INT8 kernel libraries ("quantized engines"); in this order the first one a build of torch has
+    serves a processor that is neither x86 nor ARM (``torch_int8.kernels`` chooses). ONNX Runtime brings its own
+    INT8 kernels (MLAS) that nobody chooses: its rows and reports name no kernels (None, ``null`` in JSON)."""
 
     FBGEMM = "fbgemm"
     X86 = "x86"
     QNNPACK = "qnnpack"
 
 
-def runtime_label(value: str) -> str:
-    """A runtime's (or the Runtime choice's) name for people; a word that names neither is shown as it is."""
+def runtime_label(value: str, kernels: str | None = None) -> str:
+    """A runtime's (or the Runtime choice's) name for people, with the INT8 *kernels* it ran on when they are
+    known: "PyTorch (qnnpack)"; a word that names neither is shown as it is."""
     if value == BOTH:
         return "Both"
     try:
-        return Runtime(value).label
+        label = Runtime(value).label
     except ValueError:
-        return value
+        label = value
+    return f"{label} ({kernels})" if kernels else label

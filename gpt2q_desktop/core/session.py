@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from gpt2q_desktop.core.checkpoints.checkpoint import CheckpointInfo, Opened, inspect_checkpoint, load_inspected
 from gpt2q_desktop.core.errors import Cancelled, CheckpointError, TokenizerError
 from gpt2q_desktop.core.options import AUTO_THREADS, RecipeOptions, RunSettings
-from gpt2q_desktop.core.runtimes import Runtime, runtime_label
+from gpt2q_desktop.core.runtimes import Kernels, Runtime, runtime_label
 from gpt2q_desktop.core.text import counted
 
 if TYPE_CHECKING:
@@ -47,6 +47,8 @@ class Session:
         self._loaded: LoadedCheckpoint | None = None
         self._int8: nn.Module | None = None
         self._int8_options: RecipeOptions | None = None
+        self.kernels: Kernels | None = None
+        """The INT8 kernels the current PyTorch INT8 model runs on (None until it exists)."""
         self._onnx: tuple[RecipeOptions, OrtCausalLM, OrtCausalLM] | None = None
         self.on_quantized: Callable[[QuantizeReport], None] | None = None
         """Called with the report each time a quantization (or a cache load) gives a new INT8 model."""
@@ -72,7 +74,7 @@ class Session:
 
     def close(self) -> None:
         """Hold no checkpoint (and no INT8 model) any more."""
-        self.info, self._loaded, self._int8, self._int8_options, self._onnx = None, None, None, None, None
+        self.info, self._loaded, self._int8, self._int8_options, self._onnx, self.kernels = (None,) * 6
 
     @property
     def fp32(self) -> nn.Module:
@@ -125,7 +127,7 @@ class Session:
             model, report = quantize_checkpoint(
                 info, options, lambda: self.fp32, cache, self._recipe or DEFAULT_RECIPE, progress, cancelled
             )
-            self._int8, self._int8_options = model, options
+            self._int8, self._int8_options, self.kernels = model, options, report.kernels
         log.info("INT8 model ready: %s", report.summary())
         for note in report.notes:
             log.info("Note: %s", note)
@@ -228,7 +230,8 @@ class Session:
                 eta = f", {time_left((time.monotonic() - start) / i * (total - i))}" if i >= timed_before_eta else ""
                 progress(i, total, f"Running prompt {i + 1} of {total}{eta}")
             for row in compare_encoded(pairs, self.tokenizer, prompt, settings):
-                yield replace(row, time=time.time(), **context)
+                kernels = self.kernels if row.runtime == Runtime.TORCH else None
+                yield replace(row, time=time.time(), kernels=kernels, **context)
         log.info("Compared FP32 and INT8 on %s on %s (%s)", counted(total, "prompt"), runtimes, context["recipe"])
         if progress is not None:
             progress(total, total, "Done")

@@ -82,7 +82,7 @@ def test_both_runtimes_show_four_results_and_two_history_rows(
     assert all("linear layers INT8" in line for line in result_lines[:2])
 
     column = HEADERS.index("Runtime")
-    assert [app.history.index(r, column).data() for r in range(2)] == ["PyTorch", "ONNX Runtime"]
+    assert [app.history.index(r, column).data() for r in range(2)] == [f"PyTorch ({rows[0].kernels})", "ONNX Runtime"]
     medians = [t for row in rows for t in (row.fp32.timing.median_ms, row.int8.timing.median_ms)]
     assert window.history_panel.chart.points == [tuple(medians)]
 

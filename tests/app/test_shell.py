@@ -84,6 +84,7 @@ def test_a_folder_dropped_on_the_window_is_opened(make_app, run, tiny_checkpoint
 
 def test_the_cache_manager_lists_and_deletes_entries(make_app, run, monkeypatch, data_dir, tiny_checkpoint):
     import gpt2q_desktop.app.controllers.cache_controller as cache_controller
+    from gpt2q_desktop.core.torch_int8.kernels import chosen_kernels
 
     opened: list[str] = []
     monkeypatch.setattr(cache_controller.QDesktopServices, "openUrl", lambda url: opened.append(url.toLocalFile()))
@@ -94,7 +95,7 @@ def test_the_cache_manager_lists_and_deletes_entries(make_app, run, monkeypatch,
     assert cache is not None and cache.dialog.isVisible()
     assert cache.model.rowCount() == 1
     assert cache.model.index(0, 0).data() == "tiny-gpt2"
-    assert cache.model.index(0, 1).data() == "PyTorch"
+    assert cache.model.index(0, 1).data() == f"PyTorch ({chosen_kernels()})"
     assert cache.model.index(0, 2).data().startswith("INT8: per-tensor")
     assert cache.dialog.summary.text().startswith("1 entry, ")
     cache.dialog.table.selectRow(0)

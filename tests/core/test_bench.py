@@ -13,6 +13,7 @@ from gpt2q_desktop.core.bench.ort_variants import ORT_VARIANTS, TORCH_TWIN
 from gpt2q_desktop.core.bench.probes import streamed_bytes_per_token
 from gpt2q_desktop.core.bench.run import VARIANTS, bench_model
 from gpt2q_desktop.core.bench.table import BenchRow, render_bench
+from gpt2q_desktop.core.torch_int8.kernels import chosen_kernels
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +37,9 @@ def test_bench_model_rows(tiny_rows: list[BenchRow]) -> None:
     assert by["int8"].extra["cache_load_s"] > 0 and by["int8"].extra["quantize_s"] > 0
     assert 0 < by["int8"].extra["model_rss_mb"] < by["int8"].extra["peak_rss_mb"]
     assert all(r.median_ms > 0 and r.p90_ms >= r.median_ms for r in rows)
+    assert {r.variant: r.kernels for r in rows if r.kernels} == dict.fromkeys(
+        ("int8_seed", "int8", "int8_per_channel", "int8_decode"), chosen_kernels()
+    ), "the kernels of PyTorch's INT8 variants, and only theirs"
     table = render_bench(rows, bandwidth_gbs=10.0, threads=2)
     noisy = any(r.noisy for r in rows)  # a busy machine adds the line that says so, and only then
     assert table.count("\n") == len(VARIANTS) + 2 + noisy and "floor" in table
@@ -105,7 +109,7 @@ def test_bench_cli_json_keys(monkeypatch, capsys, tiny_rows: list[BenchRow]) -> 
     code = main(["bench", "--layers", "1", "--prompt-tokens", "8", "--repeats", "1", "--warmup", "0", "--threads", "1", "--no-demo", "--json"])
     rows = json.loads(capsys.readouterr().out)
     assert code == 0 and [r["variant"] for r in rows] == list(VARIANTS)
-    assert all({"layers", "prompt_tokens", "variant", "median_ms", "p90_ms", "bytes"} <= set(r) for r in rows)
+    assert all({"layers", "prompt_tokens", "variant", "median_ms", "p90_ms", "bytes", "kernels"} <= set(r) for r in rows)
     assert {"top1_agree", "top1_of", "ratio_vs_torch"} <= set(rows[VARIANTS.index("ort_fp32")]["extra"])
 
 

@@ -107,8 +107,9 @@ def test_a_schema_created_by_another_process_while_waiting_is_not_taken_for_corr
     waiting = threading.Thread(target=lambda: opened.append(HistoryStore()))
     waiting.start()
     assert _SaysWhenItAsksForTheLock.asking.wait(30)  # the store has read schema 0 and asks for the write lock
-    for statement in filter(str.strip, _MIGRATIONS[0].split(";")):
-        other.execute(statement)
+    for version in range(SCHEMA_VERSION):
+        for statement in filter(str.strip, _MIGRATIONS[version].split(";")):
+            other.execute(statement)
     other.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     other.execute("COMMIT")
     waiting.join(timeout=30)
@@ -209,3 +210,31 @@ def test_an_old_row_with_a_huge_top_list_loads_cut(data_dir: Path) -> None:
     (back,) = HistoryStore().load()
     assert back.row.prompt == "old" and back.row.fp32.top == _huge_top(TOP_K_SHOWN).top
     assert len(back.row.int8.top) == TOP_K_SHOWN and back.row.int8.token == " token0"
+
+
+def test_a_schema_1_database_gains_the_kernels_column_and_its_rows_read_as_unknown(data_dir: Path) -> None:
+    from gpt2q_desktop.core.runtimes import Kernels
+
+    data_dir.mkdir(parents=True)
+    db = sqlite3.connect(data_dir / "history.sqlite3")
+    for statement in filter(str.strip, _MIGRATIONS[0].split(";")):
+        db.execute(statement)
+    old = _row("old", runtime="torch").as_dict()
+    del old["kernels"]  # as schema 1 stored it
+    db.execute(
+        "INSERT INTO rows (created, checkpoint, checkpoint_key, runtime, noisy, data) VALUES (?, ?, ?, ?, ?, ?)",
+        (1.0, "demo", "abc123", "torch", 0, json.dumps(old)),
+    )
+    db.execute("PRAGMA user_version = 1")
+    db.commit()
+    db.close()
+    store = HistoryStore()
+    store.add([_row("new", runtime="torch", kernels=Kernels.QNNPACK, time=2.0)])
+    assert [(s.row.prompt, s.row.kernels) for s in store.load()] == [("old", None), ("new", "qnnpack")]
+    store.close()
+    db = sqlite3.connect(data_dir / "history.sqlite3")
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert db.execute("SELECT kernels FROM rows ORDER BY id").fetchall() == [(None,), ("qnnpack",)]
+    db.close()
+    future = {**_row().as_dict(), "kernels": "onednn"}  # kernels a later gpt2q may know: unknown, the row kept
+    assert ComparisonRow.from_dict(future).kernels is None

@@ -7,6 +7,7 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 
+from gpt2q_desktop.core.runtimes import runtime_label
 from gpt2q_desktop.core.sizes import mb
 from gpt2q_desktop.core.store.manifest import CacheEntry
 
@@ -47,7 +48,7 @@ class CacheModel(QAbstractTableModel):
         if col == 0:
             return e.source_name
         if col == 1:
-            return "?" if e.problem else e.runtime.label
+            return "?" if e.problem else runtime_label(e.runtime, e.kernels)
         if col == 2:
             return f"unusable: {e.problem}" if e.problem else e.contents()
         if col == 3:

@@ -34,7 +34,7 @@ def _prompt(row: ComparisonRow) -> str:
 _COLUMNS: tuple[tuple[str, Callable[[ComparisonRow], Any], Callable[[Any], str]], ...] = (
     ("Prompt", _prompt, str),
     ("Checkpoint", lambda r: r.checkpoint, str),
-    ("Runtime", lambda r: r.runtime, runtime_label),
+    ("Runtime", lambda r: runtime_label(r.runtime, r.kernels), str),
     ("FP32 token", lambda r: r.fp32.token, visible_token),
     ("FP32 id", lambda r: r.fp32.token_id, str),
     ("FP32 p", lambda r: r.fp32.prob, prob_text),

@@ -95,8 +95,9 @@ class QuantizePanel(QGroupBox):
         for choice in RUNTIME_CHOICES:
             self.runtime.addItem(runtime_label(choice), choice)
         self.runtime.setToolTip(
-            "Where the FP32 and INT8 models run: PyTorch (fbgemm INT8 kernels), ONNX Runtime (the model exported "
-            "to ONNX, quantized by ONNX Runtime), or both side by side"
+            "Where the FP32 and INT8 models run: PyTorch (on the INT8 kernels made for this processor, fbgemm on x86 "
+            "and qnnpack on ARM, unless GPT2Q_INT8_KERNELS names others; the result says which ran), ONNX Runtime "
+            "(the model exported to ONNX, quantized by ONNX Runtime), or both side by side"
         )
         row = QHBoxLayout()
         row.addWidget(QLabel("Runtime"))

@@ -23,6 +23,7 @@ class RuntimeResult(QWidget):
 
     def __init__(self, runtime: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.runtime = runtime
         self.fp32_card = ResultCard(side_name(runtime, FP32), side_color(runtime, FP32))
         self.int8_card = ResultCard(side_name(runtime, INT8), side_color(runtime, INT8))
         self.agreement = QLabel()
@@ -53,15 +54,23 @@ class RuntimeResult(QWidget):
     def show_row(self, row: ComparisonRow) -> None:
         self.fp32_card.show_side(row.fp32)
         self.int8_card.show_side(row.int8)
+        self._name_int8(row.kernels)
         self.agreement.setText("same token" if row.agree else "<b>different tokens</b>")
         self.kl.setText(f"{row.kl:.2e} nats")
         self.overlap.setText(f"{row.top5_overlap:.0%}")
         self.speedup.setText(f"<b>{row.speedup_text()}</b>" if row.noisy else row.speedup_text())
         self.speedup.setToolTip(row.noise_text())
 
+    def _name_int8(self, kernels: str | None) -> None:
+        """The INT8 card's title, with the INT8 kernels it ran on when they are known: "PyTorch INT8 · qnnpack"."""
+        on = f" · {kernels}" if kernels else ""
+        self.int8_card.title.setText(f"<b>{side_name(self.runtime, INT8)}</b>{on}")
+        self.int8_card.title.setToolTip(f"Ran on torch's {kernels} INT8 kernels" if kernels else "")
+
     def clear(self) -> None:
         self.fp32_card.clear()
         self.int8_card.clear()
+        self._name_int8(None)
         for label in (self.agreement, self.kl, self.overlap, self.speedup):
             label.setText("–")
 

@@ -41,6 +41,7 @@ from gpt2q_desktop.core.results import QuantizeReport
 from gpt2q_desktop.core.session import Session
 from gpt2q_desktop.core.store.model_cache import QuantCache
 from gpt2q_desktop.core.text import counted
+from gpt2q_desktop.core.torch_int8.kernels import fitted, use_int8_kernels
 from gpt2q_desktop.core.torch_int8.modules import unique_tensor_bytes
 
 TORCH_VARIANTS = ("fp32_full", "fp32_last", "int8_seed", "int8", "int8_per_channel", "fp32_decode", "int8_decode")
@@ -52,11 +53,12 @@ def _seed_int8(fp32: nn.Module) -> tuple[nn.Module, int]:
     """The seed's recipe: ``quantize_dynamic`` on the unconverted model (only lm_head), and its file size."""
     from torch.ao.quantization import quantize_dynamic
 
+    kernels = use_int8_kernels()
     with quiet_torch():
         model = quantize_dynamic(fp32, {nn.Linear}, dtype=torch.qint8)
         buf = io.BytesIO()
         torch.save(model.state_dict(), buf)
-    return model, buf.tell()
+    return fitted(model, kernels), buf.tell()
 
 
 def _calls(
@@ -228,6 +230,7 @@ def _rows(
             ratio_vs_fp32_last=med["fp32_last"] / med[variant],
             extra=_variant_extra(variant, figures, med, checks),
             noise="; ".join(noise.get(variant, ())),
+            kernels=figures["reports"]["int8"].kernels if variant in TORCH_VARIANTS and "int8" in variant else None,
         )
         for variant in VARIANTS
     ]
@@ -264,7 +267,6 @@ def bench_model(
                 log(f"{name}: noisy timing ({'; '.join(sorted({r for rs in noise.values() for r in rs}))}), measuring again")
             rows += _rows(name, info, n, samples, sizes, figures, checks, noise)
         return rows
-
 
 
 def run_bench(

@@ -25,6 +25,8 @@ class BenchRow:
     extra: dict[str, Any] = field(default_factory=dict)
     noise: str = ""
     """Why this variant's timing is unreliable (empty: clean)."""
+    kernels: str | None = None
+    """The INT8 kernels a PyTorch INT8 variant ran on (None for FP32 and ONNX Runtime variants)."""
 
     @property
     def noisy(self) -> bool:

@@ -20,8 +20,9 @@ FORMATS = ("table", "json", "csv", "markdown")
 COLUMNS = (
     "prompt", "runtime", "fp32_token", "fp32_id", "fp32_prob", "fp32_median_ms", "fp32_p90_ms",
     "int8_token", "int8_id", "int8_prob", "int8_median_ms", "int8_p90_ms",
-    "agree", "kl", "top5_overlap", "speedup", "threads", "noisy", "checkpoint", "recipe", "time",
+    "agree", "kl", "top5_overlap", "speedup", "threads", "noisy", "checkpoint", "recipe", "time", "kernels",
 )  # fmt: skip
+"""CSV's columns; ``kernels`` (the INT8 kernels PyTorch ran on, empty on ONNX Runtime) came last, after the others."""
 
 
 def flat_row(row: ComparisonRow) -> dict[str, object]:
@@ -48,6 +49,7 @@ def flat_row(row: ComparisonRow) -> dict[str, object]:
         "checkpoint": row.checkpoint,
         "recipe": row.recipe,
         "time": row.time,
+        "kernels": row.kernels or "",
     }
 
 
@@ -63,7 +65,7 @@ def _display_cells(row: ComparisonRow, whole_prompt: bool = False) -> list[str]:
     to a column's width unless *whole_prompt* (Markdown: exports never cut a prompt)."""
     cells = [
         row.prompt.replace("\r\n", "↵").replace("\n", "↵") if whole_prompt else _short(row.prompt),
-        runtime_label(row.runtime), str(row.threads),
+        runtime_label(row.runtime, row.kernels), str(row.threads),
         f"{visible_token(row.fp32.token)} ({row.fp32.token_id})", f"{row.fp32.prob:.3f}",
         f"{row.fp32.timing.median_ms:.2f}", f"{row.fp32.timing.p90_ms:.2f}",
         f"{visible_token(row.int8.token)} ({row.int8.token_id})", f"{row.int8.prob:.3f}",

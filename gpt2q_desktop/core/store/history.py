@@ -29,7 +29,7 @@ from gpt2q_desktop.core.store.durable import replace_retrying
 
 log = logging.getLogger("gpt2q")
 FILE_NAME = "history.sqlite3"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_S = 5.0
 _MIGRATIONS: dict[int, str] = {
     0: """
@@ -44,6 +44,7 @@ _MIGRATIONS: dict[int, str] = {
         );
         CREATE INDEX rows_by_checkpoint ON rows (checkpoint, created);
     """,
+    1: "ALTER TABLE rows ADD COLUMN kernels TEXT",  # NULL: ONNX Runtime's own, or rows made before (unknown)
 }
 """From each schema version, the statements that lead to the next one."""
 
@@ -161,13 +162,13 @@ class HistoryStore:
     def add(self, rows: Iterable[ComparisonRow]) -> list[int]:
         """Store *rows* in one transaction; their ids."""
         values = [
-            (r.time or time.time(), r.checkpoint, r.checkpoint_key, r.runtime, int(r.noisy), json.dumps(_cut(r.as_dict()), ensure_ascii=False))
+            (r.time or time.time(), r.checkpoint, r.checkpoint_key, r.runtime, r.kernels, int(r.noisy), json.dumps(_cut(r.as_dict()), ensure_ascii=False))
             for r in rows
         ]
         with self._writing():
             return [
                 self._db.execute(
-                    "INSERT INTO rows (created, checkpoint, checkpoint_key, runtime, noisy, data) VALUES (?, ?, ?, ?, ?, ?)", v
+                    "INSERT INTO rows (created, checkpoint, checkpoint_key, runtime, kernels, noisy, data) VALUES (?, ?, ?, ?, ?, ?, ?)", v
                 ).lastrowid
                 for v in values
             ]

@@ -14,7 +14,7 @@ from typing import Any
 from gpt2q_desktop.core.checkpoints.config import finite_number
 from gpt2q_desktop.core.errors import CacheError
 from gpt2q_desktop.core.options import RecipeOptions
-from gpt2q_desktop.core.runtimes import Runtime
+from gpt2q_desktop.core.runtimes import Kernels, Runtime, runtime_label
 
 CACHE_FORMAT = 1
 LAYOUT_LISTS = ("quantized_linears", "int8_embeddings")
@@ -77,6 +77,8 @@ def manifest_problem(manifest: Any, key: str) -> str | None:
         return _onnx_problem(manifest)
     if "payload" in manifest:
         return "payload is not the torch weights file"
+    if manifest.get("kernels") not in (None, *(k.value for k in Kernels)):
+        return "kernels are not INT8 kernels gpt2q knows"
     return _options_problem(manifest.get("options")) or _layout_problem(manifest.get("layout"))
 
 
@@ -155,6 +157,14 @@ class CacheEntry:
             return Runtime.TORCH
 
     @property
+    def kernels(self) -> Kernels | None:
+        """The INT8 kernels a PyTorch entry is built for; None for an ONNX Runtime graph or an entry made before
+        they were recorded."""
+        kernels = self.manifest.get("kernels")
+        known = isinstance(kernels, str) and kernels in {k.value for k in Kernels}
+        return Kernels(kernels) if known and self.runtime is Runtime.TORCH else None
+
+    @property
     def graph(self) -> str | None:
         """``fp32`` or ``int8`` for an ONNX Runtime graph; None for a PyTorch entry."""
         graph = self.manifest.get("graph")
@@ -169,7 +179,7 @@ class CacheEntry:
 
     def describe(self) -> str:
         """What the entry holds, in words: its runtime, graph and recipe (or the problem that makes it unusable)."""
-        return f"unusable: {self.problem}" if self.problem else f"{self.runtime.label} {self.contents()}"
+        return f"unusable: {self.problem}" if self.problem else f"{runtime_label(self.runtime, self.kernels)} {self.contents()}"
 
     @property
     def created(self) -> float:
@@ -186,6 +196,7 @@ class CacheEntry:
             "options": self.manifest.get("options", {}),
             "recipe": self.manifest.get("backend"),
             "runtime": self.runtime,
+            "kernels": self.kernels,
             "graph": self.graph,
             "torch": self.manifest.get("torch"),
             "created": self.created,

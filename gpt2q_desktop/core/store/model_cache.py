@@ -3,7 +3,8 @@
 Each entry is a folder ``<data dir>/cache/<key>/`` holding one payload file, ``weights.safetensors`` (the torch
 recipe's INT8 and FP32 tensors, no pickle) or ``model.onnx`` (an ONNX Runtime graph, FP32 or INT8), and
 ``manifest.json`` (source, options, layout, checksums, figures). The key hashes the checkpoint's config and
-weight bytes, the recipe options, the recipe's name and the torch version (and onnx / onnxruntime's).
+weight bytes, the recipe options, the recipe's name and the torch version (and onnx / onnxruntime's, or the
+INT8 kernels of a torch entry).
 
 Writes are atomic: an entry is assembled in a ``.tmp-*`` folder, every file fsync-ed, then renamed into
 place, so a crash, a full disk or a cancel never leaves half an entry where a whole one is expected.
@@ -69,10 +70,12 @@ class QuantCache:
 
     # -- keys -----------------------------------------------------------------------------------
     def key_for(
-        self, info: CheckpointInfo, options: dict[str, Any], recipe: str, versions: dict[str, str] | None = None
-    ) -> str:
+        self, info: CheckpointInfo, options: dict[str, Any], recipe: str, versions: dict[str, str] | None = None,
+        kernels: str | None = None,
+    ) -> str:  # fmt: skip
         """The entry key of *recipe* with *options* on *info*'s weights; *versions* adds the libraries
-        (beyond torch) whose output the entry is."""
+        (beyond torch) whose output the entry is, *kernels* the INT8 kernels it is built for (a model made for
+        fbgemm is never served to a qnnpack run)."""
         import torch
 
         parts: dict[str, Any] = {
@@ -84,6 +87,8 @@ class QuantCache:
         }
         if versions:
             parts["versions"] = versions
+        if kernels:
+            parts["kernels"] = kernels
         return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32]
 
     # -- reading --------------------------------------------------------------------------------

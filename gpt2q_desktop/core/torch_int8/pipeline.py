@@ -15,7 +15,9 @@ from gpt2q_desktop.core.errors import CacheError
 from gpt2q_desktop.core.options import RecipeOptions
 from gpt2q_desktop.core.progress import CancelFn, ProgressFn
 from gpt2q_desktop.core.results import QuantizeReport
+from gpt2q_desktop.core.runtimes import Kernels
 from gpt2q_desktop.core.store.model_cache import QuantCache
+from gpt2q_desktop.core.torch_int8.kernels import use_int8_kernels
 from gpt2q_desktop.core.torch_int8.modules import (
     count_eligible,
     count_int8_embeddings,
@@ -41,8 +43,9 @@ def _report(qmodel: nn.Module, n_layer: int, recipe: QuantizationRecipe, options
 
 
 def _from_cache(
-    cache: QuantCache, key: str, config: Any, recipe: QuantizationRecipe, options: RecipeOptions, notes: list[str]
-) -> tuple[nn.Module, QuantizeReport] | None:
+    cache: QuantCache, key: str, config: Any, recipe: QuantizationRecipe, options: RecipeOptions, notes: list[str],
+    kernels: Kernels,
+) -> tuple[nn.Module, QuantizeReport] | None:  # fmt: skip
     """The cached INT8 model under *key*, or None; an unusable entry is noted in *notes* (naming it once) and deleted.
 
     The cache has checked the manifest's every field and the weights' checksum; tensors or a layout the recipe
@@ -63,7 +66,7 @@ def _from_cache(
         int8_bytes=int(manifest["weights_bytes"]),
         seconds=time.perf_counter() - start,
         quantize_seconds=float(manifest["quantize_seconds"]),
-        cache_hit=True, cache_dir=str(cache.entry_path(key)), cache_key=key, notes=notes,
+        cache_hit=True, cache_dir=str(cache.entry_path(key)), cache_key=key, notes=notes, kernels=kernels,
     )  # fmt: skip
 
 
@@ -81,14 +84,15 @@ def quantize_checkpoint(
     *load_fp32* is called only when the recipe has to run. A corrupt entry is reported in the notes,
     deleted and rebuilt; a cache that cannot be written leaves the in-memory model usable.
     """
+    kernels = use_int8_kernels(recipe.kernels)  # an unavailable choice is refused before any work
     config = gpt2_config(info)
-    key = cache.key_for(info, options.as_dict(), recipe.name)
+    key = cache.key_for(info, options.as_dict(), recipe.name, kernels=kernels)
     notes: list[str] = []
-    cached = _from_cache(cache, key, config, recipe, options, notes)
+    cached = _from_cache(cache, key, config, recipe, options, notes, kernels)
     if cached is not None:
         log.info("Cache hit: INT8 model loaded from %s", cached[1].cache_dir)
         return cached
-    log.info("Cache miss: quantizing %s with %s", info.name, recipe.name)
+    log.info("Cache miss: quantizing %s with %s on %s INT8 kernels", info.name, recipe.name, kernels)
     fp32 = load_fp32()
     qmodel, seconds = timed_quantize(recipe, fp32, options, progress, cancelled)
     flattened = recipe.flatten(qmodel)
@@ -97,6 +101,7 @@ def quantize_checkpoint(
     cache_dir = ""
     manifest = {
         "backend": recipe.name,
+        "kernels": kernels.value,
         "options": options.as_dict(),
         "layout": flattened.layout,
         "source": {"name": info.name, "path": str(info.path), "weight_format": info.weight_format},
@@ -113,5 +118,5 @@ def quantize_checkpoint(
     return qmodel, _report(
         qmodel, config.n_layer, recipe, options,
         fp32_bytes=fp32_bytes, int8_bytes=int8_bytes, seconds=seconds, quantize_seconds=seconds,
-        cache_hit=False, cache_dir=cache_dir, cache_key=key, notes=notes,
+        cache_hit=False, cache_dir=cache_dir, cache_key=key, notes=notes, kernels=kernels,
     )  # fmt: skip

@@ -1,9 +1,9 @@
 """The INT8 quantization recipe, behind one small interface so that another recipe can be added.
 
 :class:`DynamicInt8Recipe` converts every GPT-2 ``Conv1D`` into an exact ``nn.Linear`` (transposed
-weight), then quantizes each block linear to a dynamic INT8 linear (fbgemm kernels), optionally
-``lm_head`` too, and optionally stores the token/position embeddings as INT8 rows. GPT-2 ties ``wte``
-and ``lm_head``: when both are INT8 they share one INT8 matrix with per-row scales, stored once.
+weight), then quantizes each block linear to a dynamic INT8 linear (on the INT8 kernels :mod:`kernels`
+chooses), optionally ``lm_head`` too, and optionally stores the token/position embeddings as INT8 rows. GPT-2
+ties ``wte`` and ``lm_head``: when both are INT8 they share one INT8 matrix with per-row scales, stored once.
 
 A :class:`QuantizationRecipe` turns an FP32 model into a quantized one (:meth:`quantize`), flattens that
 into plain tensors + a layout for the cache (:meth:`flatten`) and builds the model back from them without
@@ -25,6 +25,7 @@ from gpt2q_desktop.core.options import RecipeOptions
 from gpt2q_desktop.core.progress import CancelFn, ProgressFn
 from gpt2q_desktop.core.quiet import quiet_torch
 from gpt2q_desktop.core.runtimes import Kernels
+from gpt2q_desktop.core.torch_int8.kernels import fitted, use_int8_kernels
 from gpt2q_desktop.core.torch_int8.modules import (
     Int8Embedding,
     convert_all_conv1d,
@@ -34,26 +35,6 @@ from gpt2q_desktop.core.torch_int8.modules import (
 )
 
 BLOCK_LINEARS = ("attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj")
-
-
-def use_int8_kernels(kernels: Kernels | None = None) -> Kernels:
-    """Select the INT8 kernel library *kernels* (torch's "quantized engine"), or else the first of
-    :class:`Kernels` available here; returns the library in use.
-
-    fbgemm, not its successor "x86", by measurement: on the 12-layer GPT-2 here (AVX-512), INT8 next-token
-    calls are about 9 % faster with fbgemm at 1 and 2 threads (``tools/tune_int8.py``).
-    """
-    available = torch.backends.quantized.supported_engines
-    if kernels is not None:
-        if kernels not in available:
-            raise Gpt2qError(f"The INT8 kernels '{kernels}' are not available here (only {', '.join(available)}).")
-        torch.backends.quantized.engine = Kernels(kernels).value
-        return Kernels(kernels)
-    for candidate in Kernels:
-        if candidate in available:
-            torch.backends.quantized.engine = candidate.value
-            return candidate
-    raise Gpt2qError(f"No INT8 kernels this tool knows are available here (only {', '.join(available)}).")
 
 
 @dataclass
@@ -68,6 +49,8 @@ class QuantizationRecipe(Protocol):
     """What any quantization recipe provides."""
 
     name: str
+    kernels: Kernels | None
+    """The INT8 kernels it builds with (None: :func:`~gpt2q_desktop.core.torch_int8.kernels.chosen_kernels`)."""
 
     def quantize(
         self, model: nn.Module, options: RecipeOptions, progress: ProgressFn | None, cancelled: CancelFn | None
@@ -85,7 +68,7 @@ class DynamicInt8Recipe:
 
     def __init__(self, kernels: Kernels | None = None) -> None:
         self.kernels = kernels
-        """The INT8 kernel library that packs the weights (None: fbgemm where available)."""
+        """The INT8 kernels that pack the weights (None: the platform's, or what ``GPT2Q_INT8_KERNELS`` says)."""
 
     def quantize(
         self,
@@ -96,7 +79,7 @@ class DynamicInt8Recipe:
     ) -> nn.Module:
         from torch.ao.quantization import default_dynamic_qconfig, per_channel_dynamic_qconfig
 
-        use_int8_kernels(self.kernels)
+        kernels = use_int8_kernels(self.kernels)
         qconfig = per_channel_dynamic_qconfig if options.per_channel else default_dynamic_qconfig
         qmodel = copy.deepcopy(model)
         convert_all_conv1d(qmodel)
@@ -129,7 +112,7 @@ class DynamicInt8Recipe:
                 int8, scales = per_row_int8(qmodel.transformer.wpe.weight.detach())
                 qmodel.transformer.wpe = Int8Embedding(int8, scales)
             step(done, "Done")
-        return qmodel.eval()
+        return fitted(qmodel.eval(), kernels)
 
     def flatten(self, qmodel: nn.Module) -> Flattened:
         import torch.ao.nn.quantized.dynamic as nnqd
@@ -175,7 +158,7 @@ class DynamicInt8Recipe:
         from gpt2q_desktop.core.checkpoints.weights import skeleton
         from gpt2q_desktop.core.torch_int8.stored import assign_plain, stored_embedding, stored_linear
 
-        use_int8_kernels(self.kernels)
+        kernels = use_int8_kernels(self.kernels)
         layout, tensors = flattened.layout, dict(flattened.tensors)
         model = skeleton(config)
         convert_all_conv1d(model)
@@ -192,7 +175,7 @@ class DynamicInt8Recipe:
         left = [n for n, t in [*model.named_parameters(), *model.named_buffers()] if t.is_meta]
         if left:
             raise ValueError(f"tensors missing for {left[:3]}")
-        return model.eval().requires_grad_(False)
+        return fitted(model.eval().requires_grad_(False), kernels)
 
 
 def _quantize_linear(qmodel: nn.Module, path: str, qconfig: Any) -> None:
