@@ -1,17 +1,11 @@
-"""A content-keyed store of quantized models in the user data directory.
+"""A content-keyed store of quantized models in the user data directory: ``<data dir>/cache/<key>/`` holds one
+payload, ``weights.safetensors`` (the torch recipe's tensors, no pickle) or ``model.onnx`` (an ONNX Runtime graph),
+and ``manifest.json``. The key hashes the checkpoint's config and weights, the recipe, its options and the library
+versions (and the INT8 kernels of a torch entry).
 
-Each entry is a folder ``<data dir>/cache/<key>/`` holding one payload file, ``weights.safetensors`` (the torch
-recipe's INT8 and FP32 tensors, no pickle) or ``model.onnx`` (an ONNX Runtime graph, FP32 or INT8), and
-``manifest.json`` (source, options, layout, checksums, figures). The key hashes the checkpoint's config and
-weight bytes, the recipe options, the recipe's name and the torch version (and onnx / onnxruntime's, or the
-INT8 kernels of a torch entry).
-
-Writes are atomic: an entry is assembled in a ``.tmp-*`` folder, every file fsync-ed, then renamed into
-place, so a crash, a full disk or a cancel never leaves half an entry where a whole one is expected.
-A corrupt or foreign entry is detected before use (checksum, manifest, layout) and never loaded; one that passes
-those checks but cannot be loaded whole (:meth:`QuantCache.take`: a tampered tensor or graph under a matching
-checksum) is deleted too. Only regular files are opened: a FIFO, device or socket in the cache never blocks a run.
-"""
+Writes are atomic (assembled in a ``.tmp-*`` folder, fsync-ed, renamed into place): a crash, a full disk or a
+cancel never leaves half an entry. A corrupt or foreign entry (checksum, manifest, layout) is never loaded; one
+that cannot be loaded whole (:meth:`QuantCache.take`) is deleted too. Only regular files are opened."""
 
 from __future__ import annotations
 
