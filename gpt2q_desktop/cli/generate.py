@@ -79,5 +79,6 @@ def cmd_generate(args: argparse.Namespace, out: TextIO) -> int:
         print(json.dumps(dicts[0] if len(dicts) == 1 else dicts, indent=2), file=out)
         return 0
     sampling = "greedy" if args.temperature == 0 else f"temperature {args.temperature:g}, seed {args.seed}"
-    print("\n\n".join(render(runtime_label(rt), pair, sampling) for rt, pair in zip(runtimes, pairs, strict=True)), file=out)
+    shown = [render(runtime_label(rt), pair, sampling) for rt, pair in zip(runtimes, pairs, strict=True)]
+    print("\n\n".join(shown), file=out)
     return 0

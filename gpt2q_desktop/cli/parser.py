@@ -151,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     x = sub.add_parser("export", help="write the INT8 model for ONNX Runtime to a folder that runs without gpt2q")
     x.add_argument("checkpoint", nargs="?", help="checkpoint folder (default: the bundled demo student)")
-    x.add_argument("out", type=Path, help="folder to write (model.onnx, config.json, tokenizer.json, README.md)")
+    x.add_argument("out", type=Path, help="folder to write (model.onnx, config.json, tokenizer.json, generate.py, README.md)")
     x.add_argument("--tokenizer", metavar="DIR", help="tokenizer folder, if not in the checkpoint folder")
     x.add_argument("--runtime", choices=(Runtime.ONNXRUNTIME.value,), default=Runtime.ONNXRUNTIME.value, help="the runtime to export for")
     x.add_argument("--force", action="store_true", help="write into a folder that is not empty")

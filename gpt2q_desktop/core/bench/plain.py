@@ -12,7 +12,6 @@ from __future__ import annotations
 import copy
 import os
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -63,7 +62,3 @@ class PlainInt8(OrtCausalLM):
         feed = {IDS: ids, **dict(zip(past_names(self.config.n_layer), past, strict=True))}
         logits, *presents = self.inference_session(torch.get_num_threads()).run(None, feed)
         return logits[:, positions], presents
-
-    def call(self, ids: np.ndarray, past: list[np.ndarray] | None = None) -> Any:
-        """One timed step: *ids* after *past* (empty: a prompt)."""
-        return self.run(ids, np.array([ids.shape[1] - 1]), past if past is not None else self.empty_past())

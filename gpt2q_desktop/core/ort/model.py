@@ -72,7 +72,7 @@ class OrtCausalLM:
         vocab = getattr(self.config, "vocab_size", None)
         if tuple(logits.shape) != (1, 1, vocab):
             raise ValueError(f"its logits for one token are {list(logits.shape)}, not [1, 1, {vocab}]")
-        want = self.empty_past()[0].shape[:2] + (1, self.empty_past()[0].shape[3])
+        want = (1, self.config.n_head, 1, self.config.n_embd // self.config.n_head)
         if len(presents) != 2 * self.config.n_layer or any(p.shape != want for p in presents):
             raise ValueError("its keys and values are not those of this model's blocks")
 
@@ -89,11 +89,6 @@ class OrtCausalLM:
         feed = {IDS: ids, POSITIONS: positions, **dict(zip(past_names(self.config.n_layer), past, strict=True))}
         logits, *presents = self.inference_session(torch.get_num_threads()).run(None, feed)
         return logits, presents
-
-    def logits(self, ids: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
-        """The logits [1, len(positions), vocab] at *positions* of the token ids *ids* [1, seq] (no past)."""
-        feed = (t.numpy().astype(np.int64, copy=False) for t in (ids, positions))
-        return torch.from_numpy(self.run(*feed, self.empty_past())[0])
 
     def __call__(self, input_ids: torch.Tensor, logits_to_keep: int = 0, use_cache: bool = False, **kw: Any) -> _Output:
         """As ``GPT2LMHeadModel``: the last *logits_to_keep* positions' logits (0: all) of *input_ids*; with a KV

@@ -5,8 +5,8 @@ the given ``positions`` of the new tokens ``[1, k, vocab]`` and each block's pre
 ``[1, heads, past + seq, head_dim]``. The names are optimum's: ``past_key_values.{i}.key`` / ``.value`` in,
 ``present.{i}.key`` / ``.value`` out. One graph serves the prompt (an empty past), each decode step (one token)
 and a corpus evaluation (every position asked for); its version is ``store.manifest.ONNX_GRAPH_FORMAT``.
-Attention is traced in its eager form: with SDPA the exporter failed on a symbolic new-token length beside a past
-(a stacked past; eager also gives fewer nodes).
+Attention is traced in its eager form: its graph has fewer nodes than SDPA's (101 against 121 for a 2-block
+model, no IsNaN guards).
 """
 
 from __future__ import annotations
