@@ -77,8 +77,8 @@ TABLE_MASKED = {"threads", "median ms", "p90 ms", "speedup"}
 
 
 def normalized(lines: list[str], data_dir: str | None = None) -> list[str]:
-    """*lines* with what varies between machines and runs masked: the data folder's path, durations (``0.71 s``),
-    speedups (``2.66×``), the timing columns and thread count of a compare table, a noisy run's marks. A table
+    """*lines* with what varies between machines and runs masked: the data folder's path, durations (``0.71 s``,
+    ``8.12 ms``), speedups (``2.66×``), the timing columns and thread count of a compare table, a noisy run's marks. A table
     row becomes its cells joined by `` | ``, so column widths that follow a masked figure do not matter."""
     out: list[str] = []
     masked: list[int] | None = None  # the masked columns of the table being read, if any
@@ -103,6 +103,8 @@ def normalized(lines: list[str], data_dir: str | None = None) -> list[str]:
             line = " | ".join(cells)
         line = re.sub(r"\d+\.\d+ s\b", "… s", line)
         line = re.sub(r"\d+\.\d+×", "…×", line)
+        line = re.sub(r"\d+\.\d+ ms\b", "… ms", line)  # generate's milliseconds per token
+        line = re.sub(r", \d+ threads?:$", ", … threads:", line)  # generate's thread count
         line = re.sub(r" \(\d+ noisy rows? left out\)", "", line)
         line = line.replace("speedup unreliable", "median speedup …×")
         out.append(line)
@@ -172,3 +174,8 @@ def test_masks_hide_times_not_results() -> None:
     assert normalized([quantized]) == normalized([quantized.replace("0.71", "12.50")])
     assert normalized([quantized]) != normalized([quantized.replace("16.3", "16.4")])
     assert normalized(["/tmp/x/cache: 1 entry"], "/tmp/x") == [f"{SHOWN_DATA_DIR}/cache: 1 entry"]
+    steps = ["PyTorch, greedy, 1 thread:", "  INT8  first token 8.12 ms, then median 7.02 ms, p90 7.90 ms per token"]
+    assert normalized(steps) == normalized(
+        [steps[0].replace("1 thread", "3 threads"), steps[1].replace("7.02", "12.50")]
+    )
+    assert normalized(["  INT8  It was│ a"]) != normalized(["  INT8  It was│ the"])

@@ -18,6 +18,7 @@ from gpt2q_desktop.core.errors import Gpt2qError
 from gpt2q_desktop.core.platforms import torch_load_problem
 
 from .commands import cmd_bench, cmd_compare, cmd_eval, cmd_export, cmd_quantize, cmd_sensitivity
+from .generate import cmd_generate
 from .output import err
 from .stores import cmd_cache, cmd_history
 
@@ -27,6 +28,7 @@ COMMANDS = {
     "quantize": cmd_quantize,
     "compare": cmd_compare,
     "export": cmd_export,
+    "generate": cmd_generate,
     "bench": cmd_bench,
     "eval": cmd_eval,
     "sensitivity": cmd_sensitivity,

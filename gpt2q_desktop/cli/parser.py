@@ -43,6 +43,17 @@ def _at_least(minimum: int) -> Any:
     return parse
 
 
+def _temperature(text: str) -> float:
+    """An argparse type: a sampling temperature (0 means greedy)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number: {text!r}") from None
+    if not 0.0 <= value <= 100.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 100: {value}")
+    return value
+
+
 def _add_checkpoint_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("checkpoint", nargs="?", help="checkpoint folder (default: the bundled demo student)")
     p.add_argument("--tokenizer", metavar="DIR", help="tokenizer folder, if not in the checkpoint folder")
@@ -101,6 +112,27 @@ def _add_bench(sub: Any) -> None:
     b.add_argument("--json", action="store_true", help="print a JSON list of rows")
 
 
+def _add_generate(sub: Any) -> None:
+    """``gpt2q generate``: a prompt, tokens, sampling, threads, runtime and recipe."""
+    g = sub.add_parser("generate", help="FP32 and INT8 continue a prompt: both texts, where they part, ms per token")
+    _add_checkpoint_args(g)
+    g.add_argument("--prompt", required=True, metavar="TEXT", help="the prompt to continue")
+    g.add_argument(
+        "--tokens", type=_at_least(1), default=20, metavar="N", help="tokens each model generates (default 20)"
+    )
+    g.add_argument("--temperature", type=_temperature, default=0.0, metavar="T", help="sample at T (default 0: greedy)")
+    g.add_argument("--seed", type=_at_least(0), default=0, metavar="S", help="seed of the sampling (default 0)")
+    g.add_argument(
+        "--threads",
+        type=_at_least(1),
+        default=RUN.threads,
+        help="threads of both runtimes (default: cores - 1, at least 1, at most 8)",
+    )
+    _add_runtime_arg(g)
+    g.add_argument("--json", action="store_true", help="print one JSON object (a list of two with --runtime both)")
+    _add_recipe_args(g)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from gpt2q_desktop.version import __version__
 
@@ -119,12 +151,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     x = sub.add_parser("export", help="write the INT8 model for ONNX Runtime to a folder that runs without gpt2q")
     x.add_argument("checkpoint", nargs="?", help="checkpoint folder (default: the bundled demo student)")
-    x.add_argument("out", type=Path, help="folder to write (model.onnx, config.json, tokenizer.json, README.md)")
+    x.add_argument("out", type=Path, help="folder to write (model.onnx, config.json, tokenizer.json, generate.py, README.md)")
     x.add_argument("--tokenizer", metavar="DIR", help="tokenizer folder, if not in the checkpoint folder")
     x.add_argument("--runtime", choices=(Runtime.ONNXRUNTIME.value,), default=Runtime.ONNXRUNTIME.value, help="the runtime to export for")
     x.add_argument("--force", action="store_true", help="write into a folder that is not empty")
     _add_recipe_args(x)
 
+    _add_generate(sub)
     _add_bench(sub)
 
     e = sub.add_parser("eval", help="perplexity, KL, Δp and top-1 agreement of FP32 vs INT8 over a text")

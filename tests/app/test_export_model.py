@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QFileDialog
 
 from gpt2q_desktop.app.jobs import ExportJob
 
-WRITTEN = ["README.md", "config.json", "model.onnx", "tokenizer.json"]
+WRITTEN = ["README.md", "config.json", "generate.py", "model.onnx", "tokenizer.json"]
 
 
 def _choose(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 from pathlib import Path
 
@@ -59,37 +58,21 @@ def test_bench_ort_rows(tiny_rows: list[BenchRow]) -> None:
         assert by[variant].extra["int8_matmuls"] == by[variant].extra["weight_matmuls"] == 9
         assert by[variant].bytes <= 0.3 * by["ort_fp32"].bytes
     assert by["ort_int8"].extra["cache_load_s"] > 0 and by["ort_int8"].extra["quantize_s"] > 0
-    assert by["ort_fp32_decode"].bytes == pytest.approx(by["ort_fp32"].bytes, rel=0.05)
+    assert by["ort_fp32_decode"].bytes == by["ort_fp32"].bytes and by["ort_int8_decode"].bytes == by["ort_int8"].bytes
     table = render_bench(tiny_rows, bandwidth_gbs=10.0, threads=2)
     assert "top-1 = torch FP32 on 8/8 prompts" in table and "9/9 weight MatMuls INT8" in table
 
 
-def test_decode_graph_matches_torch(tmp_path: Path) -> None:
-    import torch
-    from transformers import DynamicCache
-
-    from gpt2q_desktop.core.checkpoints.synthetic import make_gpt2
-    from gpt2q_desktop.core.measure.inference import kv_step
-    from gpt2q_desktop.core.ort.decode import OrtDecodeStep, build_decode_graphs, stacked_past
-
-    model = make_gpt2(2, n_embd=64, n_head=4, vocab_size=1000, n_positions=64)
-    fp32_path, int8_path, counts, _ = build_decode_graphs(model, tmp_path)
-    assert counts.layers_quantized == counts.layers_eligible == 9 and counts.embeddings_int8 == 1
-    gen = torch.Generator().manual_seed(0)
-    past = DynamicCache(config=model.config)
-    with torch.inference_mode():
-        kv_step(model, torch.randint(0, 1000, (1, 7), generator=gen), past)
-        keys, values = stacked_past(past)
-        token = torch.randint(0, 1000, (1, 1), generator=gen)
-        grown = copy.deepcopy(past)
-        want = kv_step(model, token, grown)
-    logits, present_keys, present_values = OrtDecodeStep(fp32_path, model.config)(token.numpy(), keys, values)
-    assert present_keys.shape == (2, 1, 4, 8, 16) and present_values.shape == present_keys.shape
-    assert abs(torch.from_numpy(logits[0, -1]) - want).max() < 1e-4
-    assert abs(torch.from_numpy(present_keys) - torch.from_numpy(stacked_past(grown)[0])).max() < 1e-4
-    int8_logits = OrtDecodeStep(int8_path, model.config)(token.numpy(), keys, values)[0]
-    assert int(int8_logits.argmax()) == int(want.argmax())
-    assert int8_path.stat().st_size < 0.5 * fp32_path.stat().st_size
+def test_bench_times_the_plain_recipe_beside_the_tools(tiny_rows: list[BenchRow]) -> None:
+    by = {r.variant: r for r in tiny_rows}
+    for plain, rivals in (("ort_int8_plain", ("int8", "int8_per_channel", "ort_int8", "ort_int8_per_channel")),
+                          ("ort_int8_plain_decode", ("int8_decode", "ort_int8_decode"))):  # fmt: skip
+        fastest = min(rivals, key=lambda k: by[k].median_ms)
+        assert by[plain].extra["fastest_vs_plain"] == pytest.approx(by[plain].median_ms / by[fastest].median_ms)
+        assert f"this tool's fastest INT8 ({fastest}) " in render_bench([by["fp32_full"], by[plain]], 10.0, 2)
+        assert by[plain].extra["top1_of"] == 8 and by[plain].prompt_tokens == (1 if plain.endswith("_decode") else 4)
+    # the plain recipe stores the vocabulary matrix twice (untied lm_head and the embedding)
+    assert by["ort_int8_plain"].bytes > 1.5 * by["ort_int8"].bytes
 
 
 def test_streamed_bytes_shrink_fourfold(tiny_model) -> None:

@@ -29,10 +29,34 @@ def fp32_graph(tmp_path_factory: pytest.TempPathFactory, tiny_model) -> Path:
 
 
 def _run(path: Path, ids: torch.Tensor, positions: list[int]) -> np.ndarray:
+    """The logits at *positions* of *ids*, read as a prompt (an empty past for each of the tiny model's 2 blocks)."""
     import onnxruntime as ort
 
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    return session.run(None, {"input_ids": ids.numpy(), "positions": np.array(positions, dtype=np.int64)})[0]
+    past = {
+        f"past_key_values.{i}.{kind}": np.zeros((1, 2, 0, 32), np.float32)
+        for i in range(2)
+        for kind in ("key", "value")
+    }
+    return session.run(None, {"input_ids": ids.numpy(), "positions": np.array(positions, dtype=np.int64), **past})[0]
+
+
+def test_the_graph_steps_with_its_kv_cache_as_torch_does(fp32_graph: Path, tiny_model) -> None:
+    """The graph had no KV cache: each step of a continuation ran the whole sequence again."""
+    from gpt2q_desktop.core.measure.inference import kv_step, new_kv_cache
+    from gpt2q_desktop.core.ort.model import OrtCausalLM
+
+    ids = torch.randint(0, 50257, (1, 9), generator=torch.Generator().manual_seed(2))
+    model = OrtCausalLM(fp32_graph, tiny_model.config)
+    model.check()
+    ort_cache, torch_cache = new_kv_cache(model), new_kv_cache(tiny_model)
+    for feed in (ids[:, :6], ids[:, 6:7], ids[:, 7:8], ids[:, 8:9]):  # the prompt, then one token a step
+        with torch.inference_mode():
+            want = kv_step(tiny_model, feed, torch_cache)
+        np.testing.assert_allclose(kv_step(model, feed, ort_cache).numpy(), want.numpy(), atol=1e-4)
+    assert [p.shape for p in ort_cache.past] == [(1, 2, 9, 32)] * 4
+    keys = torch_cache.layers[1].keys.numpy()
+    np.testing.assert_allclose(ort_cache.past[2], keys, atol=1e-5)  # block 1's keys
 
 
 def test_the_fp32_graph_computes_torchs_logits_with_the_tied_matrix_stored_once(fp32_graph: Path, tiny_model) -> None:
@@ -114,7 +138,9 @@ def test_both_runtimes_give_one_row_each_and_agree_on_fp32(trained_checkpoint: P
         assert ort_row.as_dict()["runtime"] == "onnxruntime" and ort_row.kl < 0.05
 
 
-def test_the_quality_lab_runs_on_onnx_runtime(trained_checkpoint: Path, onnx_cache: Path, tmp_path: Path) -> None:
+def test_the_quality_lab_runs_on_onnx_runtime(
+    trained_checkpoint: Path, onnx_cache: Path, tmp_path: Path, monkeypatch
+) -> None:
     text = tmp_path / "text.txt"
     text.write_text("The cat sat on the mat. The dog sat on the rug. " * 8, encoding="utf-8")
     session = Session()
@@ -124,8 +150,25 @@ def test_the_quality_lab_runs_on_onnx_runtime(trained_checkpoint: Path, onnx_cac
     assert on_ort.tokens == on_torch.tokens and on_ort.ppl_fp32 == pytest.approx(on_torch.ppl_fp32, rel=1e-3)
     assert on_ort.top1_agreement > 0.8
     torch_pair = session.continue_prompt("The cat sat on", 6, 0.0, 0, RecipeOptions())
+    fed = _fed_lengths(monkeypatch)
     ort_pair = session.continue_prompt("The cat sat on", 6, 0.0, 0, RecipeOptions(), runtime="onnxruntime")
     assert ort_pair.fp32.token_ids == torch_pair.fp32.token_ids and len(ort_pair.int8.token_ids) == 6
+    assert fed == [4, 4] + [4, 4] + [1, 1] * 5  # warm-up, the prompt, then one token a step after the KV cache
+
+
+def _fed_lengths(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The lengths of the token ids each ONNX Runtime run is given from now on (filled as runs happen)."""
+    from onnxruntime import InferenceSession
+
+    lengths: list[int] = []
+    run = InferenceSession.run
+
+    def noted(self, outputs, feed, *args, **kwargs):
+        lengths.append(int(feed["input_ids"].shape[1]))
+        return run(self, outputs, feed, *args, **kwargs)
+
+    monkeypatch.setattr(InferenceSession, "run", noted)
+    return lengths
 
 
 def test_a_corrupt_onnx_entry_is_noted_deleted_and_rebuilt(trained_checkpoint: Path, onnx_cache: Path) -> None:
@@ -218,6 +261,16 @@ def test_a_tampered_onnx_manifest_is_refused(onnx_cache: Path) -> None:
         assert manifest_problem({**int8.manifest, field: value}, int8.key) is not None, field
 
 
+def test_an_entry_of_the_old_graph_format_is_never_read(onnx_cache: Path) -> None:
+    """Graphs without a KV cache (format 1, whose manifests had no graph_format) are rebuilt, not fed a past."""
+    from gpt2q_desktop.core.store.manifest import manifest_problem
+
+    for entry in QuantCache().entries():
+        old = {k: v for k, v in entry.manifest.items() if k != "graph_format"}
+        assert manifest_problem(old, entry.key) == "its graph format 1 is not this version's (2)"
+        assert manifest_problem({**old, "graph_format": True}, entry.key) is not None
+
+
 def test_cancel_during_the_export_leaves_no_cache_entry(tiny_checkpoint: Path, data_dir: Path) -> None:
     session = Session()
     session.open(tiny_checkpoint)
@@ -240,7 +293,7 @@ def test_export_writes_a_folder_that_runs_without_gpt2q(trained_checkpoint: Path
     session.open(trained_checkpoint)
     out = tmp_path / "export"
     assert session.export_model(out, RecipeOptions()) == out
-    assert {p.name for p in out.iterdir()} == {"model.onnx", "config.json", "tokenizer.json", "README.md"}
+    assert {p.name for p in out.iterdir()} == {"model.onnx", "config.json", "tokenizer.json", "README.md", "generate.py"}
     assert SNIPPET in (out / "README.md").read_text()
     assert json.loads((out / "config.json").read_text())["model_type"] == "gpt2"
     with pytest.raises(ExportError, match="not empty"):
@@ -251,7 +304,57 @@ def test_export_writes_a_folder_that_runs_without_gpt2q(trained_checkpoint: Path
     assert result.stdout.strip() == repr(row.int8.token)
 
 
-def test_the_cli_takes_runtime_both_and_exports_what_compare_predicts(trained_checkpoint: Path, onnx_cache: Path, tmp_path: Path, capsys) -> None:
+def test_the_exported_generate_py_continues_as_gpt2q_generate_does(
+    trained_checkpoint: Path, onnx_cache: Path, tmp_path: Path, capsys
+) -> None:
+    """The folder only predicted the next token; now its generate.py continues a prompt with the KV cache."""
+    import subprocess
+    import sys
+
+    from gpt2q_desktop.cli.main import main
+
+    ckpt, out = str(trained_checkpoint), tmp_path / "takeaway"
+    assert main(["export", ckpt, str(out)]) == 0 and (out / "generate.py").is_file()
+    ran = subprocess.run(
+        [sys.executable, "generate.py", "The cat sat", "20"], cwd=out, capture_output=True, text=True, timeout=120
+    )
+    assert ran.returncode == 0 and "ms per token" in ran.stderr, ran.stderr
+    capsys.readouterr()
+    assert (
+        main(
+            [
+                "generate",
+                ckpt,
+                "--prompt",
+                "The cat sat",
+                "--tokens",
+                "20",
+                "--runtime",
+                "both",
+                "--threads",
+                "1",
+                "--json",
+            ]
+        )
+        == 0
+    )
+    on_torch, on_ort = json.loads(capsys.readouterr().out)
+    assert (on_torch["runtime"], on_ort["runtime"]) == ("torch", "onnxruntime")
+    for side in (on_torch["fp32"], on_torch["int8"], on_ort["fp32"], on_ort["int8"]):
+        assert {"text", "token_ids", "median_ms", "p90_ms"} <= set(side) and len(side["token_ids"]) == 20
+        assert side["median_ms"] > 0 and side["p90_ms"] >= side["median_ms"]
+    assert on_ort["fp32"]["token_ids"] == on_torch["fp32"]["token_ids"]
+    assert ran.stdout.rstrip("\n") == on_ort["int8"]["text"]
+    assert main(["generate", ckpt, "--prompt", "The cat sat", "--tokens", "3", "--threads", "1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "PyTorch, greedy, 1 thread:" and lines[1].startswith("  FP32  The cat sat│")
+    assert "agree on all 3 tokens" in lines[3] or "They part at token" in lines[3]
+    assert lines[4].startswith("  FP32  first token ") and lines[5].endswith(" ms per token")
+
+
+def test_the_cli_takes_runtime_both_and_exports_what_compare_predicts(
+    trained_checkpoint: Path, onnx_cache: Path, tmp_path: Path, capsys
+) -> None:
     import subprocess
     import sys
 

@@ -197,8 +197,8 @@ def _prepare(
     info = session.info
     assert info is not None
     models, reports, loads, seed_bytes = _int8_variants(session, name, threads, log)
-    (tmp / "decode").mkdir()
-    ort = ort_variants(session, name, tmp / "decode", threads, log)
+    (tmp / "plain").mkdir()
+    ort = ort_variants(session, name, tmp / "plain", threads, log)
     log(f"{name}: peak memory of a fresh process serving each variant")
     memory = {
         key: serving_memory_mb(folder, options, tmp, threads)

@@ -3,8 +3,7 @@
 The two models take their steps in turn (FP32 one token, INT8 one token, …) on a fixed thread count after an
 untimed warm-up, so a change in the machine's load hits both alike; the prompt's step (the whole prompt read,
 the first token out) is kept apart from the per-token steps; the timing is marked unreliable when other programs
-kept the CPU busy meanwhile. Per-token times may grow with the sequence (ONNX Runtime reads it whole each
-step), so their spread is not taken for noise.
+kept the CPU busy meanwhile. On both runtimes a step after the first feeds one token after a KV cache.
 """
 
 from __future__ import annotations
@@ -46,6 +45,13 @@ class Continuation:
     def p90_ms(self) -> float | None:
         return percentile(list(self.step_ms), 90) if self.step_ms else None
 
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "text": self.text, "token_ids": list(self.token_ids), "tokens": list(self.tokens),
+            "prompt_ms": self.prompt_ms, "median_ms": self.median_ms, "p90_ms": self.p90_ms,
+            "step_ms": list(self.step_ms),
+        }  # fmt: skip
+
 
 @dataclass(frozen=True)
 class ContinuationPair:
@@ -63,6 +69,13 @@ class ContinuationPair:
     @property
     def noisy(self) -> bool:
         return bool(self.noise)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "prompt": self.prompt, "fp32": self.fp32.as_dict(), "int8": self.int8.as_dict(),
+            "first_divergence": self.first_divergence, "note": self.note, "threads": self.threads,
+            "noisy": self.noisy, "noise": self.noise_text(),
+        }  # fmt: skip
 
     def noise_text(self) -> str:
         """One line: what made the timing unreliable and the fix; "" when clean. The lab has no Threads setting

@@ -1,7 +1,7 @@
 """The FP32 checkpoint as an ONNX graph for ONNX Runtime, and the graph edits the INT8 recipe relies on.
 
-The graph answers ``logits = f(input_ids [1, seq], positions [keep])``: the logits at the given positions only
-(the next token needs the last one; a corpus evaluation asks for all). It is exported with
+The graph is one generation step with its KV cache (:mod:`ort.step`): the logits at the given positions of the
+new tokens, and each block's present keys and values. It is exported with
 ``torch.onnx.export(dynamo=True)`` (the TorchScript exporter fails on transformers 5's mask code) from a copy
 whose ``Conv1D`` layers are exact ``nn.Linear`` (so every block matrix is a plain ``MatMul``) and whose
 ``lm_head`` is untied. The token embedding then gathers its rows from the ``lm_head`` matrix itself
@@ -19,31 +19,30 @@ import torch
 from torch import nn
 
 from gpt2q_desktop.core.errors import Gpt2qError
+from gpt2q_desktop.core.ort.step import (
+    IDS,
+    LOGITS,
+    POSITIONS,
+    GenerationStep,
+    dynamic_past,
+    eager,
+    example_past,
+    past_names,
+    present_names,
+    sequence_dim,
+)
 from gpt2q_desktop.core.quiet import quiet_loggers, quiet_torch
 from gpt2q_desktop.core.torch_int8.modules import convert_all_conv1d
 
-INPUTS = ("input_ids", "positions")
-OUTPUT = "logits"
+OUTPUT = LOGITS
 MAX_PROTOBUF_BYTES = 2**31 - 2**24
 """A single-file ONNX model must stay under protobuf's 2 GiB (a margin is kept for the graph itself)."""
 _BLOCK = re.compile(r"transformer\.h\.(\d+)\b")
 
 
-class _NextTokenLogits(nn.Module):
-    """``GPT2LMHeadModel`` reduced to the logits at *positions*: the vocabulary projection only where needed."""
-
-    def __init__(self, lm: nn.Module) -> None:
-        super().__init__()
-        self.lm = lm
-
-    def forward(self, input_ids: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
-        hidden = self.lm.transformer(input_ids=input_ids, use_cache=False).last_hidden_state
-        return self.lm.lm_head(hidden.index_select(1, positions))
-
-
 def traceable_copy(fp32: nn.Module) -> tuple[nn.Module, bool]:
     """A copy with exact Linear layers and an untied lm_head; and whether lm_head was tied to wte."""
-    model = copy.deepcopy(fp32).float().eval()
+    model = eager(copy.deepcopy(fp32).float().eval())
     convert_all_conv1d(model)
     wte, head = model.transformer.wte.weight, model.lm_head.weight
     tied = wte.shape == head.shape and (wte.data_ptr() == head.data_ptr() or bool(torch.equal(wte, head)))
@@ -60,11 +59,15 @@ def trace_fp32_graph(fp32: nn.Module, out: Path) -> dict[str, Any]:
             f"This checkpoint has {weight_bytes / 1e9:.1f} GB of FP32 weights; the ONNX Runtime path holds at most "
             f"{MAX_PROTOBUF_BYTES / 1e9:.1f} GB (one ONNX file). Use the PyTorch runtime for it."
         )
-    seq = torch.export.Dim("seq", min=1, max=max(2, int(model.config.n_positions)))
-    keep = torch.export.Dim("keep", min=1, max=max(2, int(model.config.n_positions)))
-    example = (torch.zeros(1, 8, dtype=torch.long), torch.tensor([7]))
-    dynamic = {"input_ids": {1: seq}, "positions": {0: keep}}
-    trace_graph(_NextTokenLogits(model), example, INPUTS, (OUTPUT,), dynamic, tied, out)
+    config = model.config
+    example = (torch.zeros(1, 8, dtype=torch.long), torch.tensor([7]), *example_past(config))
+    dynamic = {
+        IDS: {1: sequence_dim(config)},
+        POSITIONS: {0: sequence_dim(config, "keep")},
+        "past": dynamic_past(config),
+    }
+    inputs = (IDS, POSITIONS, *past_names(config.n_layer))
+    trace_graph(GenerationStep(model), example, inputs, (LOGITS, *present_names(config.n_layer)), dynamic, tied, out)
     return {"tied_embeddings": tied}
 
 

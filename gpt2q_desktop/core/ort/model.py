@@ -1,8 +1,9 @@
 """An ONNX graph on ONNX Runtime behind the call the core makes of a ``GPT2LMHeadModel``.
 
 ``model(input_ids=..., logits_to_keep=1, use_cache=False).logits`` works the same on both runtimes, so the
-comparison, the timing loop, the corpus evaluation and the continuation need no second copy. The graph has no
-KV cache: a continuation step runs the whole sequence so far (:meth:`OrtCausalLM.new_kv_cache`).
+comparison, the timing loop, the corpus evaluation and the continuation need no second copy. The graph is one
+generation step with its KV cache (:mod:`ort.step`): with a cache from :meth:`OrtCausalLM.new_kv_cache` passed as
+``cache``/``past_key_values``, only the new tokens are run, after the keys and values the cache holds.
 
 One Threads setting governs both runtimes: a call runs on as many intra-op threads as torch is set to use
 (``runner.torch_threads``). ONNX Runtime's threads keep spinning for a while after each run and slow whatever
@@ -19,6 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from gpt2q_desktop.core.ort.step import IDS, POSITIONS, past_names
 from gpt2q_desktop.core.runtimes import Runtime
 
 SETTLE_S = 0.08
@@ -32,7 +34,7 @@ class _Output:
 
 
 class OrtCausalLM:
-    """The graph at *path* (``logits = f(input_ids, positions)``), with an inference session per thread count in use."""
+    """The generation graph at *path*, with an inference session per thread count in use."""
 
     runtime = Runtime.ONNXRUNTIME
     settle_s = SETTLE_S
@@ -64,37 +66,53 @@ class OrtCausalLM:
 
     def check(self) -> None:
         """Load the graph into an inference session (kept for the next calls on as many threads) and run it on one
-        token: a graph ONNX Runtime cannot read (not a graph, external data outside its folder...) or of another
-        model's vocabulary raises here, when it is taken from the cache, not in the middle of a run."""
-        logits = self.logits(torch.zeros(1, 1, dtype=torch.long), torch.zeros(1, dtype=torch.long))
+        token: a graph ONNX Runtime cannot read (not a graph, external data outside its folder, of another interface
+        or another model's vocabulary) raises here, when it is taken from the cache, not in the middle of a run."""
+        logits, presents = self.run(np.zeros((1, 1), np.int64), np.zeros(1, np.int64), self.empty_past())
         vocab = getattr(self.config, "vocab_size", None)
         if tuple(logits.shape) != (1, 1, vocab):
             raise ValueError(f"its logits for one token are {list(logits.shape)}, not [1, 1, {vocab}]")
+        want = (1, self.config.n_head, 1, self.config.n_embd // self.config.n_head)
+        if len(presents) != 2 * self.config.n_layer or any(p.shape != want for p in presents):
+            raise ValueError("its keys and values are not those of this model's blocks")
 
-    def logits(self, ids: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
-        """The logits [1, len(positions), vocab] at *positions* of the token ids *ids* [1, seq]."""
-        feed = {"input_ids": ids.numpy().astype(np.int64), "positions": positions.numpy().astype(np.int64)}
-        (out,) = self.inference_session(torch.get_num_threads()).run(None, feed)
-        return torch.from_numpy(out)
+    def empty_past(self) -> list[np.ndarray]:
+        """Each block's keys and values before the first token ([1, heads, 0, head_dim])."""
+        c = self.config
+        return [np.zeros((1, c.n_head, 0, c.n_embd // c.n_head), np.float32) for _ in range(2 * c.n_layer)]
+
+    def run(
+        self, ids: np.ndarray, positions: np.ndarray, past: list[np.ndarray]
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """The logits [1, len(positions), vocab] at *positions* of the new token ids *ids* [1, seq] (int64) after
+        *past* (each block's keys and values), and the past grown by *ids*."""
+        feed = {IDS: ids, POSITIONS: positions, **dict(zip(past_names(self.config.n_layer), past, strict=True))}
+        logits, *presents = self.inference_session(torch.get_num_threads()).run(None, feed)
+        return logits, presents
 
     def __call__(self, input_ids: torch.Tensor, logits_to_keep: int = 0, use_cache: bool = False, **kw: Any) -> _Output:
-        """As ``GPT2LMHeadModel``: the last *logits_to_keep* positions' logits (0: all); with a history from
-        :meth:`new_kv_cache` passed as ``cache``/``past_key_values``, *input_ids* are appended to it first."""
+        """As ``GPT2LMHeadModel``: the last *logits_to_keep* positions' logits (0: all) of *input_ids*; with a KV
+        cache from :meth:`new_kv_cache` passed as ``cache``/``past_key_values``, after what it holds (and grown)."""
         history = kw.get("cache", kw.get("past_key_values"))
-        if isinstance(history, _History):
-            history.ids = torch.cat([history.ids, input_ids], dim=1) if history.ids is not None else input_ids
-            input_ids = history.ids
         seq = int(input_ids.shape[1])
         keep = seq if logits_to_keep <= 0 else min(logits_to_keep, seq)
-        return _Output(self.logits(input_ids, torch.arange(seq - keep, seq)))
+        positions = np.arange(seq - keep, seq, dtype=np.int64)
+        ids = input_ids.numpy().astype(np.int64, copy=False)
+        if not isinstance(history, OrtKVCache):
+            return _Output(torch.from_numpy(self.run(ids, positions, self.empty_past())[0]))
+        logits, history.past = self.run(ids, positions, history.past if history.past else self.empty_past())
+        return _Output(torch.from_numpy(logits))
 
-    def new_kv_cache(self) -> _History:
-        """The tokens fed so far (the graph keeps no KV cache: each step runs the whole sequence)."""
-        return _History()
+    def new_kv_cache(self) -> OrtKVCache:
+        """An empty KV cache: each call that is given it runs only its new tokens, then keeps their keys and values."""
+        return OrtKVCache()
 
     def file_bytes(self) -> int:
         return self.path.stat().st_size
 
 
-class _History:
-    ids: torch.Tensor | None = None
+class OrtKVCache:
+    """Each block's keys and values so far (empty before the first call)."""
+
+    def __init__(self) -> None:
+        self.past: list[np.ndarray] = []

@@ -1,9 +1,9 @@
 """Checkpoint → ONNX graphs → cache: the FP32 and INT8 models of the ONNX Runtime path, from the cache when possible.
 
-Both graphs are cache entries under the checkpoint's content key plus the recipe options and the torch, onnx and
-onnxruntime versions, written atomically like the torch recipe's. What is missing is built in a child process
-(:mod:`onnx_build`) into a work folder, then stored; a cache that cannot be written leaves the work folder in use
-for the session, with a note. A cache hit skips the build.
+Both graphs are cache entries under the checkpoint's content key plus the recipe options, the graphs' format
+(``ONNX_GRAPH_FORMAT``) and the torch, onnx and onnxruntime versions, written atomically like the torch recipe's.
+What is missing is built in a child process (:mod:`onnx_build`) into a work folder, then stored; a cache that
+cannot be written leaves the work folder in use for the session, with a note. A cache hit skips the build.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from gpt2q_desktop.core.ort.recipe import NAME
 from gpt2q_desktop.core.progress import CancelFn, ProgressFn
 from gpt2q_desktop.core.results import QuantizeReport
 from gpt2q_desktop.core.runtimes import Runtime
-from gpt2q_desktop.core.store.manifest import ONNX_PAYLOAD
+from gpt2q_desktop.core.store.manifest import ONNX_GRAPH_FORMAT, ONNX_PAYLOAD
 from gpt2q_desktop.core.store.model_cache import QuantCache
 
 log = logging.getLogger("gpt2q")
@@ -105,6 +105,7 @@ def _manifest(info: CheckpointInfo, graph: str, options: dict[str, Any], **field
         "backend": NAME if graph == "int8" else FP32_RECIPE,
         "runtime": Runtime.ONNXRUNTIME,
         "graph": graph,
+        "graph_format": ONNX_GRAPH_FORMAT,
         "options": options,
         "source": {"name": info.name, "path": str(info.path), "weight_format": info.weight_format},
         "config": info.config,
@@ -144,7 +145,7 @@ def onnx_models(
 ) -> tuple[OrtCausalLM, OrtCausalLM, QuantizeReport]:  # fmt: skip
     """The FP32 and INT8 ONNX Runtime models of *info* under *options*, and the INT8 report."""
     start = time.perf_counter()
-    config, lib = gpt2_config(info), versions()
+    config, lib = gpt2_config(info), {**versions(), "graph_format": str(ONNX_GRAPH_FORMAT)}
     fp32_key = cache.key_for(info, {}, FP32_RECIPE, lib)
     int8_key = cache.key_for(info, options.as_dict(), NAME, lib)
     notes: list[str] = []
@@ -190,4 +191,3 @@ def onnx_models(
     cache_dir = "" if int8[1] in unstored else str(int8[1].parent)
     report = _report(fp32[1], int8, int8_key, options, notes, start, cache_dir, hit=work is None)
     return fp32_model, int8_model, report
-

@@ -20,6 +20,9 @@ CACHE_FORMAT = 1
 LAYOUT_LISTS = ("quantized_linears", "int8_embeddings")
 LAYOUT_FLAGS = ("lm_head_shares_wte", "lm_head_tied_fp32")
 ONNX_PAYLOAD = "model.onnx"
+ONNX_GRAPH_FORMAT = 2
+"""The ONNX graphs' interface, in their cache key and manifest: 1 had no KV cache (``logits = f(input_ids,
+positions)``); 2 is one generation step with the past per block (``ort.step``). Another format is rebuilt."""
 ONNX_COUNTS = ("layers_quantized", "layers_eligible", "embeddings_int8")
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 _LATEST = 253402300799.0  # 9999-12-31: later timestamps overflow date formatting
@@ -90,6 +93,9 @@ def _onnx_problem(manifest: dict[str, Any]) -> str | None:
     readable = isinstance(versions, dict) and isinstance(versions.get("onnx"), str)
     if not (readable and isinstance(versions.get("onnxruntime"), str)):
         return "onnx or onnxruntime version is not text"
+    graph_format = manifest.get("graph_format", 1)
+    if not _is_int(graph_format) or graph_format != ONNX_GRAPH_FORMAT:
+        return f"its graph format {graph_format!r} is not this version's ({ONNX_GRAPH_FORMAT})"
     if manifest.get("graph") == "fp32":
         return None if manifest.get("options") == {} else "options of an FP32 graph are not empty"
     if manifest.get("graph") != "int8":
