@@ -51,7 +51,7 @@ def render(runtime_name: str, pair: ContinuationPair, sampling: str) -> str:
 
 def cmd_generate(args: argparse.Namespace, out: TextIO) -> int:
     from gpt2q_desktop.cli.commands import _recipe, _session
-    from gpt2q_desktop.core.runtimes import runtime_label, runtimes_of
+    from gpt2q_desktop.core.runtimes import Runtime, runtime_label, runtimes_of
     from gpt2q_desktop.core.text import check_prompt
 
     check_prompt(args.prompt)  # before the checkpoint opens: the error line comes first and alone
@@ -74,11 +74,14 @@ def cmd_generate(args: argparse.Namespace, out: TextIO) -> int:
     ]
     if pairs[0].note:
         notes([pairs[0].note])
+    kernels = {rt: session.kernels if rt == Runtime.TORCH else None for rt in runtimes}
     if args.json:
-        dicts = [{"runtime": rt, **pair.as_dict()} for rt, pair in zip(runtimes, pairs, strict=True)]
+        dicts = [
+            {"runtime": rt, "kernels": kernels[rt], **pair.as_dict()} for rt, pair in zip(runtimes, pairs, strict=True)
+        ]
         print(json.dumps(dicts[0] if len(dicts) == 1 else dicts, indent=2), file=out)
         return 0
     sampling = "greedy" if args.temperature == 0 else f"temperature {args.temperature:g}, seed {args.seed}"
-    shown = [render(runtime_label(rt), pair, sampling) for rt, pair in zip(runtimes, pairs, strict=True)]
+    shown = [render(runtime_label(rt, kernels[rt]), pair, sampling) for rt, pair in zip(runtimes, pairs, strict=True)]
     print("\n\n".join(shown), file=out)
     return 0

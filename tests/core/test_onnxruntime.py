@@ -312,6 +312,7 @@ def test_the_exported_generate_py_continues_as_gpt2q_generate_does(
     import sys
 
     from gpt2q_desktop.cli.main import main
+    from gpt2q_desktop.core.torch_int8.kernels import chosen_kernels
 
     ckpt, out = str(trained_checkpoint), tmp_path / "takeaway"
     assert main(["export", ckpt, str(out)]) == 0 and (out / "generate.py").is_file()
@@ -340,6 +341,7 @@ def test_the_exported_generate_py_continues_as_gpt2q_generate_does(
     )
     on_torch, on_ort = json.loads(capsys.readouterr().out)
     assert (on_torch["runtime"], on_ort["runtime"]) == ("torch", "onnxruntime")
+    assert (on_torch["kernels"], on_ort["kernels"]) == (chosen_kernels().value, None)
     for side in (on_torch["fp32"], on_torch["int8"], on_ort["fp32"], on_ort["int8"]):
         assert {"text", "token_ids", "median_ms", "p90_ms"} <= set(side) and len(side["token_ids"]) == 20
         assert side["median_ms"] > 0 and side["p90_ms"] >= side["median_ms"]
@@ -347,7 +349,7 @@ def test_the_exported_generate_py_continues_as_gpt2q_generate_does(
     assert ran.stdout.rstrip("\n") == on_ort["int8"]["text"]
     assert main(["generate", ckpt, "--prompt", "The cat sat", "--tokens", "3", "--threads", "1"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == "PyTorch, greedy, 1 thread:" and lines[1].startswith("  FP32  The cat sat│")
+    assert lines[0] == f"PyTorch ({chosen_kernels().value}), greedy, 1 thread:" and lines[1].startswith("  FP32  The cat sat│")
     assert "agree on all 3 tokens" in lines[3] or "They part at token" in lines[3]
     assert lines[4].startswith("  FP32  first token ") and lines[5].endswith(" ms per token")
 
