@@ -4,6 +4,8 @@ quantized is built or loaded, and named in reports, rows and cache keys. This x8
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import platform
@@ -125,23 +127,37 @@ def _fresh(args: list[str], kernels: str, timeout: int = 300) -> subprocess.Comp
     return proc
 
 
-def test_the_seed_loader_and_the_recipe_on_qnnpack_agree_with_fbgemm(tmp_path: Path, trained_checkpoint: Path) -> None:
+def test_the_seed_loader_and_the_recipe_on_qnnpack_agree_with_fbgemm(
+    tmp_path: Path, trained_checkpoint: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """In a fresh process nothing has chosen an engine: the seed loader builds its lm_head on the kernels chosen."""
     seed = _seed_folder(trained_checkpoint, tmp_path / "seed-int8")
-    answers = {k: json.loads(_fresh(["-c", TOP_TOKENS, str(seed)], k).stdout) for k in ("fbgemm", "qnnpack")}
+    answers = {"qnnpack": json.loads(_fresh(["-c", TOP_TOKENS, str(seed)], "qnnpack").stdout)}
+    printed = io.StringIO()  # fbgemm's answer from this process
+    monkeypatch.setenv(KERNELS_ENV, "fbgemm")
+    monkeypatch.setattr(sys, "argv", ["-c", str(seed)])
+    with contextlib.redirect_stdout(printed):
+        exec(TOP_TOKENS, {})
+    answers["fbgemm"] = json.loads(printed.getvalue())
     assert answers["qnnpack"]["engine"] == "qnnpack" and answers["fbgemm"]["engine"] == "fbgemm"
     assert {k: v for k, v in answers["qnnpack"].items() if k != "engine"} == {
         k: v for k, v in answers["fbgemm"].items() if k != "engine"
     }
 
 
-def test_the_cli_on_qnnpack_says_so_in_json(tmp_path: Path, trained_checkpoint: Path) -> None:
+def test_the_cli_on_qnnpack_says_so_in_json(
+    tmp_path: Path, trained_checkpoint: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """compare on a seed INT8 folder and quantize, each in a fresh process: their JSON names qnnpack; the INT8
     token is fbgemm's."""
     seed = _seed_folder(trained_checkpoint, tmp_path / "seed-int8")
     cli = ["-m", "gpt2q_desktop.cli"]
     compare = [*cli, "compare", str(seed), "--prompt", "The sky is", "--format", "json", *FAST]
-    rows = {k: json.loads(_fresh(compare, k).stdout) for k in ("qnnpack", "fbgemm")}
+    rows = {"qnnpack": json.loads(_fresh(compare, "qnnpack").stdout)}
+    printed = io.StringIO()
+    monkeypatch.setenv(KERNELS_ENV, "fbgemm")
+    assert main(compare[2:], out=printed) == 0  # fbgemm in this process
+    rows["fbgemm"] = json.loads(printed.getvalue())
     assert [r["kernels"] for r in rows["qnnpack"]] == ["qnnpack"] and rows["fbgemm"][0]["kernels"] == "fbgemm"
     assert rows["qnnpack"][0]["int8"]["token_id"] == rows["fbgemm"][0]["int8"]["token_id"]
     report = json.loads(_fresh([*cli, "quantize", str(trained_checkpoint), "--json"], "qnnpack").stdout)
