@@ -20,6 +20,13 @@ TRAIN_TEXT = (
 ) * 4
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Files holding a ``slow`` test first, in their order, then the others: a worker never ends the run alone
+    on a long file handed out last."""
+    slow_files = {item.path for item in items if item.get_closest_marker("slow") is not None}
+    items.sort(key=lambda item: item.path not in slow_files)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
     """A test marked ``timing`` runs (its fixtures made and torn down included) with no other test beside it."""

@@ -20,6 +20,7 @@ def tiny_rows(tiny_checkpoint: Path) -> list[BenchRow]:
     return bench_model("tiny", tiny_checkpoint, [4], threads=1, repeats=2, warmup=0, log=lambda s: None)
 
 
+@pytest.mark.slow  # every variant of the bench built and timed, ONNX Runtime's and the plain recipe's included
 def test_bench_model_rows(tiny_rows: list[BenchRow]) -> None:
     rows = tiny_rows
     assert [r.variant for r in rows] == list(VARIANTS)
