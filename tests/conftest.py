@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -112,21 +114,36 @@ def undo_logging() -> Iterator[None]:
     log.setLevel(level)
 
 
+@dataclass(frozen=True)
+class CliRun:
+    """What a ``gpt2q`` command run in a fresh process left: its exit code and output."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
 @pytest.fixture(scope="session")
-def _built_onnx_cache(tmp_path_factory: pytest.TempPathFactory, trained_checkpoint: Path) -> Path:
-    """The default recipe's ONNX Runtime graphs (FP32 and INT8) of the trained checkpoint, exported once per test
-    session into a data folder of their own."""
-    from gpt2q_desktop.core.options import RecipeOptions
-    from gpt2q_desktop.core.runtimes import Runtime
-    from gpt2q_desktop.core.session import Session
-    from gpt2q_desktop.core.store.model_cache import QuantCache
+def onnx_build(tmp_path_factory: pytest.TempPathFactory, trained_checkpoint: Path) -> tuple[Path, CliRun]:
+    """The default recipe's ONNX Runtime graphs (FP32 and INT8) of the trained checkpoint, built once per test
+    session by ``gpt2q quantize --runtime onnxruntime --json`` in a fresh process, as a user runs it, into a data
+    folder of its own: that folder, and what the command printed."""
+    import subprocess
+    import sys
 
     with built_once(tmp_path_factory, "onnx-cache") as (root, make):
         if make:
-            session = Session(QuantCache(root))
-            session.open(trained_checkpoint)
-            session.quantize(RecipeOptions(), runtime=Runtime.ONNXRUNTIME)
-    return root / "cache"
+            args = ["-m", "gpt2q_desktop.cli", "quantize", str(trained_checkpoint), "--runtime", "onnxruntime", "--json"]
+            env = {**os.environ, "GPT2Q_DATA_DIR": str(root / "data")}
+            ran = subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env, timeout=600)
+            (root / "run.json").write_text(json.dumps([ran.returncode, ran.stdout, ran.stderr]))
+    return root / "data", CliRun(*json.loads((root / "run.json").read_text()))
+
+
+@pytest.fixture(scope="session")
+def _built_onnx_cache(onnx_build: tuple[Path, CliRun]) -> Path:
+    """The cache folder of :func:`onnx_build` (its graphs, whatever the command said)."""
+    return onnx_build[0] / "cache"
 
 
 @pytest.fixture
