@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -155,21 +156,22 @@ def onnx_cache(_built_onnx_cache: Path, data_dir: Path) -> Path:
     return Path(shutil.copytree(_built_onnx_cache, data_dir / "cache"))
 
 
-@pytest.fixture
-def prebuilt_onnx_build(monkeypatch: pytest.MonkeyPatch, _built_onnx_cache: Path, trained_checkpoint: Path) -> None:
-    """ONNX builds of the trained checkpoint under the default recipe served from the session's graphs, for tests
-    of what is around the build (cache, notes, window), not of the build: each stage reported, the files copied."""
+def session_graph_build(built_cache: Path, checkpoint: Path, others: Callable[..., dict] | None = None) -> Callable[..., dict]:
+    """A stand-in for the ONNX build child: builds of *checkpoint* under the default recipe served from the session's
+    graphs in *built_cache* (each stage reported, the files copied); any other build goes to *others*, or fails."""
     import shutil
 
     from gpt2q_desktop.core.options import RecipeOptions
-    from gpt2q_desktop.core.ort import pipeline
     from gpt2q_desktop.core.store.manifest import ONNX_PAYLOAD
     from gpt2q_desktop.core.store.model_cache import QuantCache
 
-    entries = {entry.manifest["graph"]: entry for entry in QuantCache(_built_onnx_cache.parent).entries()}
+    entries = {entry.manifest["graph"]: entry for entry in QuantCache(built_cache.parent).entries()}
 
     def build(job, progress=None, cancelled=None) -> dict:
-        assert job.info.path.resolve() == trained_checkpoint.resolve() and job.options in (None, RecipeOptions())
+        served = job.info.path.resolve() == checkpoint.resolve() and job.options in (None, RecipeOptions())
+        if others is not None and not served:
+            return others(job, progress, cancelled)
+        assert served, job
         for done, stage in enumerate(job.stages):
             if progress is not None:
                 progress(done, len(job.stages), stage)
@@ -179,4 +181,28 @@ def prebuilt_onnx_build(monkeypatch: pytest.MonkeyPatch, _built_onnx_cache: Path
             shutil.copyfile(entries["int8"].path / ONNX_PAYLOAD, job.int8_path)
         return {"counts": entries["int8"].manifest["counts"]}
 
-    monkeypatch.setattr(pipeline, "run_build", build)
+    return build
+
+
+def in_process_build(job, progress=None, cancelled=None) -> dict:
+    """The ONNX build child's own work (:func:`gpt2q_desktop.core.ort.build._child`) run in this process, for tests
+    of what is built rather than of the child: its stages reported, its result returned or its error raised."""
+    from gpt2q_desktop.core.ort import build
+
+    sent: list[tuple] = []
+    build._child(SimpleNamespace(send=sent.append, close=lambda: None), job)
+    for message in sent:
+        if message[0] == "stage" and progress is not None:
+            progress(message[1], len(job.stages), job.stages[message[1]])
+        elif message[0] == "error":
+            raise build._error(message[1], message[2])
+    return dict(sent[-1][1])
+
+
+@pytest.fixture
+def prebuilt_onnx_build(monkeypatch: pytest.MonkeyPatch, _built_onnx_cache: Path, trained_checkpoint: Path) -> None:
+    """ONNX builds of the trained checkpoint under the default recipe served from the session's graphs, for tests
+    of what is around the build (cache, notes, window), not of the build."""
+    from gpt2q_desktop.core.ort import pipeline
+
+    monkeypatch.setattr(pipeline, "run_build", session_graph_build(_built_onnx_cache, trained_checkpoint))

@@ -31,6 +31,26 @@ def _quantize(folder: Path) -> tuple[torch.nn.Module, QuantizeReport]:
     return quantize_checkpoint(info, RecipeOptions(), lambda: load_checkpoint(folder).model, QuantCache())
 
 
+@pytest.fixture(scope="module")
+def pristine(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[torch.nn.Module, QuantizeReport]:
+    """The tiny checkpoint quantized once, into a data folder of this module's: the model and its report."""
+    return quantize_checkpoint(
+        inspect_checkpoint(tiny_checkpoint), RecipeOptions(), lambda: load_checkpoint(tiny_checkpoint).model,
+        QuantCache(tmp_path_factory.mktemp("pristine")),
+    )  # fmt: skip
+
+
+def _cached(pristine: tuple[torch.nn.Module, QuantizeReport]) -> tuple[torch.nn.Module, QuantizeReport]:
+    """The pristine entry copied into this test's cache (as if quantized here): the model and a report naming the copy."""
+    import shutil
+    from dataclasses import replace
+
+    good, report = pristine
+    copy = QuantCache().root / report.cache_key
+    shutil.copytree(report.cache_dir, copy)
+    return good, replace(report, cache_dir=str(copy))
+
+
 def _cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
     code = main(argv)
     captured = capsys.readouterr()
@@ -163,8 +183,10 @@ def _tamper(manifest: Path, how: str) -> None:
 
 
 @pytest.mark.parametrize("how", [*TAMPERS, *WELL_FORMED, "not-an-object", "nested-deeply", "bad-utf8"])
-def test_tampered_manifest_is_listed_reported_once_deleted_and_rebuilt(tiny_checkpoint: Path, capsys, how: str) -> None:
-    good, first = _quantize(tiny_checkpoint)
+def test_tampered_manifest_is_listed_reported_once_deleted_and_rebuilt(
+    tiny_checkpoint: Path, pristine, capsys, how: str
+) -> None:
+    good, first = _cached(pristine)
     key, entry = first.cache_key, Path(first.cache_dir)
     _tamper(entry / "manifest.json", how)
 
@@ -284,8 +306,10 @@ TENSOR_TAMPERS = {
 
 
 @pytest.mark.parametrize("how", TENSOR_TAMPERS)
-def test_a_tampered_entry_whose_checksum_matches_is_noted_deleted_and_rebuilt(tiny_checkpoint: Path, how: str) -> None:
-    good, first = _quantize(tiny_checkpoint)
+def test_a_tampered_entry_whose_checksum_matches_is_noted_deleted_and_rebuilt(
+    tiny_checkpoint: Path, pristine, how: str
+) -> None:
+    good, first = _cached(pristine)
     change, says = TENSOR_TAMPERS[how]
     _rewrite_tensors(Path(first.cache_dir), change)
     QuantCache().payload(first.cache_key)  # the manifest and the checksum vouch for the tampered file

@@ -120,45 +120,70 @@ print(json.dumps({"engine": torch.backends.quantized.engine, **top}))
 """
 
 
-def _fresh(args: list[str], kernels: str, timeout: int = 300) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, **{KERNELS_ENV: kernels})
-    proc = subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env, timeout=timeout)
+ON_QNNPACK = """
+import contextlib, io, json, sys, torch
+from gpt2q_desktop.cli.main import main
+
+fresh = torch.backends.quantized.engine  # the engine of a process in which nothing has chosen one
+seed, checkpoint, fast = sys.argv[1], sys.argv[2], sys.argv[3:]
+printed = io.StringIO()
+with contextlib.redirect_stdout(printed):
+    exec(TOP_TOKENS, {})
+answers = {"top_tokens": json.loads(printed.getvalue())}
+for name, argv in (
+    ("compare", ["compare", seed, "--prompt", "The sky is", "--format", "json", *fast]),
+    ("quantize", ["quantize", checkpoint, "--json"]),
+):
+    torch.backends.quantized.engine = fresh
+    printed = io.StringIO()
+    answers[name] = [main(argv, out=printed), json.loads(printed.getvalue())]
+print(json.dumps(answers))
+"""
+
+
+@pytest.fixture(scope="module")
+def on_qnnpack(tmp_path_factory: pytest.TempPathFactory, trained_checkpoint: Path) -> tuple[Path, dict]:
+    """A seed INT8 folder of the trained checkpoint, and what a fresh process with ``GPT2Q_INT8_KERNELS=qnnpack``
+    answered: the seed loader's and the recipe's top tokens (:data:`TOP_TOKENS`), then ``gpt2q compare`` on the
+    seed folder and ``gpt2q quantize`` of the checkpoint (``[exit code, JSON]``), each begun on the engine of a
+    process that has chosen none (one interpreter instead of three)."""
+    root = tmp_path_factory.mktemp("qnnpack")
+    seed = _seed_folder(trained_checkpoint, root / "seed-int8")
+    code = f"TOP_TOKENS = {TOP_TOKENS!r}\n{ON_QNNPACK}"
+    env = dict(os.environ, **{KERNELS_ENV: "qnnpack", "GPT2Q_DATA_DIR": str(root / "data")})
+    args = [sys.executable, "-c", code, str(seed), str(trained_checkpoint), *FAST]
+    proc = subprocess.run(args, capture_output=True, text=True, env=env, timeout=300, check=False)
     assert proc.returncode == 0, proc.stderr
-    return proc
+    return seed, json.loads(proc.stdout.splitlines()[-1])
 
 
 def test_the_seed_loader_and_the_recipe_on_qnnpack_agree_with_fbgemm(
-    tmp_path: Path, trained_checkpoint: Path, monkeypatch: pytest.MonkeyPatch
+    on_qnnpack: tuple[Path, dict], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """In a fresh process nothing has chosen an engine: the seed loader builds its lm_head on the kernels chosen."""
-    seed = _seed_folder(trained_checkpoint, tmp_path / "seed-int8")
-    answers = {"qnnpack": json.loads(_fresh(["-c", TOP_TOKENS, str(seed)], "qnnpack").stdout)}
+    seed, answers = on_qnnpack
     printed = io.StringIO()  # fbgemm's answer from this process
     monkeypatch.setenv(KERNELS_ENV, "fbgemm")
     monkeypatch.setattr(sys, "argv", ["-c", str(seed)])
     with contextlib.redirect_stdout(printed):
         exec(TOP_TOKENS, {})
-    answers["fbgemm"] = json.loads(printed.getvalue())
-    assert answers["qnnpack"]["engine"] == "qnnpack" and answers["fbgemm"]["engine"] == "fbgemm"
-    assert {k: v for k, v in answers["qnnpack"].items() if k != "engine"} == {
-        k: v for k, v in answers["fbgemm"].items() if k != "engine"
-    }
+    qnnpack, fbgemm = answers["top_tokens"], json.loads(printed.getvalue())
+    assert qnnpack["engine"] == "qnnpack" and fbgemm["engine"] == "fbgemm"
+    assert {k: v for k, v in qnnpack.items() if k != "engine"} == {k: v for k, v in fbgemm.items() if k != "engine"}
 
 
 def test_the_cli_on_qnnpack_says_so_in_json(
-    tmp_path: Path, trained_checkpoint: Path, monkeypatch: pytest.MonkeyPatch
+    on_qnnpack: tuple[Path, dict], trained_checkpoint: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """compare on a seed INT8 folder and quantize, each in a fresh process: their JSON names qnnpack; the INT8
-    token is fbgemm's."""
-    seed = _seed_folder(trained_checkpoint, tmp_path / "seed-int8")
-    cli = ["-m", "gpt2q_desktop.cli"]
-    compare = [*cli, "compare", str(seed), "--prompt", "The sky is", "--format", "json", *FAST]
-    rows = {"qnnpack": json.loads(_fresh(compare, "qnnpack").stdout)}
+    """compare on a seed INT8 folder and quantize, begun on a fresh process's engine: their JSON names qnnpack;
+    the INT8 token is fbgemm's."""
+    seed, answers = on_qnnpack
+    code, qnnpack_rows = answers["compare"]
     printed = io.StringIO()
     monkeypatch.setenv(KERNELS_ENV, "fbgemm")
-    assert main(compare[2:], out=printed) == 0  # fbgemm in this process
-    rows["fbgemm"] = json.loads(printed.getvalue())
-    assert [r["kernels"] for r in rows["qnnpack"]] == ["qnnpack"] and rows["fbgemm"][0]["kernels"] == "fbgemm"
-    assert rows["qnnpack"][0]["int8"]["token_id"] == rows["fbgemm"][0]["int8"]["token_id"]
-    report = json.loads(_fresh([*cli, "quantize", str(trained_checkpoint), "--json"], "qnnpack").stdout)
-    assert report["kernels"] == "qnnpack" and report["runtime"] == "torch"
+    assert code == 0 and main(["compare", str(seed), "--prompt", "The sky is", "--format", "json", *FAST], out=printed) == 0
+    fbgemm_rows = json.loads(printed.getvalue())  # fbgemm in this process
+    assert [r["kernels"] for r in qnnpack_rows] == ["qnnpack"] and fbgemm_rows[0]["kernels"] == "fbgemm"
+    assert qnnpack_rows[0]["int8"]["token_id"] == fbgemm_rows[0]["int8"]["token_id"]
+    code, report = answers["quantize"]
+    assert code == 0 and report["kernels"] == "qnnpack" and report["runtime"] == "torch"

@@ -20,12 +20,20 @@ FAST = RunSettings(repeats=2, warmup=0, threads=1)
 
 
 @pytest.fixture(scope="module")
-def fp32_graph(tmp_path_factory: pytest.TempPathFactory, tiny_model) -> Path:
-    from gpt2q_desktop.core.ort.graph import trace_fp32_graph
+def fp32_graph(_built_onnx_cache: Path) -> Path:
+    """The FP32 graph of the trained checkpoint, as the session's ``gpt2q quantize`` traced it (read, never written)."""
+    from gpt2q_desktop.core.store.manifest import ONNX_PAYLOAD
 
-    path = tmp_path_factory.mktemp("onnx") / "fp32.onnx"
-    assert trace_fp32_graph(tiny_model, path) == {"tied_embeddings": True}
-    return path
+    (entry,) = [e for e in QuantCache(_built_onnx_cache.parent).entries() if e.manifest["graph"] == "fp32"]
+    return entry.path / ONNX_PAYLOAD
+
+
+@pytest.fixture(scope="module")
+def trained_model(trained_checkpoint: Path):
+    """The model :func:`fp32_graph` was traced from."""
+    from gpt2q_desktop.core.checkpoints.checkpoint import load_checkpoint
+
+    return load_checkpoint(trained_checkpoint).model
 
 
 def _run(path: Path, ids: torch.Tensor, positions: list[int]) -> np.ndarray:
@@ -41,29 +49,29 @@ def _run(path: Path, ids: torch.Tensor, positions: list[int]) -> np.ndarray:
     return session.run(None, {"input_ids": ids.numpy(), "positions": np.array(positions, dtype=np.int64), **past})[0]
 
 
-def test_the_graph_steps_with_its_kv_cache_as_torch_does(fp32_graph: Path, tiny_model) -> None:
+def test_the_graph_steps_with_its_kv_cache_as_torch_does(fp32_graph: Path, trained_model) -> None:
     """The graph had no KV cache: each step of a continuation ran the whole sequence again."""
     from gpt2q_desktop.core.measure.inference import kv_step, new_kv_cache
     from gpt2q_desktop.core.ort.model import OrtCausalLM
 
     ids = torch.randint(0, 50257, (1, 9), generator=torch.Generator().manual_seed(2))
-    model = OrtCausalLM(fp32_graph, tiny_model.config)
+    model = OrtCausalLM(fp32_graph, trained_model.config)
     model.check()
-    ort_cache, torch_cache = new_kv_cache(model), new_kv_cache(tiny_model)
+    ort_cache, torch_cache = new_kv_cache(model), new_kv_cache(trained_model)
     for feed in (ids[:, :6], ids[:, 6:7], ids[:, 7:8], ids[:, 8:9]):  # the prompt, then one token a step
         with torch.inference_mode():
-            want = kv_step(tiny_model, feed, torch_cache)
+            want = kv_step(trained_model, feed, torch_cache)
         np.testing.assert_allclose(kv_step(model, feed, ort_cache).numpy(), want.numpy(), atol=1e-4)
     assert [p.shape for p in ort_cache.past] == [(1, 2, 9, 32)] * 4
     keys = torch_cache.layers[1].keys.numpy()
     np.testing.assert_allclose(ort_cache.past[2], keys, atol=1e-5)  # block 1's keys
 
 
-def test_the_fp32_graph_computes_torchs_logits_with_the_tied_matrix_stored_once(fp32_graph: Path, tiny_model) -> None:
+def test_the_fp32_graph_computes_torchs_logits_with_the_tied_matrix_stored_once(fp32_graph: Path, trained_model) -> None:
     import onnx
 
     ids = torch.randint(0, 50257, (1, 11), generator=torch.Generator().manual_seed(0))
-    expected = tiny_model(input_ids=ids).logits.detach().numpy()
+    expected = trained_model(input_ids=ids).logits.detach().numpy()
     np.testing.assert_allclose(_run(fp32_graph, ids, [10])[0, 0], expected[0, -1], atol=1e-4)
     np.testing.assert_allclose(_run(fp32_graph, ids, list(range(11)))[0], expected[0], atol=1e-4)
     names = [t.name for t in onnx.load(str(fp32_graph), load_external_data=False).graph.initializer]
@@ -82,7 +90,7 @@ def test_the_fp32_graph_computes_torchs_logits_with_the_tied_matrix_stored_once(
         (RecipeOptions(quantize_embeddings=False), 9, 0),
     ],
 )
-def test_the_int8_graph_holds_what_its_counts_say(fp32_graph: Path, tmp_path: Path, tiny_model, options, quantized, embeddings) -> None:
+def test_the_int8_graph_holds_what_its_counts_say(fp32_graph: Path, tmp_path: Path, trained_model, options, quantized, embeddings) -> None:
     from gpt2q_desktop.core.measure.metrics import kl_divergence
     from gpt2q_desktop.core.ort.recipe import quantize_graph
 
@@ -177,7 +185,9 @@ def _fed_lengths(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return lengths
 
 
-def test_a_corrupt_onnx_entry_is_noted_deleted_and_rebuilt(trained_checkpoint: Path, onnx_cache: Path) -> None:
+def test_a_corrupt_onnx_entry_is_noted_deleted_and_rebuilt(
+    trained_checkpoint: Path, onnx_cache: Path, prebuilt_onnx_build: None
+) -> None:
     cache = QuantCache()
     int8 = next(e for e in cache.entries() if e.manifest["graph"] == "int8")
     graph = int8.path / "model.onnx"

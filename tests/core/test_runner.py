@@ -98,9 +98,29 @@ def test_kl_and_overlap() -> None:
 
 def test_timing_collects_every_repeat(pair) -> None:
     ids = torch.tensor([[464, 3290]])
-    t_a, t_b = time_interleaved([pair[0].model, pair[1]], ids, RunSettings(repeats=5, warmup=0, threads=1))
+    (t_a, t_b), _ = time_interleaved([pair[0].model, pair[1]], ids, RunSettings(repeats=5, warmup=0, threads=1))
     assert len(t_a.samples_ms) == len(t_b.samples_ms) == 5
     assert 0 < t_a.median_ms <= t_a.p90_ms <= max(t_a.samples_ms)
+
+
+@pytest.mark.parametrize("warmup", [0, 2])
+def test_a_compare_reads_the_next_tokens_from_its_timed_calls(pair, warmup: int) -> None:
+    """No call is made for the logits alone: they are those of each model's first call, warm-up or timed."""
+    loaded, int8 = pair
+    calls: list[int] = []
+    hooks = [m.register_forward_hook(lambda *args, i=i: calls.append(i)) for i, m in enumerate((loaded.model, int8))]
+    settings = RunSettings(repeats=3, warmup=warmup, threads=1, top_k=3)
+    try:
+        row = compare_encoded([(loaded.model, int8)], loaded.tokenizer, encode_prompt(loaded.tokenizer, "The cat", 64), settings)[0]
+    finally:
+        for hook in hooks:
+            hook.remove()
+    assert calls == [0, 1] * (3 + warmup), "both models called in turn, each call timed or a warm-up"
+    ids = torch.tensor([loaded.tokenizer("The cat")["input_ids"]])
+    p, q = last_logits(loaded.model, ids), last_logits(int8, ids)
+    assert [t.token_id for t in row.fp32.top] == p.topk(3).indices.tolist()
+    assert [t.token_id for t in row.int8.top] == q.topk(3).indices.tolist()
+    assert row.kl == kl_divergence(p, q)
 
 
 def test_invalid_settings_are_refused() -> None:

@@ -7,11 +7,9 @@ from typing import Any
 
 from gpt2q_desktop.core.measure.inference import (
     EncodedPrompt,
-    last_logits,
     resolved,
     time_interleaved,
     top_tokens,
-    torch_threads,
 )
 from gpt2q_desktop.core.measure.metrics import kl_divergence, topk_overlap
 from gpt2q_desktop.core.measure.noise import LoadWatch, usable_cores, verdict
@@ -21,14 +19,13 @@ from gpt2q_desktop.core.runtimes import Runtime
 
 
 def compare_encoded(pairs: Sequence[tuple[Any, Any]], tokenizer: Any, prompt: EncodedPrompt, settings: RunSettings) -> list[ComparisonRow]:
-    """Run each (FP32, INT8) pair on the same token ids, then time all models interleaved; one row per pair,
-    its runtime named by the models (``runtime``, else torch), its timing judged clean or noisy."""
+    """Time all models of the (FP32, INT8) pairs interleaved on the same token ids, their next tokens read from
+    those calls; one row per pair, its runtime named by the models (``runtime``, else torch), its timing judged
+    clean or noisy."""
     settings = resolved(settings)
     models = [m for pair in pairs for m in pair]
-    with torch_threads(settings.threads):
-        logits = [last_logits(m, prompt.ids) for m in models]
     watch = LoadWatch().start()
-    timings = time_interleaved(models, prompt.ids, settings)
+    timings, logits = time_interleaved(models, prompt.ids, settings)
     other_cores = watch.stop()
     rows = []
     for i, (fp32, _) in enumerate(pairs):

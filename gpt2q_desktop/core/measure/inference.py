@@ -124,18 +124,22 @@ def top_tokens(tokenizer: Any, logits: torch.Tensor, k: int) -> list[TopToken]:
     ]
 
 
-def time_interleaved(models: list[Any], ids: torch.Tensor, settings: RunSettings) -> list[Timing]:
-    """Time each model's next-token call, alternating models every repeat so drift hits all alike; after a
-    model whose threads go on spinning (ONNX Runtime: ``settle_s``), wait until they rest before the next call."""
+def time_interleaved(models: list[Any], ids: torch.Tensor, settings: RunSettings) -> tuple[list[Timing], list[torch.Tensor]]:
+    """Time each model's next-token call, alternating models every repeat so drift hits all alike; after a timed
+    call of a model whose threads go on spinning (ONNX Runtime: ``settle_s``), wait until they rest before the next
+    call. Also each model's next-token logits, from its first call (a warm-up's, or the first timed one's): the
+    calls are deterministic, so no call is made for the logits alone."""
     samples: list[list[float]] = [[] for _ in models]
+    first: list[Any] = []
     with torch_threads(resolved(settings).threads), torch.inference_mode():
-        for _ in range(settings.warmup):
-            for m in models:
-                m(input_ids=ids, logits_to_keep=1, use_cache=False)
-        for _ in range(settings.repeats):
+        for round_ in range(settings.warmup + settings.repeats):
+            timed = round_ >= settings.warmup
             for i, m in enumerate(models):
                 start = time.perf_counter()
-                m(input_ids=ids, logits_to_keep=1, use_cache=False)
-                samples[i].append((time.perf_counter() - start) * 1000.0)
-                time.sleep(getattr(m, "settle_s", 0.0))
-    return [Timing.of(s) for s in samples]
+                out = m(input_ids=ids, logits_to_keep=1, use_cache=False)
+                if timed:
+                    samples[i].append((time.perf_counter() - start) * 1000.0)
+                    time.sleep(getattr(m, "settle_s", 0.0))
+                if round_ == 0:
+                    first.append(out)
+    return [Timing.of(s) for s in samples], [out.logits[0, -1].float() for out in first]
