@@ -23,11 +23,32 @@ TRAIN_TEXT = (
 ) * 4
 
 
+def file_order(items: list[pytest.Item]) -> list[Path]:
+    """The order in which xdist hands the test files out (``--no-loadscope-reorder``): first a file that needs the
+    session's ONNX graphs (its worker builds them), then the other files holding a ``slow`` test (those that do not
+    need the graphs first: they keep the other worker busy meanwhile), then the rest; files whose tests are all
+    ``timing`` last, where their running alone costs least (the other worker has little left)."""
+    files: dict[Path, list[pytest.Item]] = {}
+    for item in items:
+        files.setdefault(item.path, []).append(item)
+
+    def marked(path: Path, marker: str) -> list[bool]:
+        return [item.get_closest_marker(marker) is not None for item in files[path]]
+
+    def graphs(path: Path) -> bool:
+        return any("onnx_build" in getattr(item, "fixturenames", ()) for item in files[path])
+
+    slow = [path for path in files if any(marked(path, "slow")) and not all(marked(path, "timing"))]
+    builder = [path for path in slow if graphs(path)][:1]
+    slow = builder + sorted((p for p in slow if p not in builder), key=graphs)
+    last = [path for path in files if path not in slow and all(marked(path, "timing"))]
+    return slow + [path for path in files if path not in slow and path not in last] + last
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Files holding a ``slow`` test first, in their order, then the others: a worker never ends the run alone
-    on a long file handed out last."""
-    slow_files = {item.path for item in items if item.get_closest_marker("slow") is not None}
-    items.sort(key=lambda item: item.path not in slow_files)
+    """The tests in :func:`file_order`, each file's in its own order."""
+    rank = {path: i for i, path in enumerate(file_order(items))}
+    items.sort(key=lambda item: rank[item.path])
 
 
 @pytest.hookimpl(hookwrapper=True)
