@@ -53,8 +53,22 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
-    """A test marked ``timing`` runs (its fixtures made and torn down included) with no other test beside it."""
-    with machine_share(item.config, alone=item.get_closest_marker("timing") is not None):
+    """An ordinary test holds the machine shared, from its fixtures' setup to their teardown; a ``timing`` test
+    holds nothing while its fixtures are made and torn down (nothing is timed there) ..."""
+    if item.get_closest_marker("timing") is not None:
+        yield
+        return
+    with machine_share(item.config, alone=False):
+        yield
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    """... and the machine alone while it runs: no other test beside it."""
+    if item.get_closest_marker("timing") is None:
+        yield
+        return
+    with machine_share(item.config, alone=True):
         yield
 
 

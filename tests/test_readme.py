@@ -126,6 +126,7 @@ def run_gpt2q(argv: list[str]) -> tuple[int, str, str]:
     return code, stdout.getvalue(), stderr.getvalue()
 
 
+@pytest.mark.slow  # every command of the README on the demo student, as a user runs them
 def test_readme_samples_print_what_the_code_prints(data_dir: Path) -> None:
     from gpt2q_desktop.core.torch_int8.kernels import chosen_kernels
 

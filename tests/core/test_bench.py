@@ -13,25 +13,24 @@ from gpt2q_desktop.core.bench.probes import streamed_bytes_per_token
 from gpt2q_desktop.core.bench.run import VARIANTS, bench_model
 from gpt2q_desktop.core.bench.serving_memory import serving_memory_mb
 from gpt2q_desktop.core.bench.table import BenchRow, render_bench
+from gpt2q_desktop.core.options import RecipeOptions
 from gpt2q_desktop.core.torch_int8.kernels import chosen_kernels
 
-PER_CHANNEL_MEMORY = "not measured: the probe is that of the per-tensor INT8 model, measured beside it"
+UNPROBED = "not measured: the same probe as the per-tensor INT8 model's, measured beside it"
 
 
 @pytest.fixture(scope="module")
 def tiny_rows(trained_checkpoint: Path, _built_onnx_cache: Path) -> list[BenchRow]:
     """Every variant of the bench on the trained checkpoint. The default recipe's ONNX graphs come from the test
     session's build and the per-channel one is built in this process (the build child has tests of its own); the
-    serving memory of the FP32 and the per-tensor INT8 models is measured in fresh processes, the per-channel
-    model's (the same probe) is not."""
+    serving memory of the per-tensor INT8 model is measured in a fresh process, the other models' (the same probe,
+    whose FP32 branch has a test of its own) are not."""
     from gpt2q_desktop.core.bench import run
     from gpt2q_desktop.core.ort import pipeline
     from tests.conftest import in_process_build, session_graph_build
 
     def memory(folder, options, data_dir, threads):
-        if options is not None and options.per_channel:
-            return PER_CHANNEL_MEMORY
-        return serving_memory_mb(folder, options, data_dir, threads)
+        return serving_memory_mb(folder, options, data_dir, threads) if options == RecipeOptions() else UNPROBED
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(pipeline, "run_build", session_graph_build(_built_onnx_cache, trained_checkpoint, in_process_build))
@@ -54,9 +53,8 @@ def test_bench_model_rows(tiny_rows: list[BenchRow]) -> None:
     assert by["int8_seed"].bytes > by["fp32_full"].bytes, "the seed recipe stores lm_head twice"
     assert by["int8_decode"].prompt_tokens == 1 and by["int8"].prompt_tokens == 4
     assert by["int8"].extra["cache_load_s"] > 0 and by["int8"].extra["quantize_s"] > 0
-    for variant in ("fp32_full", "fp32_last", "fp32_decode", "int8"):
-        assert 0 < by[variant].extra["model_rss_mb"] < by[variant].extra["peak_rss_mb"], variant
-    assert by["int8_decode"].extra["serving_memory"] == PER_CHANNEL_MEMORY
+    assert 0 < by["int8"].extra["model_rss_mb"] < by["int8"].extra["peak_rss_mb"]
+    assert by["fp32_full"].extra["serving_memory"] == by["int8_decode"].extra["serving_memory"] == UNPROBED
     assert all(r.median_ms > 0 and r.p90_ms >= r.median_ms for r in rows)
     assert {r.variant: r.kernels for r in rows if r.kernels} == dict.fromkeys(
         ("int8_seed", "int8", "int8_per_channel", "int8_decode"), chosen_kernels()
@@ -97,8 +95,22 @@ def test_bench_times_the_plain_recipe_beside_the_tools(tiny_rows: list[BenchRow]
     assert by["ort_int8_plain"].bytes > 1.5 * by["ort_int8"].bytes
 
 
+def test_the_memory_probe_serves_fp32_as_loaded(tiny_checkpoint: Path, data_dir: Path, capsys) -> None:
+    """The probe's FP32 branch, run in this process (the bench runs it in a fresh one): memory before and after."""
+    import torch
+
+    from gpt2q_desktop.core.bench.serving_memory import memory_probe
+
+    threads = torch.get_num_threads()
+    try:
+        memory_probe(str(tiny_checkpoint), None, str(data_dir), 1)
+    finally:
+        torch.set_num_threads(threads)
+    figures = json.loads(capsys.readouterr().out)
+    assert 0 < figures["base_mb"] <= figures["peak_mb"]
+
+
 def test_streamed_bytes_shrink_fourfold(tiny_model) -> None:
-    from gpt2q_desktop.core.options import RecipeOptions
     from gpt2q_desktop.core.torch_int8.recipe import DynamicInt8Recipe
 
     int8 = DynamicInt8Recipe().quantize(tiny_model, RecipeOptions())

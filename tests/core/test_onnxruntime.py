@@ -435,10 +435,12 @@ def _children(pid: int) -> dict[int, str]:
     return found
 
 
-@pytest.mark.timing
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads child processes from /proc")
-def test_the_export_child_ends_when_the_cli_is_killed(tiny_checkpoint: Path, tmp_path: Path) -> None:
-    """SIGKILL of the CLI mid-export left its child tracing for seconds (1.8 GB and 20 s on gpt2-small's shape)."""
+def test_the_export_child_ends_when_the_cli_is_killed(tiny_checkpoint: Path, tmp_path: Path, data_dir: Path) -> None:
+    """SIGKILL of the CLI mid-export left its child tracing for seconds (1.8 GB and 20 s on gpt2-small's shape).
+
+    The child is killed at the start of its trace, which takes seconds; one that outlived the CLI would finish it and
+    write the graph. So the test waits for the child to end, however long, and finds no graph: no bound on a time."""
     import os
     import signal
     import subprocess
@@ -456,10 +458,11 @@ def test_the_export_child_ends_when_the_cli_is_killed(tiny_checkpoint: Path, tmp
     finally:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
-    deadline = time.monotonic() + 3.0
+    deadline = time.monotonic() + 240.0
     while time.monotonic() < deadline and any(_alive(pid) for pid in workers):
         time.sleep(0.05)
     assert not any(_alive(pid) for pid in workers)
+    assert [p.name for p in data_dir.rglob("*.onnx")] == [], "the child went on tracing after the CLI was killed"
     assert not (tmp_path / "out" / "model.onnx").exists()
 
 
