@@ -23,6 +23,13 @@ TRAIN_TEXT = (
 ) * 4
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto``: one worker more than this process may use cores, since a worker waiting on a child process, a
+    file lock or a timing test leaves its core to the others."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return cores + 1
+
+
 def file_order(items: list[pytest.Item]) -> list[Path]:
     """The order in which xdist hands the test files out (``--no-loadscope-reorder``): first a file that needs the
     session's ONNX graphs (its worker builds them), then the other files holding a ``slow`` test (those that do not

@@ -45,3 +45,22 @@ def test_an_alone_test_waits_for_the_running_ones_and_goes_before_later_ones(tmp
     for thread in threads:
         thread.join(10)
     assert events == ["shared in", "shared out", "alone in", "alone out", "later in", "later out"]
+
+
+def test_files_go_out_builder_first_then_the_slow_ones_and_the_timing_ones_last() -> None:
+    from tests.conftest import file_order
+
+    def item(path: str, *marks: str, graphs: bool = False) -> SimpleNamespace:
+        return SimpleNamespace(
+            path=Path(path),
+            fixturenames=["onnx_build"] if graphs else [],
+            get_closest_marker=lambda name: name if name in marks else None,
+        )
+
+    items = [
+        item("plain.py"), item("timing.py", "timing", "slow"), item("graphs1.py", "slow", graphs=True),
+        item("alone.py", "slow"), item("graphs2.py", "slow", graphs=True), item("mixed.py", "timing"), item("mixed.py"),
+    ]  # fmt: skip
+    assert [p.name for p in file_order(items)] == [
+        "graphs1.py", "alone.py", "graphs2.py", "plain.py", "mixed.py", "timing.py"
+    ], "the session's graphs are built while another slow file runs; timing files, which run alone, last"
