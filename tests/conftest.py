@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -60,22 +61,36 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
-    """An ordinary test holds the machine shared, from its fixtures' setup to their teardown; a ``timing`` test
-    holds nothing while its fixtures are made and torn down (nothing is timed there) ..."""
-    if item.get_closest_marker("timing") is not None:
+    """An ordinary test holds the machine shared from its fixtures' setup to their teardown; a ``timing`` test holds
+    it shared while its fixtures are made and torn down, and alone while it runs (the hooks below)."""
+    with _timing_phase(item, None):
         yield
-        return
-    with machine_share(item.config, alone=False):
+
+
+def _timing_phase(item: pytest.Item, alone: bool | None) -> contextlib.AbstractContextManager[None]:
+    """The machine held for one phase of a test: *alone* is None for the whole test (ordinary tests only), else
+    for a phase of a ``timing`` test."""
+    timing = item.get_closest_marker("timing") is not None
+    if timing == (alone is None):
+        return contextlib.nullcontext()
+    return machine_share(item.config, alone=bool(alone))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
+    with _timing_phase(item, False):
         yield
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
-    """... and the machine alone while it runs: no other test beside it."""
-    if item.get_closest_marker("timing") is None:
+    with _timing_phase(item, True):
         yield
-        return
-    with machine_share(item.config, alone=True):
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    with _timing_phase(item, False):
         yield
 
 
@@ -199,8 +214,9 @@ def onnx_cache(_built_onnx_cache: Path, data_dir: Path) -> Path:
 
 
 def session_graph_build(built_cache: Path, checkpoint: Path, others: Callable[..., dict] | None = None) -> Callable[..., dict]:
-    """A stand-in for the ONNX build child: builds of *checkpoint* under the default recipe served from the session's
-    graphs in *built_cache* (each stage reported, the files copied); any other build goes to *others*, or fails."""
+    """A stand-in for the ONNX build child: builds of *checkpoint* under the default recipe served from the graphs in
+    the cache folder *built_cache* (each stage reported, the files copied); any other build goes to *others*, or
+    fails."""
     import shutil
 
     from gpt2q_desktop.core.options import RecipeOptions
