@@ -34,8 +34,9 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
 def file_order(items: list[pytest.Item]) -> list[Path]:
     """The order in which xdist hands the test files out (``--no-loadscope-reorder``): first a file that needs the
     session's ONNX graphs (its worker builds them), then the other files holding a ``slow`` test (those that do not
-    need the graphs first: they keep the other worker busy meanwhile), then the rest; files whose tests are all
-    ``timing`` last, where their running alone costs least (the other worker has little left)."""
+    need the graphs first: they keep the other workers busy meanwhile; then a file of slow timing tests, whose slow
+    fixtures are made beside the many short tests that follow), then the rest; the other files whose tests are all ``timing`` last, where
+    their running alone costs least (the other workers have little left)."""
     files: dict[Path, list[pytest.Item]] = {}
     for item in items:
         files.setdefault(item.path, []).append(item)
@@ -46,9 +47,9 @@ def file_order(items: list[pytest.Item]) -> list[Path]:
     def graphs(path: Path) -> bool:
         return any("onnx_build" in getattr(item, "fixturenames", ()) for item in files[path])
 
-    slow = [path for path in files if any(marked(path, "slow")) and not all(marked(path, "timing"))]
+    slow = [path for path in files if any(marked(path, "slow"))]
     builder = [path for path in slow if graphs(path)][:1]
-    slow = builder + sorted((p for p in slow if p not in builder), key=graphs)
+    slow = builder + sorted((p for p in slow if p not in builder), key=lambda p: (all(marked(p, "timing")), graphs(p)))
     last = [path for path in files if path not in slow and all(marked(path, "timing"))]
     return slow + [path for path in files if path not in slow and path not in last] + last
 

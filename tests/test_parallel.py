@@ -58,9 +58,10 @@ def test_files_go_out_builder_first_then_the_slow_ones_and_the_timing_ones_last(
         )
 
     items = [
-        item("plain.py"), item("timing.py", "timing", "slow"), item("graphs1.py", "slow", graphs=True),
-        item("alone.py", "slow"), item("graphs2.py", "slow", graphs=True), item("mixed.py", "timing"), item("mixed.py"),
+        item("plain.py"), item("stalls.py", "timing"), item("slow_stalls.py", "timing", "slow"),
+        item("graphs1.py", "slow", graphs=True), item("alone.py", "slow"), item("graphs2.py", "slow", graphs=True),
+        item("mixed.py", "timing"), item("mixed.py"),
     ]  # fmt: skip
     assert [p.name for p in file_order(items)] == [
-        "graphs1.py", "alone.py", "graphs2.py", "plain.py", "mixed.py", "timing.py"
-    ], "the session's graphs are built while another slow file runs; timing files, which run alone, last"
+        "graphs1.py", "alone.py", "graphs2.py", "slow_stalls.py", "plain.py", "mixed.py", "stalls.py"
+    ], "the session's graphs are built while other slow files run; files of timing tests only, which run alone, last"
