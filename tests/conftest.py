@@ -32,11 +32,15 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
 
 
 def file_order(items: list[pytest.Item]) -> list[Path]:
-    """The order in which xdist hands the test files out (``--no-loadscope-reorder``): first a file that needs the
-    session's ONNX graphs (its worker builds them), then the other files holding a ``slow`` test (those that do not
-    need the graphs first: they keep the other workers busy meanwhile; then a file of slow timing tests, whose slow
-    fixtures are made beside the many short tests that follow), then the rest; the other files whose tests are all ``timing`` last, where
-    their running alone costs least (the other workers have little left)."""
+    """The order in which xdist hands the test files out (``--no-loadscope-reorder``):
+
+    - a file that needs the session's ONNX graphs (its worker builds them);
+    - the other files holding a ``slow`` test: those that do not need the graphs first (they keep the other workers
+      busy meanwhile), files of timing tests last (their slow fixtures are made beside the many short tests that
+      follow);
+    - the rest;
+    - the other files whose tests are all ``timing``, where their running alone costs least (the other workers have
+      little left)."""
     files: dict[Path, list[pytest.Item]] = {}
     for item in items:
         files.setdefault(item.path, []).append(item)
