@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -218,6 +219,13 @@ def onnx_cache(_built_onnx_cache: Path, data_dir: Path) -> Path:
     return Path(shutil.copytree(_built_onnx_cache, data_dir / "cache"))
 
 
+def graph_entries(cache_folder: Path) -> dict[str, Any]:
+    """The ONNX Runtime entries of the cache in *cache_folder*, by graph ("fp32", "int8")."""
+    from gpt2q_desktop.core.store.model_cache import QuantCache
+
+    return {entry.manifest["graph"]: entry for entry in QuantCache(cache_folder.parent).entries()}
+
+
 def session_graph_build(built_cache: Path, checkpoint: Path, others: Callable[..., dict] | None = None) -> Callable[..., dict]:
     """A stand-in for the ONNX build child: builds of *checkpoint* under the default recipe served from the graphs in
     the cache folder *built_cache* (each stage reported, the files copied); any other build goes to *others*, or
@@ -226,9 +234,8 @@ def session_graph_build(built_cache: Path, checkpoint: Path, others: Callable[..
 
     from gpt2q_desktop.core.options import RecipeOptions
     from gpt2q_desktop.core.store.manifest import ONNX_PAYLOAD
-    from gpt2q_desktop.core.store.model_cache import QuantCache
 
-    entries = {entry.manifest["graph"]: entry for entry in QuantCache(built_cache.parent).entries()}
+    entries = graph_entries(built_cache)
 
     def build(job, progress=None, cancelled=None) -> dict:
         served = job.info.path.resolve() == checkpoint.resolve() and job.options in (None, RecipeOptions())
@@ -254,12 +261,11 @@ def in_process_build(job, progress=None, cancelled=None) -> dict:
 
     sent: list[tuple] = []
     build._child(SimpleNamespace(send=sent.append, close=lambda: None), job)
-    for message in sent:
-        if message[0] == "stage" and progress is not None:
-            progress(message[1], len(job.stages), job.stages[message[1]])
-        elif message[0] == "error":
-            raise build._error(message[1], message[2])
-    return dict(sent[-1][1])
+    for message in sent:  # read as the parent reads them
+        result = build.answer(message, job.stages, progress)
+        if result is not None:
+            return result
+    raise AssertionError(f"the build sent no result: {sent}")
 
 
 @pytest.fixture

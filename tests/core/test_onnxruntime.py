@@ -23,9 +23,9 @@ FAST = RunSettings(repeats=2, warmup=0, threads=1)
 def fp32_graph(_built_onnx_cache: Path) -> Path:
     """The FP32 graph of the trained checkpoint, as the session's ``gpt2q quantize`` traced it (read, never written)."""
     from gpt2q_desktop.core.store.manifest import ONNX_PAYLOAD
+    from tests.conftest import graph_entries
 
-    (entry,) = [e for e in QuantCache(_built_onnx_cache.parent).entries() if e.manifest["graph"] == "fp32"]
-    return entry.path / ONNX_PAYLOAD
+    return graph_entries(_built_onnx_cache)["fp32"].path / ONNX_PAYLOAD
 
 
 @pytest.fixture(scope="module")

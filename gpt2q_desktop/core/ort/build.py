@@ -110,13 +110,9 @@ def run_build(job: BuildJob, progress: ProgressFn | None = None, cancelled: Canc
                     message = parent.recv()
                 except EOFError:
                     message = ("error", "internal", f"the ONNX build process ended with code {proc.exitcode}")
-                kind = message[0]
-                if kind == "stage" and progress is not None:
-                    progress(message[1], len(stages), stages[message[1]])
-                elif kind == "done":
-                    return dict(message[1])
-                elif kind == "error":
-                    raise _error(message[1], message[2])
+                result = answer(message, stages, progress)
+                if result is not None:
+                    return result
             elif not proc.is_alive() and not parent.poll(0):
                 code = proc.exitcode
                 raise Gpt2qError(
@@ -133,6 +129,19 @@ def run_build(job: BuildJob, progress: ProgressFn | None = None, cancelled: Canc
             proc.kill()
             proc.join(5)
         parent.close()
+
+
+def answer(message: tuple[Any, ...], stages: list[str], progress: ProgressFn | None) -> dict[str, Any] | None:
+    """What one message of the child means to its parent: a stage, relayed to *progress* (None is returned); the
+    child's result, returned; or its error, raised."""
+    kind = message[0]
+    if kind == "stage" and progress is not None:
+        progress(message[1], len(stages), stages[message[1]])
+    elif kind == "done":
+        return dict(message[1])
+    elif kind == "error":
+        raise _error(message[1], message[2])
+    return None
 
 
 def _error(kind: str, message: str) -> Gpt2qError:
