@@ -26,18 +26,15 @@ IDS = torch.tensor([[464, 3290, 318]])
 TIMEOUT = 240.0
 
 
-def _quantize(folder: Path) -> tuple[torch.nn.Module, QuantizeReport]:
-    info = inspect_checkpoint(folder)
-    return quantize_checkpoint(info, RecipeOptions(), lambda: load_checkpoint(folder).model, QuantCache())
+def _quantize(folder: Path, cache: QuantCache | None = None) -> tuple[torch.nn.Module, QuantizeReport]:
+    info, cache = inspect_checkpoint(folder), cache if cache is not None else QuantCache()
+    return quantize_checkpoint(info, RecipeOptions(), lambda: load_checkpoint(folder).model, cache)
 
 
 @pytest.fixture(scope="module")
 def pristine(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[torch.nn.Module, QuantizeReport]:
     """The tiny checkpoint quantized once, into a data folder of this module's: the model and its report."""
-    return quantize_checkpoint(
-        inspect_checkpoint(tiny_checkpoint), RecipeOptions(), lambda: load_checkpoint(tiny_checkpoint).model,
-        QuantCache(tmp_path_factory.mktemp("pristine")),
-    )  # fmt: skip
+    return _quantize(tiny_checkpoint, QuantCache(tmp_path_factory.mktemp("pristine")))
 
 
 def _cached(pristine: tuple[torch.nn.Module, QuantizeReport]) -> tuple[torch.nn.Module, QuantizeReport]:
