@@ -13,6 +13,7 @@ from gpt2q_desktop.core.measure.metrics import kl_divergence
 from gpt2q_desktop.core.options import RecipeOptions
 from gpt2q_desktop.core.torch_int8.modules import (
     Int8Embedding,
+    RowScaledLinear,
     convert_all_conv1d,
     count_eligible,
     count_int8_embeddings,
@@ -110,6 +111,35 @@ def test_export_and_rebuild_round_trip(tiny_model, options: RecipeOptions) -> No
     rebuilt = RECIPE.rebuild(tiny_model.config, RECIPE.flatten(q))
     assert count_quantized(rebuilt) == count_quantized(q)
     assert torch.equal(last_logits(rebuilt, IDS), last_logits(q, IDS))
+
+
+@pytest.mark.parametrize("engine", sorted({"fbgemm", "qnnpack"} & set(torch.backends.quantized.supported_engines)))
+def test_a_per_row_weight_is_packed_unscaled_and_computes_what_torchs_per_row_kernel_does(engine: str) -> None:
+    import torch.ao.nn.quantized.dynamic as nnqd
+
+    gen = torch.Generator().manual_seed(0)
+    int8 = torch.randint(-127, 128, (300, 64), generator=gen, dtype=torch.int8)
+    scales = torch.rand(300, generator=gen, dtype=torch.float64) / 100 + 1e-4
+    bias = nn.Parameter(torch.randn(300, generator=gen))  # as a float module hands it over
+    x = torch.randn(2, 3, 64, generator=gen)
+    before = torch.backends.quantized.engine
+    torch.backends.quantized.engine = engine
+    try:
+        for zeros, packed_as in [(torch.zeros(300, dtype=torch.long), torch.per_tensor_affine),
+                                 (torch.ones(300, dtype=torch.long), torch.per_channel_affine)]:  # fmt: skip
+            weight = torch._make_per_channel_quantized_tensor(int8, scales, zeros, 0)
+            ours, torchs = RowScaledLinear(1, 1), nnqd.Linear(1, 1)
+            ours.set_weight_bias(weight, bias)
+            torchs.set_weight_bias(weight, bias)
+            assert ours._packed_params._weight_bias()[0].qscheme() == packed_as
+            (got, stored), (want, _) = ours._weight_bias(), torchs._weight_bias()  # what the cache stores
+            assert torch.equal(got.int_repr(), int8) and torch.equal(got.q_per_channel_zero_points(), zeros)
+            torch.testing.assert_close(got.q_per_channel_scales(), want.q_per_channel_scales(), rtol=1e-7, atol=0)
+            assert torch.equal(stored, bias) and not list(ours.parameters())  # torch's holds none either
+            with torch.inference_mode():
+                torch.testing.assert_close(ours(x), torchs(x), rtol=1e-5, atol=1e-6)
+    finally:
+        torch.backends.quantized.engine = before
 
 
 def test_tied_int8_matrix_is_stored_once(tiny_model) -> None:

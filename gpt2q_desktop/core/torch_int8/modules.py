@@ -4,6 +4,7 @@ conversion, and counts of what a model really holds."""
 from __future__ import annotations
 
 import torch
+import torch.ao.nn.quantized.dynamic as nnqd
 from torch import nn
 
 
@@ -39,15 +40,49 @@ def per_row_int8(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return q.int_repr(), scales.float()
 
 
+class RowScaledLinear(nnqd.Linear):
+    """torch's dynamic INT8 linear, except that a weight with one scale per output row (zero points 0) is packed as
+    an unscaled matrix and its row scales are applied to the output. torch reads per-row scales one at a time when
+    it packs them, about 2 µs a row: 0.1 s for the 50,257 rows of GPT-2's ``lm_head`` (the demo student's cache hit
+    took 135 ms, now 89). The outputs agree with torch's per-row kernel to float rounding (1e-7 relative)."""
+
+    row_scales: torch.Tensor | None = None
+    row_bias: torch.Tensor | None = None
+
+    def set_weight_bias(self, w: torch.Tensor, b: torch.Tensor | None) -> None:
+        per_row = w.qscheme() in (torch.per_channel_affine, torch.per_channel_symmetric)
+        if not (per_row and w.q_per_channel_axis() == 0 and not w.q_per_channel_zero_points().any()):
+            self.row_scales = self.row_bias = None
+            super().set_weight_bias(w, b)
+            return
+        unscaled = torch._make_per_tensor_quantized_tensor(w.int_repr(), 1.0, 0)
+        super().set_weight_bias(unscaled, None)
+        self.row_scales = w.q_per_channel_scales().float()
+        self.row_bias = None if b is None else b.detach()  # a plain tensor, as torch keeps it: not a parameter
+
+    def _weight_bias(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        if self.row_scales is None:
+            return super()._weight_bias()
+        unscaled, _ = super()._weight_bias()
+        zeros = torch.zeros(self.row_scales.shape, dtype=torch.long)
+        weight = torch._make_per_channel_quantized_tensor(unscaled.int_repr(), self.row_scales.double(), zeros, 0)
+        return weight, self.row_bias
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = super().forward(x)
+        if self.row_scales is None:
+            return y
+        y = y * self.row_scales
+        return y if self.row_bias is None else y + self.row_bias
+
+
 def dynamic_linear(int8: torch.Tensor, scales: torch.Tensor, zeros: torch.Tensor, bias: torch.Tensor | None) -> nn.Module:
     """A dynamic INT8 linear straight from stored INT8 weights and scales (no observer pass)."""
-    import torch.ao.nn.quantized.dynamic as nnqd
-
     if scales.numel() == 1:
         qweight = torch._make_per_tensor_quantized_tensor(int8, float(scales.item()), int(zeros.item()))
     else:
         qweight = torch._make_per_channel_quantized_tensor(int8, scales.double(), zeros.long(), 0)
-    head = nnqd.Linear(1, 1, dtype=torch.qint8)  # tiny placeholder: no large prepack
+    head = RowScaledLinear(1, 1, dtype=torch.qint8)  # tiny placeholder: no large prepack
     head.set_weight_bias(qweight, bias)
     head.in_features, head.out_features = int8.shape[1], int8.shape[0]
     return head
@@ -80,8 +115,6 @@ def set_submodule(root: nn.Module, path: str, module: nn.Module) -> None:
 
 def count_quantized(model: nn.Module) -> int:
     """How many linears in *model* really are dynamic INT8 linears."""
-    import torch.ao.nn.quantized.dynamic as nnqd
-
     return sum(isinstance(m, nnqd.Linear) for m in model.modules())
 
 

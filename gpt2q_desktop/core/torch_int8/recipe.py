@@ -28,6 +28,7 @@ from gpt2q_desktop.core.runtimes import Kernels
 from gpt2q_desktop.core.torch_int8.kernels import fitted, use_int8_kernels
 from gpt2q_desktop.core.torch_int8.modules import (
     Int8Embedding,
+    RowScaledLinear,
     convert_all_conv1d,
     dynamic_linear,
     per_row_int8,
@@ -180,11 +181,9 @@ class DynamicInt8Recipe:
 
 def _quantize_linear(qmodel: nn.Module, path: str, qconfig: Any) -> None:
     """Replace the FP32 linear at *path* by its dynamic INT8 twin."""
-    import torch.ao.nn.quantized.dynamic as nnqd
-
     linear = qmodel.get_submodule(path)
     linear.qconfig = qconfig
-    set_submodule(qmodel, path, nnqd.Linear.from_float(linear))
+    set_submodule(qmodel, path, RowScaledLinear.from_float(linear))
 
 
 def _quantize_lm_head(qmodel: nn.Module, qconfig: Any, share_with_wte: bool) -> None:
