@@ -13,7 +13,7 @@ Each check prints one line; the first that fails prints the program's output and
                (macOS: ISO 8859-1), exit 0 with readable text
 
 Every program runs as a fresh user: its own data folder (cache, history, logs, settings) in a temporary folder.
-Linux needs xvfb-run, xwd and xwininfo for the window (``apt-get install -y xvfb x11-apps x11-utils``) and
+Linux needs Xvfb, xwd and xwininfo for the window (``apt-get install -y xvfb x11-apps x11-utils``) and
 glibc's locale sources for the cp1252 pipe (``locales``).
 """
 
@@ -23,12 +23,14 @@ import argparse
 import json
 import os
 import re
+import select
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -195,16 +197,38 @@ def log_text(data_dir: Path) -> str:
 
 def window_under_xvfb(seconds: float, screenshot: Path, programs: Bundle) -> str:
     """Linux: this script's window check again, inside a virtual X server with a 24-bit screen."""
-    missing = [tool for tool in ("xvfb-run", "xwd", "xwininfo") if shutil.which(tool) is None]
+    missing = [tool for tool in ("Xvfb", "xwd", "xwininfo") if shutil.which(tool) is None]
     if missing:
         raise SmokeFailure(f"{', '.join(missing)} missing: apt-get install -y xvfb x11-apps x11-utils")
-    argv = ["xvfb-run", "-a", "-s", "-screen 0 1280x900x24", sys.executable, __file__, "--only", "window"]
-    argv += ["--window-seconds", str(seconds), "--screenshot", str(screenshot), "--dist", str(programs.root.parent)]
-    proc = run(argv, dict(os.environ, GPT2Q_SMOKE_IN_XVFB="1"), STARTUP_SECONDS + seconds + 60)
+    argv = [sys.executable, __file__, "--only", "window", "--window-seconds", str(seconds)]
+    argv += ["--screenshot", str(screenshot), "--dist", str(programs.root.parent)]
+    with virtual_screen() as display:
+        proc = run(argv, dict(os.environ, DISPLAY=display, GPT2Q_SMOKE_IN_XVFB="1"), STARTUP_SECONDS + seconds + 60)
     out = text(proc.stdout) + text(proc.stderr)
     if proc.returncode != 0:
         raise SmokeFailure("the window under Xvfb failed", out)
     return re.sub(r"^smoke: window: OK \((.*)\) in \d+ s$", r"\1", out.strip().splitlines()[-1])
+
+
+@contextmanager
+def virtual_screen() -> Iterator[str]:
+    """A virtual X server (1280x900, 24-bit) for the block; its display name, given once it accepts connections:
+    Xvfb writes its display number to ``-displayfd`` only then (``xvfb-run -a`` once let Qt in before the server
+    was up: "could not connect to display :99")."""
+    argv = ["Xvfb", "-displayfd", "1", "-screen", "0", "1280x900x24", "-nolisten", "tcp"]
+    with tempfile.TemporaryFile() as said, subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=said) as server:
+        try:
+            assert server.stdout is not None
+            ready = select.select([server.stdout], [], [], STARTUP_SECONDS)[0]
+            number = server.stdout.readline().decode().strip() if ready else ""
+            if not number.isdigit():
+                server.kill()
+                server.wait()
+                said.seek(0)
+                raise SmokeFailure("Xvfb did not start", text(said.read()))
+            yield f":{number}"
+        finally:
+            server.terminate()
 
 
 def screenshot_x11(proc: subprocess.Popen, seconds: float, png: Path) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -105,7 +106,18 @@ def test_self_test_needs_an_ok_verdict(tmp_path: Path, capsys) -> None:
     assert "no OK verdict" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux") or shutil.which("xvfb-run") is None, reason="needs Xvfb")
+NO_XVFB = not sys.platform.startswith("linux") or shutil.which("Xvfb") is None
+
+
+@pytest.mark.skipif(NO_XVFB or shutil.which("xwininfo") is None, reason="needs Xvfb and xwininfo")
+def test_the_virtual_screen_takes_clients_as_soon_as_it_is_given() -> None:
+    with smoke.virtual_screen() as display:
+        seen = subprocess.run(["xwininfo", "-root", "-display", display], check=False, capture_output=True, text=True)
+    assert seen.returncode == 0, seen.stderr
+    assert "Width: 1280" in seen.stdout and "Depth: 24" in seen.stdout
+
+
+@pytest.mark.skipif(NO_XVFB, reason="needs Xvfb")
 def test_window_that_dies_before_showing_itself(tmp_path: Path, capsys) -> None:
     dies = fake_bundle(tmp_path / "dies", "", window="print('Traceback (most recent call last): boom'); sys.exit(3)")
     shot = tmp_path / "shot.png"
