@@ -264,9 +264,19 @@ def locked(path: Path, how: str) -> Iterator[None]:
         assert locker.wait(timeout=30) == 0
 
 
+@pytest.fixture
+def quick_retries(monkeypatch: pytest.MonkeyPatch) -> int:
+    """The windows made after this try a locked database again every 200 ms, not every second: the same retries,
+    more of them in each watched moment, and no test holding the machine alone while it waits a second for one."""
+    from gpt2q_desktop.app.controllers import history_controller
+
+    monkeypatch.setattr(history_controller, "RETRY_MS", 200)
+    return 200
+
+
 @pytest.mark.timing
 def test_rows_added_while_another_process_locks_the_database_are_saved_once_it_is_free(
-    make_app, run, qtbot, data_dir, tiny_checkpoint
+    make_app, run, qtbot, data_dir, tiny_checkpoint, quick_retries
 ):
     app = make_app(tiny_checkpoint)
     with locked(data_dir / "history.sqlite3", "exclusive"):
@@ -287,7 +297,9 @@ def test_rows_added_while_another_process_locks_the_database_are_saved_once_it_i
 
 
 @pytest.mark.timing
-def test_the_window_starts_at_once_while_another_process_holds_the_database(make_app, qtbot, boxes, data_dir):
+def test_the_window_starts_at_once_while_another_process_holds_the_database(
+    make_app, qtbot, boxes, data_dir, quick_retries
+):
     store = HistoryStore(data_dir / "history.sqlite3")
     store.add([fake_row("before", "alpha")])
     store.close()
@@ -301,7 +313,7 @@ def test_the_window_starts_at_once_while_another_process_holds_the_database(make
         assert waiting.isVisible() and "waiting for the database" in waiting.text()
         with stall_watch() as ticks:
             app.history_controller.add(fake_row("during", "alpha"))
-            qtbot.wait(1_500)  # a retry or more, still locked
+            qtbot.wait(3 * quick_retries)  # two retries or more, still locked
         assert ticks.responsive(), ticks.describe("adding a row while the database is still locked")
         assert [r.prompt for r in app.history.rows] == ["during"]
     qtbot.waitUntil(lambda: [r.prompt for r in app.history.rows] == ["before", "during"], timeout=15_000)
