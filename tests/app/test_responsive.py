@@ -28,8 +28,15 @@ def medium(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return save_checkpoint(model, tmp_path_factory.mktemp("medium") / "medium")
 
 
-def test_the_main_thread_never_stalls_on_a_12_layer_model(make_app, run, medium, tiny_checkpoint):
-    app = make_app(tiny_checkpoint)  # started: the libraries are imported and the shared tokenizer is built
+@pytest.fixture
+def started(make_app, tiny_checkpoint):
+    """A window started on the tiny checkpoint: the libraries are imported and the shared tokenizer is built (made
+    with the machine shared, before the test holds it alone)."""
+    return make_app(tiny_checkpoint)
+
+
+def test_the_main_thread_never_stalls_on_a_12_layer_model(started, run, medium):
+    app = started
     app.window.quantize_panel.per_channel.setChecked(True)
     app.window.compare_panel.set_settings(RunSettings(repeats=5, warmup=1, threads=1, top_k=5))
     steps = {
@@ -47,12 +54,18 @@ def test_the_main_thread_never_stalls_on_a_12_layer_model(make_app, run, medium,
     assert app.history.rowCount() == 1
 
 
-def test_the_main_thread_never_stalls_on_a_600_prompt_list(make_app, run, tmp_path, tiny_checkpoint):
+@pytest.fixture
+def quantized(started, run):
+    """:func:`started`, its checkpoint quantized."""
+    run(started, started.quantize)
+    return started
+
+
+def test_the_main_thread_never_stalls_on_a_600_prompt_list(quantized, run, tmp_path):
     prompts = tmp_path / "prompts.txt"
     prompts.write_text("\n".join(f"Prompt number {i} is about the cat" for i in range(600)), encoding="utf-8")
-    app = make_app(tiny_checkpoint)
+    app = quantized
     app.window.compare_panel.set_settings(RunSettings(repeats=1, warmup=0, threads=1, top_k=5))
-    run(app, app.quantize)
     with stall_watch() as ticks:
         run(app, lambda: app.run_prompt_file(str(prompts)))
     assert app.history.rowCount() == 600
