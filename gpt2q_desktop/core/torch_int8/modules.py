@@ -43,8 +43,8 @@ def per_row_int8(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 class RowScaledLinear(nnqd.Linear):
     """torch's dynamic INT8 linear, except that a weight with one scale per output row (zero points 0) is packed as
     an unscaled matrix and its row scales are applied to the output. torch reads per-row scales one at a time when
-    it packs them, about 2 µs a row: 0.1 s for the 50,257 rows of GPT-2's ``lm_head`` (the demo student's cache hit
-    took 135 ms, now 89). The outputs agree with torch's per-row kernel to float rounding (1e-7 relative)."""
+    it packs them, about 2 µs a row: 0.1 s for the 50,257 rows of GPT-2's ``lm_head`` (figures in
+    docs/performance.md). The outputs agree with torch's per-row kernel to float rounding (1e-7 relative)."""
 
     row_scales: torch.Tensor | None = None
     row_bias: torch.Tensor | None = None
