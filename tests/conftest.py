@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.parallel import built_once, machine_share
+from tests.parallel import built_once, machine_share, one_thread
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ["HF_HUB_OFFLINE"] = "1"
@@ -67,9 +67,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
-    """An ordinary test holds the machine shared from its fixtures' setup to their teardown; a ``timing`` test holds
-    it shared while its fixtures are made and torn down, and alone while it runs (the hooks below)."""
-    with _timing_phase(item, None):
+    """An ordinary test holds the machine shared from its fixtures' setup to their teardown, on one thread; a
+    ``timing`` test holds it shared while its fixtures are made and torn down, and alone while it runs (the hooks
+    below), on torch's default threads."""
+    ordinary = item.get_closest_marker("timing") is None
+    with _timing_phase(item, None), one_thread() if ordinary else contextlib.nullcontext():
         yield
 
 

@@ -1,6 +1,6 @@
-"""How the test session shares the machine under pytest-xdist: session fixtures built once for all workers, and
-tests marked ``timing`` run with no other test beside them (a busy core ruins every event-loop or elapsed-time
-check). Without xdist both are no-ops."""
+"""How the test session shares the machine under pytest-xdist: session fixtures built once for all workers, tests
+marked ``timing`` run with no other test beside them (a busy core ruins every event-loop or elapsed-time check),
+and the other tests compute on one thread each. Without xdist all three are no-ops."""
 
 from __future__ import annotations
 
@@ -60,3 +60,27 @@ def machine_share(config: pytest.Config, alone: bool) -> Iterator[None]:
         if not alone:
             fcntl.flock(gate, fcntl.LOCK_UN)
         yield  # closing the files releases both locks
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """torch in this worker, and every program the test starts, compute on one thread until the block ends: three
+    workers on two cores, each with an OpenMP thread per core, spend their time spinning while they wait for each
+    other (six torch-heavy test files on three workers, 2026-12-03: 45-49 s with one thread each, 65-73 s with
+    torch's defaults). Timing tests keep the defaults: they run alone, as a user's program does."""
+    if WORKER is None:
+        yield
+        return
+    import torch
+
+    threads, omp = torch.get_num_threads(), os.environ.get("OMP_NUM_THREADS")
+    torch.set_num_threads(1)
+    os.environ["OMP_NUM_THREADS"] = "1"
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+        if omp is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
+        else:
+            os.environ["OMP_NUM_THREADS"] = omp

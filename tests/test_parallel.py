@@ -1,8 +1,10 @@
 """The machine lock of tests/parallel.py: a ``timing`` test waits for the running tests, and tests that come
-after it wait for it (else a stream of ordinary tests would keep it waiting)."""
+after it wait for it (else a stream of ordinary tests would keep it waiting); the order files go out in; an
+ordinary test's one thread."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from pathlib import Path
@@ -65,3 +67,18 @@ def test_files_go_out_builder_first_then_the_slow_ones_and_the_timing_ones_last(
     assert [p.name for p in file_order(items)] == [
         "graphs1.py", "alone.py", "graphs2.py", "slow_stalls.py", "plain.py", "mixed.py", "stalls.py"
     ], "the session's graphs are built while other slow files run; files of timing tests only, which run alone, last"
+
+
+def test_an_ordinary_test_computes_on_one_thread_and_the_threads_come_back_after(monkeypatch) -> None:
+    import torch
+
+    monkeypatch.setattr(parallel, "WORKER", "gw0")
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with parallel.one_thread():
+            assert torch.get_num_threads() == 1 and os.environ["OMP_NUM_THREADS"] == "1"
+        assert torch.get_num_threads() == 2 and os.environ["OMP_NUM_THREADS"] == "2"
+    finally:
+        torch.set_num_threads(before)
