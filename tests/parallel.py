@@ -71,16 +71,8 @@ def one_thread() -> Iterator[None]:
     if WORKER is None:
         yield
         return
-    import torch
+    from gpt2q_desktop.core.measure.inference import torch_threads
 
-    threads, omp = torch.get_num_threads(), os.environ.get("OMP_NUM_THREADS")
-    torch.set_num_threads(1)
-    os.environ["OMP_NUM_THREADS"] = "1"
-    try:
+    with pytest.MonkeyPatch.context() as env, torch_threads(1):
+        env.setenv("OMP_NUM_THREADS", "1")
         yield
-    finally:
-        torch.set_num_threads(threads)
-        if omp is None:
-            os.environ.pop("OMP_NUM_THREADS", None)
-        else:
-            os.environ["OMP_NUM_THREADS"] = omp
