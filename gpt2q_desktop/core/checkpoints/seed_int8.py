@@ -58,17 +58,14 @@ def seed_int8_model(fp32: GPT2LMHeadModel, qweight: Any, bias: Any) -> GPT2LMHea
     for this platform (:mod:`~gpt2q_desktop.core.torch_int8.kernels`)."""
     import copy
 
-    import torch.ao.nn.quantized.dynamic as nnqd
-
     from gpt2q_desktop.core.quiet import quiet_torch
     from gpt2q_desktop.core.torch_int8.kernels import fitted, use_int8_kernels
+    from gpt2q_desktop.core.torch_int8.modules import packed_linear
 
     kernels = use_int8_kernels()
     model = copy.copy(fp32)
     model._modules = dict(fp32._modules)  # shallow: share every module except the new lm_head
     with quiet_torch():
-        head = nnqd.Linear(1, 1, dtype=qweight.dtype)
-        head.set_weight_bias(qweight, bias)
-    head.in_features, head.out_features = qweight.shape[1], qweight.shape[0]
+        head = packed_linear(qweight, bias)
     model._modules["lm_head"] = fitted(head, kernels)
     return model

@@ -82,9 +82,14 @@ def dynamic_linear(int8: torch.Tensor, scales: torch.Tensor, zeros: torch.Tensor
         qweight = torch._make_per_tensor_quantized_tensor(int8, float(scales.item()), int(zeros.item()))
     else:
         qweight = torch._make_per_channel_quantized_tensor(int8, scales.double(), zeros.long(), 0)
+    return packed_linear(qweight, bias)
+
+
+def packed_linear(qweight: torch.Tensor, bias: torch.Tensor | None) -> RowScaledLinear:
+    """A dynamic INT8 linear holding the quantized weight *qweight* (out × in) and the float *bias*."""
     head = RowScaledLinear(1, 1, dtype=torch.qint8)  # tiny placeholder: no large prepack
     head.set_weight_bias(qweight, bias)
-    head.in_features, head.out_features = int8.shape[1], int8.shape[0]
+    head.in_features, head.out_features = qweight.shape[1], qweight.shape[0]
     return head
 
 
